@@ -1,0 +1,1 @@
+"""Chapter-specific interactive views: plain plotting functions the widgets call (unit-tested)."""

@@ -1,0 +1,16 @@
+"""The historical layers PyTorch lacks or hides, one file per family, re-exported here.
+
+- ``lenet``: trainable subsampling, C3's partial connection table, scaled tanh, Euclidean RBF output
+- ``normalization``: AlexNet's local response normalisation, written from the paper's formula
+- ``dropout``: the 2012 dropout (scale at test time) next to PyTorch's inverted dropout
+- ``inception``: GoogLeNet's Inception module
+- ``residual``: ResNet's basic and bottleneck blocks
+"""
+from .dropout import ClassicDropout
+from .inception import Inception
+from .lenet import EuclideanRBF, PartialConv2d, ScaledTanh, Subsampling
+from .normalization import LocalResponseNorm
+from .residual import BasicBlock, Bottleneck
+
+__all__ = ["BasicBlock", "Bottleneck", "ClassicDropout", "EuclideanRBF", "Inception", "LocalResponseNorm",
+           "PartialConv2d", "ScaledTanh", "Subsampling"]

@@ -1,0 +1,66 @@
+"""Run profiles: one switch, ``CNNLIT_PROFILE``, sizes every experiment to the machine.
+
+| profile | where                   | budget per notebook                |
+|---------|-------------------------|------------------------------------|
+| smoke   | CI, nbval, quick checks | 60 s on 2 CPU cores                |
+| cpu     | default without CUDA    | 5 min on 2 CPU cores               |
+| full    | default with CUDA       | 15 min on a Colab T4-class GPU     |
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import torch
+
+PROFILE_VARIABLE = "CNNLIT_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The sizes a notebook reads instead of hard-coding them.
+
+    ``train_size``/``test_size`` of ``None`` mean the whole split.
+    """
+
+    name: str
+    train_size: Optional[int]
+    test_size: Optional[int]
+    epochs: int
+    batch_size: int
+    image_size: int
+    description: str = field(default="", compare=False)
+
+    def choose(self, *, smoke: Any, cpu: Any, full: Any) -> Any:
+        """Pick the value for this profile: ``p.choose(smoke=1, cpu=8, full=30)``."""
+        return {"smoke": smoke, "cpu": cpu, "full": full}[self.name]
+
+    def __str__(self) -> str:
+        train = "all" if self.train_size is None else f"{self.train_size:,}"
+        test = "all" if self.test_size is None else f"{self.test_size:,}"
+        return (f"profile '{self.name}': train {train} / test {test} images, {self.epochs} epoch(s), "
+                f"batch {self.batch_size}, image size {self.image_size}")
+
+
+PROFILES = {
+    "smoke": Profile("smoke", train_size=512, test_size=256, epochs=1, batch_size=64, image_size=32,
+                     description="tiny subsets, 1 epoch: proves every cell runs (CI, nbval)"),
+    "cpu": Profile("cpu", train_size=8_000, test_size=2_000, epochs=8, batch_size=64, image_size=64,
+                   description="reduced data and epochs on a laptop CPU; results still meaningful"),
+    "full": Profile("full", train_size=None, test_size=None, epochs=30, batch_size=128, image_size=224,
+                    description="paper-scale experiments on a GPU"),
+}
+
+
+def profile(name: Optional[str] = None) -> Profile:
+    """The active profile: ``name``, else ``CNNLIT_PROFILE``, else full with CUDA and cpu otherwise."""
+    chosen = name if name is not None else os.environ.get(PROFILE_VARIABLE, "").strip().lower()
+    if not chosen:
+        chosen = "full" if torch.cuda.is_available() else "cpu"
+    if chosen not in PROFILES:
+        raise ValueError(
+            f"unknown profile {chosen!r} (from {PROFILE_VARIABLE if name is None else 'the argument'}); "
+            f"valid profiles are: {', '.join(PROFILES)}"
+        )
+    return PROFILES[chosen]

@@ -1,0 +1,116 @@
+"""Figures the chapters share: training curves, image grids, filters and feature maps.
+
+Every function returns its matplotlib Figure, so a notebook cell shows it and a test can inspect it.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def _grid(count: int, columns: Optional[int] = None) -> tuple[int, int]:
+    columns = columns or min(count, 8)
+    return math.ceil(count / columns), columns
+
+
+def _as_image(tensor: torch.Tensor) -> np.ndarray:
+    """(C, H, W) or (H, W) tensor -> array for imshow, each image scaled to [0, 1] for display."""
+    array = tensor.detach().float().cpu()
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim == 3:
+        array = array.permute(1, 2, 0)
+    low, high = float(array.min()), float(array.max())
+    return ((array - low) / (high - low if high > low else 1.0)).numpy()
+
+
+def plot_history(*histories, labels: Optional[Sequence[str]] = None, metrics=("loss", "accuracy"),
+                 title: str = ""):
+    """Curves of one or more :class:`cnnlit.train.History` runs, one panel per metric (validation dashed)."""
+    labels = list(labels) if labels else [f"run {i + 1}" for i in range(len(histories))]
+    figure, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.3), squeeze=False)
+    for axis, metric in zip(axes[0], metrics):
+        for index, (history, label) in enumerate(zip(histories, labels)):
+            color = f"C{index}"
+            values = getattr(history, metric)
+            axis.plot(history.epoch, values, marker="o", color=color, label=f"{label} (train)")
+            validation = getattr(history, f"val_{metric}", [])
+            if len(validation) == len(history.epoch):
+                axis.plot(history.epoch, validation, "--", marker="s", color=color, label=f"{label} (val)")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric)
+        axis.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def show_images(images: torch.Tensor, labels: Optional[Sequence] = None, *, columns: Optional[int] = None,
+                title: str = "", size: float = 1.4, cmap: str = "gray"):
+    """A grid of images (N, C, H, W) with optional captions."""
+    if images.ndim != 4:
+        raise ValueError(f"show_images expects (N, C, H, W), got {tuple(images.shape)}")
+    rows, columns = _grid(len(images), columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.3), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < len(images):
+            axis.imshow(_as_image(images[index]), cmap=cmap)
+            if labels is not None:
+                axis.set_title(str(labels[index]), fontsize=8)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def show_filters(weight: torch.Tensor, *, columns: Optional[int] = None, title: str = "", size: float = 0.9):
+    """Convolution kernels (out, in, k, k): RGB when in = 3, else the first input channel, each scaled."""
+    if weight.ndim != 4:
+        raise ValueError(f"show_filters expects a conv weight (out, in, kH, kW), got {tuple(weight.shape)}")
+    kernels = weight if weight.shape[1] == 3 else weight[:, :1]
+    return show_images(kernels, columns=columns or min(len(kernels), 12), title=title, size=size,
+                       cmap="gray")
+
+
+def show_feature_maps(maps: torch.Tensor, *, columns: Optional[int] = None, title: str = "",
+                      size: float = 1.2, cmap: str = "viridis"):
+    """Feature maps of one image, (C, H, W) or (1, C, H, W), one panel per channel."""
+    if maps.ndim == 4:
+        if maps.shape[0] != 1:
+            raise ValueError(f"show_feature_maps shows one image's maps; got a batch of {maps.shape[0]}")
+        maps = maps[0]
+    if maps.ndim != 3:
+        raise ValueError(f"show_feature_maps expects (C, H, W), got {tuple(maps.shape)}")
+    return show_images(maps.unsqueeze(1), labels=[f"map {i}" for i in range(len(maps))],
+                       columns=columns, title=title, size=size, cmap=cmap)
+
+
+def plot_confusion(matrix: torch.Tensor, classes: Sequence[str], *, title: str = "confusion matrix"):
+    """A confusion matrix (rows: true class, columns: predicted) with counts written in the cells."""
+    figure, axis = plt.subplots(figsize=(5.2, 4.6))
+    axis.imshow(matrix.cpu().numpy(), cmap="Blues")
+    axis.set_xticks(range(len(classes)), classes, rotation=90 if max(map(len, classes)) > 2 else 0)
+    axis.set_yticks(range(len(classes)), classes)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    limit = float(matrix.max())
+    for (row, column), value in np.ndenumerate(matrix.cpu().numpy()):
+        if value:
+            axis.text(column, row, int(value), ha="center", va="center", fontsize=7,
+                      color="white" if value > limit / 2 else "black")
+    axis.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
+    """Counts of (true, predicted) pairs as a (classes, classes) tensor."""
+    index = labels.long() * classes + predicted.long()
+    return torch.bincount(index, minlength=classes * classes).reshape(classes, classes)

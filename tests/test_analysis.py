@@ -1,0 +1,100 @@
+"""cnnlit.analysis.summary: hand arithmetic, and property tests against PyTorch's own counters."""
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from cnnlit.analysis import Cost, summary, totals
+
+
+def test_grouped_convolution_by_hand():
+    model = nn.Sequential(nn.Conv2d(4, 6, 3, groups=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(6 * 3 * 3, 5))
+    table = summary(model, (1, 4, 8, 8))
+    assert table.layer.tolist() == ["0", "1", "2", "3", "4"]
+    conv, relu, pool, _, fc = (table.iloc[i] for i in range(5))
+    assert conv.output_shape == (1, 6, 6, 6)
+    assert conv.params == 6 * (4 // 2 * 3 * 3 + 1) == 114
+    assert conv.connections == 6 * 6 * 6 * (2 * 9 + 1) == 4104
+    assert conv.macs == 6 * 6 * 6 * 2 * 9 == 3888
+    assert relu.params == relu.connections == relu.macs == 0
+    assert pool.output_shape == (1, 6, 3, 3) and pool.connections == 6 * 3 * 3 * 4 and pool.macs == 0
+    assert fc.params == 54 * 5 + 5 and fc.connections == 5 * 55 and fc.macs == 5 * 54
+    assert totals(table) == {"params": 114 + 275, "connections": 4104 + 216 + 275, "macs": 3888 + 270}
+    assert "total" not in table.layer.tolist()                    # no total row
+
+
+def test_receptive_field_of_a_chain():
+    model = nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3),
+                          nn.Conv2d(1, 1, 5, stride=2), nn.Conv2d(1, 1, 3, dilation=2))
+    rf = summary(model, (1, 1, 64, 64)).receptive_field.tolist()
+    # 1+2=3, +2=5, pool: +1 -> 6 (jump 2), +2*2=10, +4*2=18 (jump 4), dilated 3x3 spans 5: +4*4=34
+    assert rf == [3, 5, 6, 10, 18, 34]
+
+
+def test_batch_size_does_not_change_per_image_counts():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    one, eight = summary(model, (1, 3, 8, 8)), summary(model, (8, 3, 8, 8))
+    assert one.macs.tolist() == eight.macs.tolist()
+    assert one.connections.tolist() == eight.connections.tolist()
+
+
+def test_custom_layer_counts_itself_in_one_row():
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = nn.Linear(3, 3)
+
+        def forward(self, x):
+            return 2 * self.inner(x)
+
+        def layer_cost(self, inputs, output):
+            return Cost(connections=123, macs=45)
+
+    table = summary(nn.Sequential(nn.Flatten(), Scaled()), (1, 1, 1, 3))
+    assert table.type.tolist() == ["Flatten", "Scaled"]
+    assert table.iloc[1].params == 12 and table.iloc[1].connections == 123 and table.iloc[1].macs == 45
+
+
+def test_input_size_needs_a_batch_dimension():
+    with pytest.raises(ValueError, match="batch dimension"):
+        summary(nn.Conv2d(1, 1, 3), (1, 8))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_summary_matches_pytorch_counters(data):
+    channels, side = data.draw(st.integers(1, 4)), data.draw(st.integers(8, 24))
+    layers, in_channels, current = [], channels, side
+    for _ in range(data.draw(st.integers(1, 4))):
+        kind = data.draw(st.sampled_from(["conv", "conv", "maxpool", "avgpool", "relu"]))
+        if kind == "conv":
+            groups = data.draw(st.sampled_from([g for g in (1, 2) if in_channels % g == 0]))
+            out = groups * data.draw(st.integers(1, 3))
+            k = data.draw(st.integers(1, min(5, current)))
+            stride, padding = data.draw(st.integers(1, 2)), data.draw(st.integers(0, k // 2))
+            layers.append(nn.Conv2d(in_channels, out, k, stride, padding, groups=groups,
+                                    bias=data.draw(st.booleans())))
+            in_channels, current = out, (current + 2 * padding - k) // stride + 1
+        elif kind in ("maxpool", "avgpool") and current >= 2:
+            layers.append(nn.MaxPool2d(2) if kind == "maxpool" else nn.AvgPool2d(2))
+            current //= 2
+        else:
+            layers.append(nn.ReLU())
+    layers += [nn.Flatten(), nn.Linear(in_channels * current * current, data.draw(st.integers(1, 6)))]
+    model = nn.Sequential(*layers)
+
+    table = summary(model, (1, channels, side, side))
+    assert table.params.sum() == sum(p.numel() for p in model.parameters())
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, channels, side, side))
+    # PyTorch counts 2 FLOPs per multiply-add of convolutions and matrix products; pooling is not counted
+    weighted = table[table.type.isin(["Conv2d", "Linear"])].macs.sum()
+    assert 2 * weighted == counter.get_total_flops()
+    for _, row in table[table.type == "Conv2d"].iterrows():
+        # connections = multiply-adds + one bias connection per output unit (none without a bias)
+        assert row.connections - row.macs in (0, math.prod(row.output_shape[1:]))

@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+import cnnlit
+from cnnlit import profiles, runtime
+
+
+def test_profile_from_environment(monkeypatch):
+    for name in ("smoke", "cpu", "full"):
+        monkeypatch.setenv("CNNLIT_PROFILE", name)
+        assert cnnlit.profile().name == name
+
+
+def test_profile_default_follows_cuda(monkeypatch):
+    monkeypatch.delenv("CNNLIT_PROFILE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cnnlit.profile().name == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert cnnlit.profile().name == "full"
+
+
+def test_bogus_profile_lists_valid_ones(monkeypatch):
+    monkeypatch.setenv("CNNLIT_PROFILE", "turbo")
+    with pytest.raises(ValueError, match="turbo.*smoke, cpu, full"):
+        cnnlit.profile()
+
+
+def test_profile_sizes_grow_from_smoke_to_full():
+    smoke, cpu, full = (profiles.PROFILES[n] for n in ("smoke", "cpu", "full"))
+    assert smoke.train_size < cpu.train_size and full.train_size is None
+    assert smoke.epochs <= cpu.epochs <= full.epochs
+    assert cpu.choose(smoke=1, cpu=2, full=3) == 2
+
+
+def test_device_override_and_errors(monkeypatch):
+    monkeypatch.setenv("CNNLIT_DEVICE", "cpu")
+    assert cnnlit.device() == torch.device("cpu")
+    monkeypatch.setenv("CNNLIT_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="cpu, cuda, mps"):
+        cnnlit.device()
+    monkeypatch.setenv("CNNLIT_DEVICE", "cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        cnnlit.device()
+
+
+def test_device_default_without_cuda(monkeypatch):
+    monkeypatch.delenv("CNNLIT_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(runtime, "_mps_available", lambda: False)
+    assert cnnlit.device() == torch.device("cpu")
+
+
+def test_seed_everything_repeats_draws():
+    cnnlit.seed_everything(7)
+    first = torch.rand(3)
+    cnnlit.seed_everything(7)
+    assert torch.equal(first, torch.rand(3))
+    with pytest.raises(ValueError):
+        cnnlit.seed_everything(-1)
+
+
+def test_about_names_device_and_profile(monkeypatch, capsys):
+    monkeypatch.setenv("CNNLIT_PROFILE", "smoke")
+    line = cnnlit.about()
+    assert "device: " in line and "profile 'smoke'" in line
+    assert line in capsys.readouterr().out

@@ -1,0 +1,71 @@
+"""The repository's own rules: clean notebooks, one setup cell, a table of contents that matches."""
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import notebooks as notebook_tools  # noqa: E402
+
+CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_chapters():
+    assert [p.name[:2] for p in CHAPTERS] == [f"{i:02d}" for i in range(len(CHAPTERS))]
+    assert len(CHAPTERS) >= 1
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs(path):
+    cells = json.loads(path.read_text())["cells"]
+    dirty = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and (c["outputs"] or c["execution_count"])]
+    assert not dirty, f"{path.name}: cells {dirty} carry outputs; run `python tools/notebooks.py clean`"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_starts_with_the_common_setup_cell(path):
+    first = json.loads(path.read_text())["cells"][0]
+    source = "".join(first["source"]) if isinstance(first["source"], list) else first["source"]
+    assert source == notebook_tools.setup_cell_source(), (
+        f"{path.name}: the first cell differs from the setup cell; run `python tools/notebooks.py sync`")
+    assert notebook_tools.repository_url() in source
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_has_one_title_and_exercises(path):
+    cells = json.loads(path.read_text())["cells"]
+    markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert len(re.findall(r"^# ", markdown, flags=re.MULTILINE)) == 1
+    if path.name[:2] not in ("07",):
+        assert re.search(r"^## Exercises", markdown, flags=re.MULTILINE), f"{path.name} has no exercises"
+
+
+def test_table_of_contents_lists_every_chapter_and_page():
+    toc = (ROOT / "_toc.yml").read_text()
+    listed = re.findall(r"file:\s*(\S+)", toc) + re.findall(r"root:\s*(\S+)", toc)
+    for entry in listed:
+        assert list(ROOT.glob(entry + ".*")), f"_toc.yml lists {entry}, which does not exist"
+    for path in CHAPTERS:
+        assert f"notebooks/{path.stem}" in listed, f"{path.name} is missing from _toc.yml"
+
+
+def test_environment_yml_mirrors_pyproject():
+    tomllib = pytest.importorskip("tomllib")          # Python >= 3.11
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = set(project["dependencies"]) | {d for extra in project["optional-dependencies"].values() for d in extra}
+    pip_section = (ROOT / "environment.yml").read_text().split("- pip:", 1)[1]
+    listed = set(re.findall(r"^\s+- (\S+)\s*$", pip_section, re.MULTILINE))
+    assert {d.replace(" ", "") for d in wanted} == listed
+
+
+def test_student_copies_drop_solutions(tmp_path):
+    notebook_tools.student(tmp_path)
+    for path in CHAPTERS:
+        original = json.loads(path.read_text())["cells"]
+        copy = json.loads((tmp_path / path.name).read_text())["cells"]
+        solutions = [c for c in original if "solution" in c.get("metadata", {}).get("tags", [])]
+        assert len(copy) == len(original) - len(solutions)
+        assert not any("solution" in c.get("metadata", {}).get("tags", []) for c in copy)

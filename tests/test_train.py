@@ -1,0 +1,150 @@
+"""cnnlit.train and cnnlit.checkpoints: learning, checkpoints, resuming, interrupts, divergence."""
+import urllib.error
+
+import pytest
+import torch
+from torch import nn
+
+import cnnlit
+from cnnlit import checkpoints, train
+from cnnlit.data import TensorData
+
+
+def small_cnn(classes=10):
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(6, 12, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(12 * 5 * 5, classes))
+
+
+@pytest.fixture(scope="module")
+def real_subset():
+    """512 real Fashion-MNIST images (from whatever source cnnlit.data finds on this machine)."""
+    return cnnlit.data.load("fashion-mnist", "train", subset=512, seed=1, verbose=False)
+
+
+def toy_data(n=64):
+    generator = torch.Generator().manual_seed(0)
+    return TensorData(torch.rand(n, 1, 28, 28, generator=generator), torch.arange(n) % 10,
+                      [str(i) for i in range(10)])
+
+
+def test_fit_lowers_the_loss_on_real_data(real_subset):
+    cnnlit.seed_everything(0)
+    model = small_cnn()
+    before = train.evaluate(model, real_subset)
+    history = train.fit(model, real_subset, epochs=3, lr=0.05, batch_size=32, device="cpu", progress=False)
+    after = train.evaluate(model, real_subset)
+    assert len(history) == 3 and history.epoch == [1, 2, 3]
+    assert history.loss[-1] < history.loss[0]
+    assert after.loss < before.loss and after.accuracy > 0.5 > before.accuracy
+    assert all(s > 0 for s in history.seconds)
+    assert list(history.to_frame().columns) == ["loss", "accuracy", "seconds"]
+
+
+def test_fit_accepts_a_plain_dataset_and_validation(real_subset):
+    plain = torch.utils.data.TensorDataset(real_subset.images[:128], real_subset.labels[:128])
+    history = train.fit(small_cnn(), plain, epochs=1, batch_size=32, val_data=real_subset, device="cpu",
+                        progress=False)
+    assert len(history.val_accuracy) == 1 and 0 <= history.val_accuracy[0] <= 1
+
+
+def test_stop_when_ends_early():
+    history = train.fit(small_cnn(), toy_data(), epochs=10, device="cpu", progress=False,
+                        stop_when=lambda h: len(h) == 2)
+    assert history.epoch == [1, 2]
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model, path = small_cnn(), tmp_path / "model.pt"
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    train.fit(model, toy_data(), epochs=1, optimizer=optimizer, device="cpu", progress=False, checkpoint=path)
+    restored, restored_optimizer = small_cnn(), None
+    restored_optimizer = torch.optim.SGD(restored.parameters(), lr=0.1, momentum=0.9)
+    state = checkpoints.load_checkpoint(path, restored, restored_optimizer)
+    assert state["epoch"] == 1 and state["history"]["epoch"] == [1]
+    for a, b in zip(model.state_dict().values(), restored.state_dict().values()):
+        assert torch.equal(a, b)
+    assert restored_optimizer.state_dict()["state"].keys() == optimizer.state_dict()["state"].keys()
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path):
+    path = tmp_path / "run.pt"
+    cnnlit.seed_everything(0)
+    first = train.fit(small_cnn(), toy_data(), epochs=2, device="cpu", progress=False, checkpoint=path)
+    resumed = train.fit(small_cnn(), toy_data(), epochs=4, device="cpu", progress=False, checkpoint=path,
+                        resume=path)
+    assert resumed.epoch == [1, 2, 3, 4] and resumed.loss[:2] == first.loss
+    assert checkpoints.load_checkpoint(path, small_cnn())["epoch"] == 4
+
+
+class InterruptAfter(nn.Module):
+    """Raises KeyboardInterrupt (as Ctrl-C does) on the n-th forward call while training."""
+
+    def __init__(self, calls):
+        super().__init__()
+        self.net, self.calls = small_cnn(), calls
+
+    def forward(self, x):
+        if self.training:
+            self.calls -= 1
+            if self.calls < 0:
+                raise KeyboardInterrupt
+        return self.net(x)
+
+
+def test_interrupt_keeps_the_last_checkpoint_and_the_model(tmp_path, capsys):
+    path = tmp_path / "run.pt"
+    model = InterruptAfter(calls=3)                # toy_data: 1 batch of 64 per epoch -> stops in epoch 4
+    history = train.fit(model, toy_data(), epochs=10, device="cpu", progress=False, checkpoint=path)
+    assert history.interrupted and history.epoch == [1, 2, 3]
+    assert "interrupted during epoch 4" in capsys.readouterr().out
+    assert checkpoints.load_checkpoint(path, InterruptAfter(0))["epoch"] == 3
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)      # still usable
+
+
+def test_nan_loss_names_epoch_and_batch():
+    data = toy_data(96)
+    data.images[70] = float("nan")                 # in the second epoch's shuffle it lands in some batch
+    with pytest.raises(train.TrainingDiverged, match=r"epoch 1, batch [12]"):
+        train.fit(small_cnn(), data, epochs=3, batch_size=48, device="cpu", progress=False)
+
+
+def test_checkpoint_of_another_architecture_is_refused(tmp_path):
+    path = checkpoints.save_checkpoint(tmp_path / "other.pt", nn.Linear(3, 2), epoch=1)
+    with pytest.raises(checkpoints.CheckpointMismatchError, match="holds a Linear network.*Sequential"):
+        checkpoints.load_checkpoint(path, small_cnn())
+
+
+def test_checkpoints_load_with_weights_only(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"model": {}, "payload": object()}, path)
+    with pytest.raises(Exception, match="[Ww]eights only"):
+        checkpoints.load_checkpoint(path, small_cnn())
+
+
+def test_load_weights_from_a_local_file_and_offline(tmp_path, capsys):
+    source, target = small_cnn(), small_cnn()
+    torch.save(source.state_dict(), tmp_path / "weights.pt")
+    assert checkpoints.load_weights(target, tmp_path / "weights.pt")
+    assert torch.equal(source[0].weight, target[0].weight)
+
+    class Unreachable:
+        def get_state_dict(self, progress=False):
+            raise urllib.error.URLError("Name or service not known")
+
+    capsys.readouterr()
+    assert checkpoints.load_weights(small_cnn(), Unreachable()) is False
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "not available here" in out
+    with pytest.raises(FileNotFoundError):
+        checkpoints.load_weights(small_cnn(), tmp_path / "missing.pt")
+
+
+def test_topk_error_and_bad_arguments():
+    outputs = torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.1, 0.1]])
+    assert train.topk_error(outputs, torch.tensor([1, 2]), k=1) == 0.5
+    assert train.topk_error(outputs, torch.tensor([1, 2]), k=3) == 0.0
+    with pytest.raises(ValueError, match="between 1 and"):
+        train.topk_error(outputs, torch.tensor([1, 2]), k=5)
+    with pytest.raises(ValueError):
+        train.fit(small_cnn(), toy_data(), epochs=-1, progress=False)
