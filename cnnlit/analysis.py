@@ -191,3 +191,35 @@ def totals(frame) -> dict:
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+WEIGHT_LAYER_NODES = ("ConvolutionBackward", "AddmmBackward", "MmBackward", "BmmBackward")
+
+
+def depth(model: nn.Module, input_size: Sequence[int]) -> int:
+    """Weight layers (convolutions and fully connected layers) on the longest path from input to output —
+    how the papers count depth: VGG-16 has 16, GoogLeNet 22 (an Inception module counts twice), ResNet-152
+    152 (shortcuts are bypasses, not extra depth). Read off the autograd graph of one forward pass."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            output = model(torch.zeros(*input_size, requires_grad=True))
+    finally:
+        model.train(was_training)
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    longest: dict = {}
+    stack = [(output.grad_fn, False)]
+    while stack:                                   # iterative post-order walk: graphs can be deep
+        node, expanded = stack.pop()
+        if node is None or node in longest:
+            continue
+        children = [child for child, _ in node.next_functions if child is not None]
+        if not expanded:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if child not in longest)
+            continue
+        is_weight_layer = type(node).__name__.startswith(WEIGHT_LAYER_NODES)
+        longest[node] = int(is_weight_layer) + max((longest[c] for c in children), default=0)
+    return longest.get(output.grad_fn, 0)

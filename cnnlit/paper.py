@@ -25,6 +25,13 @@ def _matches(ours, paper, tolerance: float) -> bool:
     return math.isclose(float(ours), float(paper), rel_tol=max(tolerance, 1e-6), abs_tol=0.0)
 
 
+def _shown(value):
+    """Whole floats such as 6.8e6 display as integers; everything else as given."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e18:
+        return int(value)
+    return value
+
+
 def compare(rows: Iterable[Sequence], *, title: str = "", tolerance: float = 0.0):
     """Build the side-by-side table; raise :class:`PaperMismatch` if any row differs."""
     import pandas as pd
@@ -35,10 +42,10 @@ def compare(rows: Iterable[Sequence], *, title: str = "", tolerance: float = 0.0
             raise ValueError(f"each row is (quantity, ours, paper[, tolerance]); got {row!r}")
         quantity, ours, paper = row[:3]
         row_tolerance = row[3] if len(row) == 4 else tolerance
-        records.append({"quantity": quantity, "ours": ours, "paper": paper,
-                        "tolerance": f"±{row_tolerance:.0%}" if row_tolerance else "exact",
+        records.append({"quantity": quantity, "ours": _shown(ours), "paper": _shown(paper),
+                        "tolerance": f"±{row_tolerance * 100:g}%" if row_tolerance else "exact",
                         "match": "✓" if _matches(ours, paper, row_tolerance) else "✗"})
-    frame = pd.DataFrame(records)
+    frame = pd.DataFrame(records, dtype=object)        # keep 156 as 156, not 156.0
     if title:
         frame.attrs["title"] = title
     if (frame["match"] == "✗").any():

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from cnnlit.analysis import Cost, summary, totals
+from cnnlit.analysis import Cost, depth, summary, totals
 
 
 def test_grouped_convolution_by_hand():
@@ -98,3 +98,20 @@ def test_summary_matches_pytorch_counters(data):
     for _, row in table[table.type == "Conv2d"].iterrows():
         # connections = multiply-adds + one bias connection per output unit (none without a bias)
         assert row.connections - row.macs in (0, math.prod(row.output_shape[1:]))
+
+
+def test_depth_counts_weight_layers_on_the_longest_path():
+    plain = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(2 * 2 * 2, 3), nn.ReLU(), nn.Linear(3, 2))
+    assert depth(plain, (1, 1, 8, 8)) == 4
+
+    class Residual(nn.Module):            # y = x + F(x) with two convolutions in F, plus a 1-conv shortcut
+        def __init__(self):
+            super().__init__()
+            self.f = nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1))
+            self.shortcut = nn.Conv2d(2, 2, 1)
+
+        def forward(self, x):
+            return self.shortcut(x) + self.f(x)
+
+    assert depth(nn.Sequential(nn.Conv2d(1, 2, 3), Residual(), Residual()), (1, 1, 8, 8)) == 1 + 2 + 2

@@ -39,8 +39,12 @@ def test_notebook_has_one_title_and_exercises(path):
     cells = json.loads(path.read_text())["cells"]
     markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     assert len(re.findall(r"^# ", markdown, flags=re.MULTILINE)) == 1
-    if path.name[:2] not in ("07",):
-        assert re.search(r"^## Exercises", markdown, flags=re.MULTILINE), f"{path.name} has no exercises"
+    assert re.search(r"^## Exercises", markdown, flags=re.MULTILINE), f"{path.name} has no exercises"
+    solutions = [c for c in cells if "solution" in c.get("metadata", {}).get("tags", [])]
+    assert solutions, f"{path.name}: exercises need solutions (cells tagged 'solution')"
+    for cell in solutions:
+        folded = "hide-input" in cell["metadata"]["tags"] or ":class: dropdown" in "".join(cell["source"])
+        assert folded, f"{path.name}: a solution is not folded away on the site"
 
 
 def test_table_of_contents_lists_every_chapter_and_page():
