@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.cnnlit-installed
 DATA_DIR := $(or $(CNNLIT_DATA),$(HOME)/.cache/cnnlit)
+# OpenMP threads that sleep instead of spinning while they wait: on a busy 2-core machine spinning threads
+# slowed LeNet-5 training over tenfold (benchmarks/RESULTS.md). Must be set before torch starts.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: setup data book test lab student clean help
 help:

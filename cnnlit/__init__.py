@@ -15,8 +15,8 @@ from .profiles import PROFILES, Profile, profile
 from .runtime import device, seed_everything
 
 __version__ = "0.1.0"
-SUBMODULES = ("analysis", "checkpoints", "data", "deconvnet", "explore", "layers", "models", "paper",
-              "train", "viz", "widgets")
+SUBMODULES = ("analysis", "augment", "checkpoints", "data", "deconvnet", "explore", "layers", "models",
+              "occlusion", "paper", "recipes", "scale", "train", "viz", "widgets")
 __all__ = ["about", "device", "profile", "Profile", "PROFILES", "seed_everything", *SUBMODULES]
 
 

@@ -108,6 +108,12 @@ def _batch_count(data, batch_size: int) -> int:
     return math.ceil(len(data) / batch_size)
 
 
+def main_output(outputs):
+    """The main classifier's scores: networks with auxiliary classifiers (GoogLeNet in training mode)
+    return a tuple whose first entry is the main output."""
+    return outputs[0] if isinstance(outputs, tuple) else outputs
+
+
 # --------------------------------------------------------------------------- evaluation
 
 @torch.no_grad()
@@ -119,7 +125,7 @@ def predict(model: nn.Module, data, *, batch_size: int = 512, device=None) -> tu
     outputs, targets = [], []
     try:
         for images, labels in batches(_prepare(data, device), batch_size, False, device):
-            outputs.append(model(images).float().cpu())
+            outputs.append(main_output(model(images)).float().cpu())
             targets.append(labels.cpu())
     finally:
         model.train(was_training)
@@ -148,6 +154,24 @@ def topk_error(outputs: torch.Tensor, labels: torch.Tensor, k: int = 5) -> float
 
 
 # --------------------------------------------------------------------------- training
+
+def training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, loss_fn: Callable,
+                  optimizer: torch.optim.Optimizer, scaler=None):
+    """One SGD step: forward (in float16 autocast when ``scaler``, a CUDA GradScaler, is given), backward,
+    update. Returns (outputs, loss)."""
+    with torch.autocast("cuda", dtype=torch.float16) if scaler is not None else nullcontext():
+        outputs = model(images)
+        loss = loss_fn(outputs, labels)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    return outputs, loss
+
 
 def _progress_bar(total: int, enabled: bool, description: str):
     if not enabled:
@@ -220,19 +244,9 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
                     images = augment(images)
                 if channels_last:
                     images = images.contiguous(memory_format=torch.channels_last)
-                with torch.autocast("cuda", dtype=torch.float16) if amp else nullcontext():
-                    outputs = step_model(images)
-                    loss = loss_fn(outputs, labels)
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    optimizer.step()
+                outputs, loss = training_step(step_model, images, labels, loss_fn, optimizer, scaler)
                 loss_sum += loss.detach() * labels.shape[0]
-                correct += (outputs.detach().argmax(1) == labels).sum()
+                correct += (main_output(outputs).detach().argmax(1) == labels).sum()
                 seen += labels.shape[0]
                 if batch_index % check_every == 0 and not torch.isfinite(loss_sum):
                     raise TrainingDiverged(

@@ -1,0 +1,122 @@
+"""Chapter 4 (VGG): Table 1 rendered from the code, and where the network spends memory and arithmetic.
+
+- :func:`configuration_table`: the paper's Table 1 (configurations in columns) built from ``TABLE_1``.
+- :func:`layer_costs`: per weight/pooling layer: channels, spatial side, activations, parameters,
+  multiply-adds and receptive field, from :func:`cnnlit.analysis.summary`.
+- :func:`plot_shape_flow` and :func:`plot_costs`: the widget callbacks (out-of-range values are clamped,
+  an unknown configuration falls back to D with a note; never a traceback).
+"""
+from __future__ import annotations
+
+import importlib
+import math
+
+import matplotlib.pyplot as plt
+import torch
+
+from ..analysis import summary
+from ..widgets import clamp
+
+# ``cnnlit.models.vgg`` the attribute is the builder function; the module holds the table.
+_vgg = importlib.import_module("cnnlit.models.vgg")
+
+SIZE_RANGE = (32, 512)
+WIDTH_RANGE = (1, 64)
+BYTES_PER_VALUE = 4          # float32
+
+
+def configuration_table(configs=None):
+    """Table 1 as a DataFrame: one column per configuration, rows block by block, each block's layers
+    top-aligned as in the paper and separated by ``maxpool`` rows, then the classifier rows."""
+    import pandas as pd
+
+    configs = list(configs or _vgg.TABLE_1)
+    for config in configs:
+        _vgg._check_config(config)
+    rows = [[f"{_vgg.WEIGHT_LAYERS[c]} weight layers" for c in configs],
+            ["input (224 x 224 RGB image)"] * len(configs)]
+    for block in range(5):
+        depth = max(len(_vgg.TABLE_1[c][block]) for c in configs)
+        for position in range(depth):
+            rows.append([_vgg.TABLE_1[c][block][position] if position < len(_vgg.TABLE_1[c][block]) else ""
+                         for c in configs])
+        rows.append(["maxpool"] * len(configs))
+    rows.extend([[entry] * len(configs) for entry in _vgg.CLASSIFIER])
+    return pd.DataFrame(rows, columns=configs)
+
+
+def _safe_arguments(config: str, input_size, width) -> tuple:
+    """Clamp a widget's values into range; an unknown configuration falls back to D."""
+    key = str(config).upper()
+    if key not in _vgg.TABLE_1:
+        print(f"unknown configuration {config!r}; showing D (Table 1 has {', '.join(_vgg.TABLE_1)})")
+        key = "D"
+    size = int(clamp(int(input_size), *SIZE_RANGE))
+    return key, size, int(clamp(int(width), *WIDTH_RANGE))
+
+
+def layer_costs(config: str = "D", input_size: int = 224, width: int = 1, batch_norm: bool = False):
+    """One row per convolution, max-pooling and fully connected layer of a configuration at
+    ``input_size`` x ``input_size``: ``layer``, ``kind``, ``channels``, ``side``, ``activations`` (output
+    values per image), ``memory_MB`` (float32), ``params``, ``macs``, ``receptive_field``."""
+    with torch.device("meta"):           # shapes and counts only: nothing is allocated or computed
+        model = _vgg.vgg(config, batch_norm=batch_norm, width=width)
+    frame = summary(model, (1, model.features[0].in_channels, input_size, input_size), device="meta")
+    kinds = {"Conv2d": "conv", "MaxPool2d": "maxpool", "Linear": "FC"}
+    frame = frame[frame["type"].isin(kinds)].copy()
+    frame["kind"] = [
+        f"conv{model.get_submodule(name).kernel_size[0]}-{shape[1]}" if kind == "Conv2d"
+        else ("maxpool" if kind == "MaxPool2d" else f"FC-{shape[1]}")
+        for name, kind, shape in zip(frame["layer"], frame["type"], frame["output_shape"])]
+    frame["channels"] = [shape[1] for shape in frame["output_shape"]]
+    frame["side"] = [shape[2] if len(shape) == 4 else 1 for shape in frame["output_shape"]]
+    frame["activations"] = [math.prod(shape[1:]) for shape in frame["output_shape"]]
+    frame["memory_MB"] = frame["activations"] * BYTES_PER_VALUE / 1e6
+    columns = ["layer", "kind", "channels", "side", "activations", "memory_MB", "params", "macs",
+               "receptive_field"]
+    return frame[columns].reset_index(drop=True)
+
+
+def plot_shape_flow(config: str = "D", input_size: int = 224, width: int = 1):
+    """Spatial side and channel count after every layer: the side halves at each pooling while the
+    channels double, until 512. Returns the figure."""
+    config, input_size, width = _safe_arguments(config, input_size, width)
+    frame = layer_costs(config, input_size, width)
+    frame = frame[~frame["kind"].str.startswith("FC")]           # the conv part: sides and channels
+    steps = range(1, len(frame) + 1)
+    figure, axis = plt.subplots(figsize=(9, 3.6))
+    axis.step(steps, frame["side"], where="mid", color="C0", marker="o", label="spatial side (pixels)")
+    axis.set_yscale("log", base=2)
+    axis.set_ylabel("spatial side (pixels)", color="C0")
+    other = axis.twinx()
+    other.step(steps, frame["channels"], where="mid", color="C3", marker="s", label="channels")
+    other.set_yscale("log", base=2)
+    other.set_ylabel("channels", color="C3")
+    axis.set_xticks(list(steps))
+    axis.set_xticklabels(frame["kind"], rotation=70, fontsize=7)
+    axis.grid(alpha=0.3)
+    axis.set_title(f"VGG-{config} at {input_size}x{input_size}" + (f", width / {width}" if width > 1 else "")
+                   + ": the side halves at each maxpool, the channels double")
+    figure.tight_layout()
+    return figure
+
+
+def plot_costs(config: str = "D", input_size: int = 224):
+    """Per layer: activation memory, parameters and multiply-adds (three panels). Returns the figure."""
+    config, input_size, _ = _safe_arguments(config, input_size, 1)
+    frame = layer_costs(config, input_size)
+    positions = range(len(frame))
+    figure, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
+    panels = [("memory_MB", "activations (MB / image)", "C0"), ("params", "parameters (millions)", "C2"),
+              ("macs", "multiply-adds (billions)", "C3")]
+    for axis, (column, label, color) in zip(axes, panels):
+        values = frame[column] / {"memory_MB": 1, "params": 1e6, "macs": 1e9}[column]
+        axis.bar(positions, values, color=color)
+        axis.set_ylabel(label, fontsize=8)
+        axis.grid(alpha=0.3, axis="y")
+    axes[-1].set_xticks(list(positions))
+    axes[-1].set_xticklabels(frame["kind"], rotation=70, fontsize=7)
+    axes[0].set_title(f"VGG-{config} at {input_size}x{input_size}: memory early, parameters late, "
+                      "arithmetic spread over the blocks")
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,188 @@
+"""Chapter 3's filter inspector: pick a network, a layer and a filter and see, as Zeiler & Fergus did,
+its weights, its feature map on an image, the deconvnet projection of that map and its top-9 patches.
+
+    inspector = FilterInspector({"ZF-style": zf_model, "AlexNet-style": alex_model}, test_images)
+    inspector.plot("ZF-style", layer=2, filter=5, image=0)     # the static figure
+    inspector.gallery("ZF-style")                              # Fig. 2: top-9 for a few filters per layer
+    inspector.explore()                                        # the same with controls (ipywidgets)
+
+Out-of-range choices are clamped (an unknown network or layer falls back to the first); never an error.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Union
+
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+
+from ..deconvnet import feature_maps, project, top_activations
+from ..widgets import clamp, explore
+
+
+def rectified_layers(model: nn.Module) -> list[str]:
+    """The ReLU right after each convolution: the paper's "layer 1" ... "layer 5" feature maps."""
+    names, after_conv = [], False
+    for name, module in model.named_modules():
+        if list(module.children()) or not name:
+            continue
+        if isinstance(module, nn.ReLU) and after_conv:
+            names.append(name)
+        if isinstance(module, (nn.Flatten, nn.Linear, nn.AdaptiveAvgPool2d)):
+            break
+        after_conv = isinstance(module, nn.Conv2d)
+    return names
+
+
+def _conv_before(model: nn.Module, layer: str) -> nn.Conv2d:
+    last = None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            last = module
+        if name == layer:
+            return last
+    raise ValueError(f"no convolution before {layer!r}")
+
+
+def _signed(image: torch.Tensor) -> torch.Tensor:
+    """A projection or a filter for display: zero is mid-grey, the largest magnitude black or white."""
+    scale = float(image.abs().max()) or 1.0
+    return (0.5 + image / (2 * scale)).clamp(0, 1)
+
+
+def _stretched(image: torch.Tensor) -> torch.Tensor:
+    low, high = float(image.min()), float(image.max())
+    return (image - low) / (high - low if high > low else 1.0)
+
+
+def _to_display(image: torch.Tensor):
+    """(C, H, W) -> array for imshow (grey for one channel)."""
+    image = image.detach().float().cpu()
+    return image[0].numpy() if image.shape[0] == 1 else image.permute(1, 2, 0).numpy()
+
+
+def montage(patches: torch.Tensor, signed: bool = False, gap: int = 1) -> torch.Tensor:
+    """Tile (k, C, r, r) patches into one (C, H, W) square grid, each patch scaled on its own."""
+    k, channels, height, width = patches.shape
+    side = math.ceil(math.sqrt(k))
+    grid = torch.ones(channels, side * (height + gap) - gap, side * (width + gap) - gap)
+    for index, patch in enumerate(patches):
+        row, col = divmod(index, side)
+        shown = _signed(patch) if signed else _stretched(patch)
+        grid[:, row * (height + gap):row * (height + gap) + height,
+             col * (width + gap):col * (width + gap) + width] = shown
+    return grid
+
+
+class FilterInspector:
+    """Looks inside one or more trained networks at the filters of their rectified conv layers."""
+
+    def __init__(self, models: dict, images: torch.Tensor, k: int = 9):
+        if not models:
+            raise ValueError("FilterInspector needs at least one network, e.g. {'ZF-style': model}")
+        self.models = {name: model.eval() for name, model in models.items()}
+        self.images = images.detach().cpu()
+        self.k = k
+        self._cache: dict = {}
+
+    def layers(self, model: str) -> list[str]:
+        return rectified_layers(self.models[model])
+
+    def _choose(self, model, layer, filter, image):
+        notes = []
+        if model not in self.models:
+            notes.append(f"unknown network {model!r}")
+            model = next(iter(self.models))
+        names = self.layers(model)
+        if isinstance(layer, str) and layer in names:
+            number = names.index(layer) + 1
+        else:
+            try:
+                number = clamp(int(layer), 1, len(names))
+            except (TypeError, ValueError):
+                notes.append(f"unknown layer {layer!r}")
+                number = 1
+        conv = _conv_before(self.models[model], names[number - 1])
+        filter = clamp(int(filter), 0, conv.out_channels - 1)
+        image = clamp(int(image), 0, len(self.images) - 1)
+        return model, number, names[number - 1], conv, filter, image, notes
+
+    def _top(self, model: str, layer: str, filter: int):
+        key = (model, layer, filter)
+        if key not in self._cache:
+            self._cache[key] = top_activations(self.models[model], self.images, layer, filter, k=self.k)
+        return self._cache[key]
+
+    def plot(self, model: Optional[str] = None, layer: Union[int, str] = 1, filter: int = 0, image: int = 0):
+        """One filter: weights | image | feature map | projection, then its top-k projections and patches."""
+        model, number, name, conv, filter, image, notes = self._choose(
+            model if model is not None else next(iter(self.models)), layer, filter, image)
+        network = self.models[model]
+        picture = self.images[image]
+        maps = feature_maps(network, picture.unsqueeze(0), name)[0, filter].cpu()
+        projection = project(network, picture, name, filter, position=None).cpu()
+        best = self._top(model, name, filter)
+
+        figure, axes = plt.subplots(1, 6, figsize=(15, 2.9))
+        weight = conv.weight[filter].detach().cpu()                       # (in, k, k)
+        if weight.shape[0] == 3:
+            shown = _to_display(_signed(weight))
+        else:
+            shown = _to_display(montage(weight[:16].unsqueeze(1), signed=True))
+        panels = [
+            (shown, f"weights ({weight.shape[0]} in)" if weight.shape[0] != 3 else "weights (RGB)"),
+            (_to_display(picture), f"image {image}"),
+            (maps.numpy(), f"feature map {tuple(maps.shape)}"),
+            (_to_display(_signed(projection)), "deconvnet projection"),
+            (_to_display(montage(best.projection_patches, signed=True)), f"top-{len(best.indices)} projections"),
+            (_to_display(montage(best.patches)), f"top-{len(best.indices)} patches"),
+        ]
+        for axis, (array, title) in zip(axes, panels):
+            axis.imshow(array, cmap="viridis" if title.startswith("feature") else "gray")
+            axis.set_title(title, fontsize=9)
+            axis.axis("off")
+        heading = f"{model}: layer {number} ({name}), filter {filter}"
+        figure.suptitle(heading + (f"   [{'; '.join(notes)}: showing the first]" if notes else ""), fontsize=10)
+        figure.tight_layout()
+        return figure
+
+    def gallery(self, model: Optional[str] = None, filters: int = 3, k: Optional[int] = None):
+        """Like the paper's Fig. 2: for each layer, the ``filters`` filters with the strongest activations,
+        each as a grid of its top-k deconvnet projections next to the matching image patches."""
+        model = model if model in self.models else next(iter(self.models))
+        network, names = self.models[model], self.layers(model)
+        k = k or self.k
+        figure, axes = plt.subplots(len(names), 2 * filters, figsize=(2.0 * 2 * filters, 2.1 * len(names)),
+                                    squeeze=False)
+        for row, name in enumerate(names):
+            strongest = torch.cat([feature_maps(network, self.images[i:i + 256], name).amax((2, 3))
+                                   for i in range(0, len(self.images), 256)]).amax(0)
+            chosen = strongest.topk(min(filters, len(strongest))).indices.tolist()
+            for column, channel in enumerate(chosen):
+                best = top_activations(network, self.images, name, channel, k=k)
+                axes[row, 2 * column].imshow(_to_display(montage(best.projection_patches, signed=True)),
+                                             cmap="gray")
+                axes[row, 2 * column + 1].imshow(_to_display(montage(best.patches)), cmap="gray")
+                axes[row, 2 * column].set_title(f"filter {channel}: projections", fontsize=8)
+                axes[row, 2 * column + 1].set_title("patches", fontsize=8)
+            axes[row, 0].set_ylabel(f"layer {row + 1}")
+            for axis in axes[row]:
+                axis.set_xticks([])
+                axis.set_yticks([])
+        figure.suptitle(f"{model}: top-{k} deconvnet projections and image patches, strongest filters per layer")
+        figure.tight_layout()
+        return figure
+
+    def explore(self):
+        """The inspector with controls (network, layer, filter, image); returns the widget or None."""
+        deepest = max(len(self.layers(name)) for name in self.models)
+        widest = max(m.out_channels for net in self.models.values() for m in net.modules()
+                     if isinstance(m, nn.Conv2d))
+
+        def view(model, layer, filter, image):
+            self.plot(model, layer, filter, image)
+            plt.show()
+
+        return explore(view, model=list(self.models), layer=(1, deepest), filter=(0, widest - 1),
+                       image=(0, len(self.images) - 1))

@@ -1,0 +1,56 @@
+"""Local response normalisation (Krizhevsky, Sutskever & Hinton 2012, section 3.3), from the paper's formula.
+
+    b[i] = a[i] / (k + alpha * sum_{j = i - n/2}^{i + n/2} a[j]^2) ** beta
+
+over ``n`` adjacent kernel maps at the same position (channels past either end are left out). The paper
+uses k = 2, n = 5, alpha = 1e-4, beta = 0.75, applied after the ReLU of conv1 and conv2.
+
+PyTorch's ``torch.nn.LocalResponseNorm`` divides alpha by n (it averages the squares instead of summing
+them), so the paper's layer is ``torch.nn.LocalResponseNorm(n, alpha * n, beta, k)``: see :meth:`to_torch`.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class LocalResponseNorm(nn.Module):
+    """The paper's brightness normalisation across channels: a unit is divided by the energy of its
+    ``size`` neighbouring channels at the same pixel ("lateral inhibition", section 3.3)."""
+
+    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
+        super().__init__()
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"LocalResponseNorm: size (n, the number of adjacent channels) must be a "
+                             f"positive int, got {size!r}")
+        if alpha < 0 or beta < 0 or k < 0:
+            raise ValueError(f"LocalResponseNorm: alpha, beta and k must be >= 0, got "
+                             f"alpha={alpha}, beta={beta}, k={k}")
+        if k == 0 and alpha == 0:
+            raise ValueError("LocalResponseNorm: k and alpha are both 0, so the divisor is 0")
+        self.size, self.alpha, self.beta, self.k = size, float(alpha), float(beta), float(k)
+
+    def channel_energy(self, a: torch.Tensor) -> torch.Tensor:
+        """sum of a[j]^2 over the window of channels around each channel i, shape (N, C, H, W).
+
+        The window is i - n//2 ... i + (n-1)//2: exactly n channels, centred for odd n as in the paper
+        (n = 5: i-2 ... i+2). For even n the paper's limits i +- n/2 would span n+1 channels; we keep n,
+        as torch does."""
+        if a.ndim != 4:
+            raise ValueError(f"LocalResponseNorm expects (N, C, H, W) activations, got {tuple(a.shape)}")
+        squares = a.pow(2)
+        before, after = self.size // 2, (self.size - 1) // 2
+        # zero channels past either end: the sum's limits max(0, .) and min(N-1, .)
+        padded = nn.functional.pad(squares, (0, 0, 0, 0, before, after))
+        channels = a.shape[1]
+        return sum(padded[:, j:j + channels] for j in range(self.size))
+
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        return a / (self.k + self.alpha * self.channel_energy(a)).pow(self.beta)
+
+    def to_torch(self) -> nn.LocalResponseNorm:
+        """The same layer in PyTorch's convention (alpha is multiplied by n, since torch divides by n)."""
+        return nn.LocalResponseNorm(self.size, alpha=self.alpha * self.size, beta=self.beta, k=self.k)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, alpha={self.alpha:g}, beta={self.beta:g}, k={self.k:g}"

@@ -1,0 +1,192 @@
+"""The command-line trainer (python -m cnnlit.train): recipes, clear errors, and a 2-process torchrun run."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cnnlit import recipes, scale
+from cnnlit.checkpoints import load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+if str(TESTS) not in sys.path:          # --model tiny_models:tiny_cnn, whatever pytest's import mode
+    sys.path.insert(0, str(TESTS))
+import tiny_models  # noqa: E402
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
+EPOCH_LINE = re.compile(r"^epoch (\d+)/(\d+)  train_loss ([\d.]+)  val_loss ([\d.]+)  val_acc ([\d.]+)  "
+                        r"lr ([\d.e-]+)  ([\d.]+) s$", re.MULTILINE)
+
+
+def make_image_folder(root: Path, per_class: int = 16, size: int = 16, seed: int = 0) -> Path:
+    """train/ and val/ of three classes told apart by colour, with noise so it is not trivial."""
+    rng = np.random.default_rng(seed)
+    for split, count in (("train", per_class), ("val", per_class // 2)):
+        for name, colour in COLOURS.items():
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                pixels = np.clip(np.array(colour) + rng.normal(0, 60, (size, size, 3)), 0, 255)
+                Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{i:03d}.png")
+    return root
+
+
+# --------------------------------------------------------------------------- recipes: the papers' numbers
+
+def test_alexnet_recipe_is_krizhevsky_2012_section_5():
+    r = recipes.get_recipe("alexnet")
+    assert (r.batch_size, r.lr, r.momentum, r.weight_decay) == (128, 0.01, 0.9, 5e-4)
+    assert (r.schedule, r.lr_factor, r.image_size, r.resize) == ("plateau", 0.1, 224, 256)
+
+
+def test_resnet_recipes_are_he_2016():
+    r = recipes.get_recipe("resnet")
+    assert (r.batch_size, r.lr, r.momentum, r.weight_decay, r.schedule, r.lr_factor) == \
+        (256, 0.1, 0.9, 1e-4, "plateau", 0.1)
+    assert r.scale_range == (256, 480)
+    c = recipes.get_recipe("resnet_cifar")
+    assert (c.batch_size, c.lr, c.weight_decay, c.schedule, c.milestones, c.image_size) == \
+        (128, 0.1, 1e-4, "multistep", (91, 137), 32)
+
+
+def test_vgg_and_googlenet_recipes():
+    v = recipes.get_recipe("vgg")
+    assert (v.batch_size, v.lr, v.momentum, v.weight_decay, v.epochs, v.scale_range) == \
+        (256, 0.01, 0.9, 5e-4, 74, (256, 512))
+    g = recipes.get_recipe("googlenet")
+    assert (g.momentum, g.schedule, g.lr_factor, g.step_epochs) == (0.9, "step", 0.96, 8)
+
+
+def test_recipe_builds_sgd_and_plateau_schedule_that_divides_by_ten():
+    model = torch.nn.Linear(2, 2)
+    r = recipes.get_recipe("alexnet").replace(patience=0, lr=None)
+    optimizer = recipes.make_optimizer(r, model.parameters())
+    group = optimizer.param_groups[0]
+    assert isinstance(optimizer, torch.optim.SGD)
+    assert (group["lr"], group["momentum"], group["weight_decay"]) == (0.01, 0.9, 5e-4)
+    scheduler = recipes.make_scheduler(r, optimizer)
+    scheduler.step(1.0)
+    scheduler.step(1.0)                     # no progress with patience 0: divide by 10
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.001)
+
+
+def test_transforms_are_sized_by_image_size():
+    from PIL import Image as PILImage
+    image = PILImage.new("RGB", (50, 40), (10, 20, 30))
+    for name in recipes.RECIPES:
+        r = recipes.get_recipe(name)
+        assert recipes.train_transform(r, 24)(image).shape == (3, 24, 24), name
+        assert recipes.eval_transform(r, 24)(image).shape == (3, 24, 24), name
+    assert recipes.eval_transform(recipes.get_recipe("alexnet"), 24, channels=1)(image).shape == (1, 24, 24)
+
+
+def test_unknown_recipe_lists_the_known_ones():
+    with pytest.raises(recipes.UnknownRecipeError, match="alexnet, vgg, googlenet, resnet"):
+        recipes.get_recipe("lenet-1989")
+
+
+# --------------------------------------------------------------------------- clear errors from main()
+
+def run_main(capsys, *argv):
+    code = scale.main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def test_missing_data_folder(tmp_path, capsys):
+    code, err = run_main(capsys, "--model", "tiny_models:tiny_cnn", "--data", str(tmp_path / "nowhere"))
+    assert code == 2 and "no such folder" in err and "train/ and val/" in err
+
+
+def test_folder_without_class_folders(tmp_path, capsys):
+    (tmp_path / "train").mkdir()
+    (tmp_path / "val").mkdir()
+    (tmp_path / "train" / "loose.png").write_bytes(b"")
+    code, err = run_main(capsys, "--model", "tiny_models:tiny_cnn", "--data", str(tmp_path))
+    assert code == 2 and "has no class folders" in err
+
+
+def test_folder_without_val(tmp_path, capsys):
+    (tmp_path / "train" / "cat").mkdir(parents=True)
+    code, err = run_main(capsys, "--model", "tiny_models:tiny_cnn", "--data", str(tmp_path))
+    assert code == 2 and "no val/ folder" in err
+
+
+def test_unknown_model_lists_the_registry(tmp_path, capsys):
+    make_image_folder(tmp_path, per_class=2, size=8)
+    code, err = run_main(capsys, "--model", "no-such-net", "--data", str(tmp_path))
+    assert code == 2 and "unknown model 'no-such-net'" in err and "available models" in err
+
+
+def test_unknown_recipe_is_a_clear_error(tmp_path, capsys):
+    make_image_folder(tmp_path, per_class=2, size=8)
+    code, err = run_main(capsys, "--model", "tiny_models:tiny_cnn", "--data", str(tmp_path), "--recipe", "adam")
+    assert code == 2 and "unknown recipe 'adam'" in err and "resnet" in err
+
+
+def test_bad_model_argument_and_resume_without_checkpoint(tmp_path, capsys):
+    make_image_folder(tmp_path, per_class=2, size=8)
+    code, err = run_main(capsys, "--model", "tiny_models:tiny_cnn", "--data", str(tmp_path),
+                         "--model-arg", "width=4")
+    assert code == 2 and "does not take these arguments" in err
+    code, err = run_main(capsys, "--model", "tiny_models:tiny_cnn", "--data", str(tmp_path),
+                         "--checkpoint", str(tmp_path / "none.pt"), "--resume")
+    assert code == 2 and "no checkpoint at" in err
+
+
+def test_model_args_are_python_literals():
+    assert scale.parse_model_args(["depth=50", "variant=paper", "dropout=0.5", "bn=True"]) == \
+        {"depth": 50, "variant": "paper", "dropout": 0.5, "bn": True}
+    with pytest.raises(scale.CommandLineError, match="KEY=VALUE"):
+        scale.parse_model_args(["depth"])
+
+
+def test_single_process_run_in_process(tmp_path, capsys):
+    data = make_image_folder(tmp_path / "data", per_class=4, size=8)
+    code = scale.main(["--model", "tiny_models:tiny_cnn", "--data", str(data), "--image-size", "8",
+                       "--epochs", "2", "--batch-size", "4", "--workers", "0", "--recipe", "resnet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert [int(m.group(1)) for m in EPOCH_LINE.finditer(out)] == [1, 2]
+
+
+# --------------------------------------------------------------------------- torchrun, 2 processes, gloo
+
+def torchrun(*args, timeout=120):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)]), "OMP_NUM_THREADS": "1",
+           "OMP_WAIT_POLICY": "PASSIVE", "CUDA_VISIBLE_DEVICES": ""}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "cnnlit.train", "--model", "tiny_models:tiny_cnn", "--workers", "0", *args]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return [(int(m.group(1)), float(m.group(3)), float(m.group(4)), float(m.group(5)))
+            for m in EPOCH_LINE.finditer(result.stdout)], result.stdout
+
+
+def test_torchrun_two_processes_learn_and_resume(tmp_path):
+    data = make_image_folder(tmp_path / "data", per_class=16, size=16)
+    checkpoint = tmp_path / "run.pt"
+    common = ["--data", str(data), "--image-size", "16", "--batch-size", "8", "--lr", "0.05",
+              "--recipe", "alexnet", "--checkpoint", str(checkpoint)]
+    epochs, out = torchrun(*common, "--epochs", "4")
+    assert [e[0] for e in epochs] == [1, 2, 3, 4]          # rank 0 alone prints: one line per epoch
+    assert "2 process(es) on cpu" in out
+    assert epochs[-1][1] < epochs[0][1]                    # the training loss goes down
+
+    model = tiny_models.tiny_cnn()
+    state = load_checkpoint(checkpoint, model)
+    assert state["epoch"] == 4 and state["history"]["epoch"] == [1, 2, 3, 4]
+    assert state["extra"]["world_size"] == 2 and state["extra"]["classes"] == ["blue", "green", "red"]
+
+    resumed, out = torchrun(*common, "--epochs", "6", "--resume")
+    assert "resumed from" in out and "after epoch 4" in out
+    assert [e[0] for e in resumed] == [5, 6]               # epoch numbers continue
+    state = load_checkpoint(checkpoint, model)
+    assert state["epoch"] == 6 and state["history"]["epoch"] == [1, 2, 3, 4, 5, 6]
+    assert state["history"]["loss"][:4] == pytest.approx([e[1] for e in epochs], abs=1e-4)
+    assert min(state["history"]["loss"][4:]) < epochs[0][1]
+    assert len(state["optimizer"]["state"]) > 0            # momentum buffers came back and went on

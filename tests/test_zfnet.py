@@ -1,0 +1,120 @@
+"""ZF Net (Zeiler & Fergus 2013, Fig. 3), its small chapter version, occlusion maps and the filter inspector."""
+import matplotlib
+import pytest
+import torch
+from torch import nn
+
+matplotlib.use("Agg")
+
+from cnnlit import analysis, occlusion  # noqa: E402
+from cnnlit.layers import LocalResponseNorm  # noqa: E402
+from cnnlit.models import InputShapeError, get_model, zfnet  # noqa: E402
+from cnnlit.models.zfnet import small_zfnet  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def table():
+    return analysis.summary(zfnet(), (1, 3, 224, 224)).set_index("layer")
+
+
+def test_fig3_feature_map_sizes(table):
+    shapes = table["output_shape"]
+    assert shapes["features.0"] == (1, 96, 110, 110)      # 7x7 stride 2: 110x110 before pooling
+    assert shapes["features.2"] == (1, 96, 55, 55)        # "96 different 55 by 55 element feature maps"
+    assert shapes["features.4"] == (1, 256, 26, 26)       # 5x5 stride 2
+    assert shapes["features.6"] == (1, 256, 13, 13)
+    assert shapes["features.8"] == (1, 384, 13, 13)
+    assert shapes["features.10"] == (1, 384, 13, 13)
+    assert shapes["features.12"] == (1, 256, 13, 13)
+    assert shapes["features.14"] == (1, 256, 6, 6)
+    assert shapes["classifier.0"] == (1, 6 * 6 * 256) == (1, 9216)
+    assert shapes["classifier.2"] == (1, 4096) and shapes["classifier.5"] == (1, 4096)
+    assert shapes["classifier.7"] == (1, 1000)
+
+
+def test_fig3_layers(table):
+    model = zfnet()
+    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size, c.stride, c.groups) for c in convs] == [
+        (96, (7, 7), (2, 2), 1), (256, (5, 5), (2, 2), 1), (384, (3, 3), (1, 1), 1),
+        (384, (3, 3), (1, 1), 1), (256, (3, 3), (1, 1), 1)]                # dense, not AlexNet's 2 groups
+    assert sum(isinstance(m, LocalResponseNorm) for m in model.features) == 2     # after layers 1 and 2
+    assert sum(isinstance(m, nn.Dropout) and m.p == 0.5 for m in model.classifier) == 2
+    # parameters from the layer sizes: conv weights + biases, then the three fc layers
+    conv = (96 * 3 * 49 + 96) + (256 * 96 * 25 + 256) + (384 * 256 * 9 + 384) + (384 * 384 * 9 + 384) \
+        + (256 * 384 * 9 + 256)
+    fc = (9216 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000)
+    assert analysis.count_parameters(model) == conv + fc == int(table["params"].sum())
+
+
+def test_registry_and_forward():
+    model = get_model("zfnet", num_classes=7).eval()
+    assert model(torch.rand(2, 3, 224, 224)).shape == (2, 7)
+
+
+def test_wrong_input_is_named():
+    model = zfnet()
+    with pytest.raises(InputShapeError, match=r"zfnet expects \(N, 3, 224, 224\), got \(1, 1, 224, 224\)"):
+        model(torch.rand(1, 1, 224, 224))
+    with pytest.raises(InputShapeError, match=r"got \(1, 3, 64, 64\)"):
+        model(torch.rand(1, 3, 64, 64))
+
+
+@pytest.mark.parametrize("kernel,stride,size", [(7, 2, 64), (11, 4, 64), (7, 2, 32), (11, 4, 32)])
+def test_small_zfnet_sizes(kernel, stride, size):
+    model = small_zfnet(1, 10, image_size=size, first_kernel=kernel, first_stride=stride).eval()
+    first = model.features[0]
+    assert (first.kernel_size, first.stride) == ((kernel, kernel), (stride, stride))
+    assert model(torch.rand(2, 1, size, size)).shape == (2, 10)
+    with pytest.raises(InputShapeError, match="small_zfnet"):
+        model(torch.rand(2, 3, size, size))
+
+
+# ----------------------------------------------------------------------------- occlusion (Fig. 7)
+
+class Spot(nn.Module):
+    """Class 1 when the centre pixel is bright, else class 0: only occluding the centre matters."""
+
+    def forward(self, x):
+        centre = x[:, 0, 4, 4]
+        return torch.stack([torch.zeros_like(centre), 20 * (centre - 0.6)], 1)
+
+
+def test_occlusion_drops_the_true_class_probability_only_over_the_evidence():
+    image = torch.zeros(1, 9, 9)
+    image[0, 4, 4] = 1.0
+    result = occlusion.occlusion_sensitivity(Spot(), image, 1, size=3, stride=1, fill=0.5)
+    assert result.probability.shape == (9, 9) == result.predicted.shape
+    covered = torch.zeros(9, 9, dtype=torch.bool)
+    covered[3:6, 3:6] = True                     # square centres within 1 pixel of the centre
+    assert torch.allclose(result.probability[covered], torch.sigmoid(torch.tensor(20 * (0.5 - 0.6))))
+    assert torch.allclose(result.probability[~covered], torch.sigmoid(torch.tensor(20 * 0.4)))
+    assert (result.predicted[covered] == 0).all() and (result.predicted[~covered] == 1).all()
+    assert result.unoccluded == pytest.approx(float(torch.sigmoid(torch.tensor(8.0))))
+
+
+def test_occlusion_checks_its_arguments():
+    with pytest.raises(ValueError, match="class 5"):
+        occlusion.occlusion_sensitivity(Spot(), torch.zeros(1, 9, 9), 5, size=3)
+    with pytest.raises(ValueError, match="size"):
+        occlusion.occlusion_sensitivity(Spot(), torch.zeros(1, 9, 9), 1, size=0)
+
+
+# ----------------------------------------------------------------------------- the filter inspector
+
+def test_filter_inspector_draws_and_clamps():
+    from cnnlit.explore.zfnet import FilterInspector
+
+    torch.manual_seed(0)
+    model = small_zfnet(1, 10, image_size=32).eval()
+    images = torch.rand(6, 1, 32, 32)
+    inspector = FilterInspector({"ZF-style": model}, images)
+    assert inspector.layers("ZF-style") == ["features.1", "features.5", "features.9", "features.11",
+                                            "features.13"]
+    figure = inspector.plot("ZF-style", layer=1, filter=3, image=0)
+    assert len(figure.axes) >= 4
+    # out-of-range filter, image and layer are clamped; an unknown model falls back to the first
+    figure = inspector.plot("nope", layer=99, filter=10_000, image=-5)
+    assert "layer 5" in figure.texts[0].get_text() and "filter 63" in figure.texts[0].get_text()
+    gallery = inspector.gallery("ZF-style", filters=1, k=4)
+    assert len(gallery.axes) == 5 * 2                 # five layers, projections and patches
