@@ -1,4 +1,5 @@
-"""Shared test set-up: a per-notebook timing table at the end of the run (nbval runs cell by cell)."""
+"""pytest set-up for the whole repository (tests/ and the notebooks nbval runs): a per-notebook timing
+table at the end of the run, since nbval reports cell by cell."""
 from __future__ import annotations
 
 from collections import defaultdict
