@@ -26,8 +26,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'cnnlit' has no attribute {name!r}")
 
 
-def about() -> str:
-    """Print (and return) one line on where this notebook runs: device, profile, versions."""
+def about() -> None:
+    """Print one line on where this notebook runs: device, profile, versions."""
     import platform
 
     import torch
@@ -35,4 +35,3 @@ def about() -> str:
     line = (f"cnnlit {__version__} | torch {torch.__version__} | device: {device()} | {profile()} | "
             f"python {platform.python_version()}")
     print(line)
-    return line

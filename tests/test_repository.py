@@ -32,6 +32,7 @@ def test_notebook_starts_with_the_common_setup_cell(path):
     assert source == notebook_tools.setup_cell_source(), (
         f"{path.name}: the first cell differs from the setup cell; run `python tools/notebooks.py sync`")
     assert notebook_tools.repository_url() in source
+    assert first["metadata"]["tags"] == notebook_tools.SETUP_TAGS
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)

@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 SETUP_TAG = "setup"
+SETUP_TAGS = [SETUP_TAG, "hide-input"]      # the site folds the set-up code and shows its one-line output
 
 
 def repository_url() -> str:
@@ -63,7 +64,7 @@ def _write(path: Path, notebook: dict) -> None:
 
 
 def build(source: Path, target: Path) -> None:
-    cells = [_cell("code", setup_cell_source(), [SETUP_TAG])]
+    cells = [_cell("code", setup_cell_source(), SETUP_TAGS)]
     kind, tags, lines = None, [], []
 
     def flush():
@@ -94,7 +95,7 @@ def sync() -> None:
     for path in chapters():
         notebook = json.loads(path.read_text())
         first = notebook["cells"][0] if notebook["cells"] else None
-        fresh = _cell("code", setup_cell_source(), [SETUP_TAG])
+        fresh = _cell("code", setup_cell_source(), SETUP_TAGS)
         if first and SETUP_TAG in first.get("metadata", {}).get("tags", []):
             notebook["cells"][0] = fresh
         else:
