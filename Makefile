@@ -11,7 +11,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 .PHONY: setup data book test lab student clean help
 help:
 	@echo "make book    build the Jupyter Book site into _build/html (executes every notebook)"
-	@echo "make test    unit tests, every notebook under nbval (smoke profile), book and browser checks"
+	@echo "make test    unit tests, every notebook under nbval (smoke profile, then a full-profile dry run), book and browser checks"
 	@echo "make lab     open JupyterLab on notebooks/"
 	@echo "make student solution-free notebooks in _build/student"
 
@@ -32,11 +32,22 @@ data: setup
 	$(BIN)/python -m cnnlit.prepare
 
 book: data
+	@tools/install_mathjax.sh
 	CNNLIT_PROFILE=$${CNNLIT_PROFILE:-} $(BIN)/jupyter-book build . --path-output . -W -n --keep-going
+
+# The instructor's path, on this CPU: every chapter in the full profile (its data, sizes and models) with
+# every loop capped at 2 batches and 1 epoch; then the chapters that load CIFAR-10 again, on a synthetic
+# stand-in of it in a temporary data folder. A cell that runs 5 minutes without finishing fails, named;
+# a kernel whose peak memory passes the Colab budget fails (conftest.py).
+DRY_RUN := CNNLIT_PROFILE=full CNNLIT_DRY_RUN=1 CNNLIT_DEVICE=cpu
+WATCHDOG := --nbval-cell-timeout=300 --timeout=420
 
 test: data
 	@tools/install_browser.sh
+	@tools/install_mathjax.sh
 	CNNLIT_PROFILE=smoke $(BIN)/python -m pytest tests --nbval-lax notebooks -p no:cacheprovider
+	$(DRY_RUN) $(BIN)/python -m pytest --nbval-lax notebooks -p no:cacheprovider $(WATCHDOG)
+	$(BIN)/python tools/cifar_standin.py dry-run $(WATCHDOG)
 
 lab: data
 	$(BIN)/jupyter lab notebooks/

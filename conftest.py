@@ -1,10 +1,71 @@
-"""pytest set-up for the whole repository (tests/ and the notebooks nbval runs): a per-notebook timing
-table at the end of the run, since nbval reports cell by cell."""
+"""pytest set-up for the whole repository (tests/ and the notebooks nbval runs): a per-notebook table of
+execution time, the kernel's CPU time and its peak memory at the end of the run, since nbval reports cell
+by cell.
+
+A notebook whose kernel's peak resident memory (VmHWM) crosses ``cnnlit.memory.HOST_RSS_BUDGET`` fails at
+the cell where it did: the full profile must fit a free Colab machine. With ``CNNLIT_NOTEBOOK_REPORT=FILE``
+the table is also written to FILE as JSON.
+"""
 from __future__ import annotations
 
+import os
 from collections import defaultdict
+from pathlib import Path
+
+import pytest
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
+_notebook_peak_rss: dict[str, int] = {}
+_notebook_cpu_seconds: dict[str, float] = {}
+
+
+def _cpu_seconds(pid: int):
+    """User + system CPU time of process ``pid`` so far: what a notebook costs, however busy the machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _kernel_pid(item):
+    """The process id of the kernel nbval runs a notebook in (a child of this process)."""
+    kernel = getattr(item.parent, "kernel", None)
+    pid = getattr(getattr(getattr(kernel, "km", None), "provisioner", None), "pid", None)
+    if pid:
+        return pid
+    for entry in Path("/proc").glob("[0-9]*"):          # fall back: a child whose command line says ipykernel
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == os.getpid() and b"ipykernel" in (entry / "cmdline").read_bytes():
+                return int(entry.name)
+        except (OSError, IndexError, ValueError):
+            continue
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    path = item.nodeid.split("::")[0]
+    if call.when != "call" or not path.endswith(".ipynb"):
+        return
+    from cnnlit.memory import HOST_RSS_BUDGET, peak_rss
+
+    pid = _kernel_pid(item)
+    peak = peak_rss(pid) if pid else None
+    cpu = _cpu_seconds(pid) if pid else None
+    if cpu is not None:
+        _notebook_cpu_seconds[path] = max(cpu, _notebook_cpu_seconds.get(path, 0.0))
+    if peak is None:
+        return
+    first_time_over = peak > HOST_RSS_BUDGET and _notebook_peak_rss.get(path, 0) <= HOST_RSS_BUDGET
+    _notebook_peak_rss[path] = max(peak, _notebook_peak_rss.get(path, 0))
+    report = outcome.get_result()
+    if first_time_over and report.passed:
+        report.outcome = "failed"
+        report.longrepr = (f"the kernel's peak memory reached {peak / 1e9:.2f} GB during this cell, over the "
+                           f"{HOST_RSS_BUDGET / 1e9:g} GB budget (a free Colab machine has about 12.7 GB)")
 
 
 def pytest_runtest_logreport(report):
@@ -16,7 +77,20 @@ def pytest_runtest_logreport(report):
 def pytest_terminal_summary(terminalreporter):
     if not _notebook_seconds:
         return
-    terminalreporter.write_sep("-", "notebook execution time (nbval, all cells)")
+    terminalreporter.write_sep("-", "notebook execution time (nbval, all cells) and the kernel's peak memory")
+    profile = ", ".join(f"{k}={os.environ[k]}" for k in ("CNNLIT_PROFILE", "CNNLIT_DRY_RUN", "CNNLIT_DATA")
+                        if os.environ.get(k))
+    if profile:
+        terminalreporter.write_line(profile)
     for path, seconds in sorted(_notebook_seconds.items()):
-        terminalreporter.write_line(f"{seconds:7.1f} s  {path}")
+        peak, cpu = _notebook_peak_rss.get(path), _notebook_cpu_seconds.get(path)
+        memory = f"{peak / 1e9:6.2f} GB peak RSS" if peak else ""
+        kernel_cpu = f"{cpu:7.1f} s kernel CPU" if cpu is not None else ""
+        terminalreporter.write_line(f"{seconds:7.1f} s  {kernel_cpu}  {memory}  {path}")
     terminalreporter.write_line(f"{sum(_notebook_seconds.values()):7.1f} s  in all")
+    if os.environ.get("CNNLIT_NOTEBOOK_REPORT"):        # benchmarks/gpu_chapters.py reads it back
+        import json
+        Path(os.environ["CNNLIT_NOTEBOOK_REPORT"]).write_text(json.dumps(
+            {path: {"seconds": seconds, "kernel_cpu_seconds": _notebook_cpu_seconds.get(path),
+                    "peak_rss": _notebook_peak_rss.get(path)}
+             for path, seconds in _notebook_seconds.items()}, indent=1))

@@ -1,22 +1,36 @@
 """cnnlit: the companion package of the cnnlit textbook on the classic convolutional networks.
 
-    import cnnlit
-    cnnlit.about()                      # device, profile, versions
-    p = cnnlit.profile()                # sizes for this machine (smoke / cpu / full)
-    train = cnnlit.data.load("mnist", "train", subset=p.train_size)
-    model = cnnlit.models.get_model("lenet5")
-    history = cnnlit.train.fit(model, train, epochs=p.epochs)
+>>> import cnnlit
+>>> cnnlit.about()                      # device, profile, versions
+>>> p = cnnlit.profile()                # sizes for this machine (smoke / cpu / full)
+>>> digits = cnnlit.data.load("mnist", "train", subset=p.train_size)
+>>> model = cnnlit.models.get_model("lenet5")          # LeNet-5 reads 32x32 images, the paper's scale:
+>>> train = digits.map(cnnlit.models.lenet.paper_input)  # MNIST's 28x28 digits padded, -0.1 to 1.175
+>>> history = cnnlit.train.fit(model, train, epochs=p.epochs)
 
-Submodules are imported on first use (``cnnlit.data``, ``cnnlit.train``...), so ``import cnnlit`` is cheap.
+Submodules are imported on first use (``cnnlit.data``, ``cnnlit.train``...), so ``import cnnlit`` is cheap:
+
+- ``models`` (one module per paper and the registry), ``layers`` (the historical layers PyTorch lacks),
+  ``train`` (``fit``, ``evaluate`` and ``python -m cnnlit.train``), ``data`` (datasets and batch transforms);
+- ``analysis`` and ``costs`` (per-layer tables: shapes, parameters, connections, multiply-adds), ``deconvnet``
+  and ``occlusion`` (looking inside a network), ``augment`` (AlexNet's data augmentation);
+- ``chapters`` (each chapter's own figures and tables), ``viz`` (shared figures), ``widgets`` (controls),
+  ``paper`` (ours-against-the-paper tables);
+- ``profiles`` and ``runtime`` (run sizes, device, seeds), ``checkpoints``, ``files``, ``module_tools``.
 """
 import importlib
+import pkgutil
 
-from .profiles import PROFILES, Profile, profile
+from . import threads as _threads
+
+_threads.prefer_passive_waiting()     # OMP_WAIT_POLICY=PASSIVE, which only works before torch loads
+
+from .profiles import PROFILES, Profile, profile  # noqa: E402 - torch loads here, after the line above
 from .runtime import device, seed_everything
 
 __version__ = "0.1.0"
-SUBMODULES = ("analysis", "augment", "checkpoints", "data", "deconvnet", "explore", "layers", "models",
-              "occlusion", "paper", "recipes", "scale", "train", "viz", "widgets")
+SUBMODULES = tuple(sorted(module.name for module in pkgutil.iter_modules(__path__)
+                          if not module.name.startswith("_")))
 __all__ = ["about", "device", "profile", "Profile", "PROFILES", "seed_everything", *SUBMODULES]
 
 
@@ -27,11 +41,14 @@ def __getattr__(name: str):
 
 
 def about() -> None:
-    """Print one line on where this notebook runs: device, profile, versions."""
+    """Print where this notebook runs: device, profile, versions; then the CPU's thread settings and fast path."""
     import platform
 
     import torch
 
+    from . import fastpath
+
     line = (f"cnnlit {__version__} | torch {torch.__version__} | device: {device()} | {profile()} | "
             f"python {platform.python_version()}")
     print(line)
+    print(f"CPU: {_threads.describe()}; {fastpath.describe()}")

@@ -1,104 +1,26 @@
 """Per-layer accounting: output shapes, trainable parameters, connections, multiply-adds, receptive field.
 
 ``summary(model, input_size)`` runs one forward pass with hooks and returns a pandas DataFrame, one row per
-layer call. The counting rules live in one table, ``COST_RULES`` (module type -> rule); a layer type of our
-own either defines ``layer_cost(inputs, output)`` or registers a rule with :func:`register_cost`.
+layer call; :func:`depth` counts weight layers on the longest path, as the papers do. How each layer is
+counted (``connections``, ``macs``) is :mod:`cnnlit.costs`'s job: its ``COST_RULES`` table and
+:func:`register_cost` are re-exported here.
 
 Conventions (all per input image):
-- ``connections``: LeCun et al. 1998's count — for every output unit, its inputs plus one for the bias.
-- ``macs``: multiply-accumulates of convolutions and linear layers (what the papers' "FLOPs" count);
-  element-wise layers and max-pooling count zero.
+- ``connections`` and ``macs``: see :mod:`cnnlit.costs`.
 - ``receptive_field``: side, in input pixels, of the window one output unit sees. Exact for chains of
   convolutions and poolings; in branching networks it follows the order in which modules run.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
 
+from .costs import COST_RULES, Cost, cost_of, register_cost
+from .module_tools import evaluating, pair
 
-@dataclass(frozen=True)
-class Cost:
-    connections: int = 0
-    macs: int = 0
-
-
-CostRule = Callable[[nn.Module, tuple, torch.Tensor], Cost]
-COST_RULES: dict[type, CostRule] = {}
-
-
-def register_cost(*module_types: type) -> Callable[[CostRule], CostRule]:
-    """Decorator: ``@register_cost(MyLayer)`` teaches :func:`summary` how to count a module type."""
-    def register(rule: CostRule) -> CostRule:
-        for module_type in module_types:
-            COST_RULES[module_type] = rule
-        return rule
-    return register
-
-
-def _units(output: torch.Tensor) -> int:
-    """Output units per image."""
-    return output[0].numel()
-
-
-def _pair(value) -> tuple:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
-@register_cost(nn.Conv1d, nn.Conv2d, nn.Conv3d)
-def _convolution(module: nn.Conv2d, inputs, output) -> Cost:
-    fan_in = (module.in_channels // module.groups) * math.prod(module.kernel_size)
-    units = _units(output)
-    return Cost(connections=units * (fan_in + (module.bias is not None)), macs=units * fan_in)
-
-
-@register_cost(nn.ConvTranspose2d)
-def _transposed_convolution(module: nn.ConvTranspose2d, inputs, output) -> Cost:
-    # every input unit sends to (out_channels / groups) * k * k outputs
-    fan_out = (module.out_channels // module.groups) * math.prod(module.kernel_size)
-    macs = inputs[0][0].numel() * fan_out
-    return Cost(connections=macs + (_units(output) if module.bias is not None else 0), macs=macs)
-
-
-@register_cost(nn.Linear)
-def _linear(module: nn.Linear, inputs, output) -> Cost:
-    units = _units(output)
-    return Cost(connections=units * (module.in_features + (module.bias is not None)),
-                macs=units * module.in_features)
-
-
-@register_cost(nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
-def _max_pooling(module, inputs, output) -> Cost:
-    return Cost(connections=_units(output) * math.prod(_pair(module.kernel_size)))
-
-
-@register_cost(nn.AvgPool2d)
-def _average_pooling(module, inputs, output) -> Cost:
-    window = math.prod(_pair(module.kernel_size))
-    return Cost(connections=_units(output) * window, macs=_units(output) * window)
-
-
-@register_cost(nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
-def _adaptive_pooling(module, inputs, output) -> Cost:
-    in_h, in_w = inputs[0].shape[-2:]
-    out_h, out_w = output.shape[-2:]
-    window = math.ceil(in_h / out_h) * math.ceil(in_w / out_w)
-    macs = _units(output) * window if isinstance(module, nn.AdaptiveAvgPool2d) else 0
-    return Cost(connections=_units(output) * window, macs=macs)
-
-
-def _cost_of(module: nn.Module, inputs, output) -> Cost:
-    own_rule = getattr(module, "layer_cost", None)
-    if callable(own_rule):
-        return own_rule(inputs, output)
-    for klass in type(module).__mro__:
-        if klass in COST_RULES:
-            return COST_RULES[klass](module, inputs, output)
-    return Cost()
+__all__ = ["COST_RULES", "Cost", "count_parameters", "depth", "register_cost", "summary", "totals"]
 
 
 def _is_atomic(module: nn.Module) -> bool:
@@ -111,8 +33,8 @@ def _window_step(module: nn.Module) -> Optional[tuple]:
     if hasattr(module, "receptive_field_step"):
         return module.receptive_field_step()
     if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-        kernel, stride = _pair(module.kernel_size)[0], _pair(module.stride)[0]
-        dilation = _pair(getattr(module, "dilation", 1))[0]
+        kernel, stride = pair(module.kernel_size)[0], pair(module.stride)[0]
+        dilation = pair(getattr(module, "dilation", 1))[0]
         return (kernel - 1) * dilation + 1, stride
     return None
 
@@ -145,7 +67,7 @@ def summary(model: nn.Module, input_size: Sequence[int], *, device="cpu", dtype=
             if torch.is_tensor(tensor):
                 tensor._cnnlit_rf = (rf, jump)
             chain.update(rf=rf, jump=jump)
-            cost = _cost_of(module, inputs, tensor)
+            cost = cost_of(module, inputs, tensor)
             params = 0
             if id(module) not in counted:
                 counted.add(id(module))
@@ -170,15 +92,12 @@ def summary(model: nn.Module, input_size: Sequence[int], *, device="cpu", dtype=
         handles.append(model.register_forward_hook(after(type(model).__name__)))
     else:
         attach(model, "")
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with evaluating(model), torch.no_grad():
             model(torch.zeros(*input_size, device=device, dtype=dtype))
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
     frame = pd.DataFrame(rows, columns=["layer", "type", "output_shape", "params", "connections",
                                         "macs", "receptive_field"])
     return frame
@@ -200,13 +119,8 @@ def depth(model: nn.Module, input_size: Sequence[int]) -> int:
     """Weight layers (convolutions and fully connected layers) on the longest path from input to output —
     how the papers count depth: VGG-16 has 16, GoogLeNet 22 (an Inception module counts twice), ResNet-152
     152 (shortcuts are bypasses, not extra depth). Read off the autograd graph of one forward pass."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad():
-            output = model(torch.zeros(*input_size, requires_grad=True))
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.enable_grad():
+        output = model(torch.zeros(*input_size, requires_grad=True))
     if isinstance(output, (tuple, list)):
         output = output[0]
     longest: dict = {}

@@ -10,9 +10,13 @@ Every layer of the network gets a mirror image that runs the other way:
 
 Contrast normalisation layers are passed over, as in the paper; so are dropout and batch normalisation.
 
-    from cnnlit.deconvnet import project, top_activations
-    pixels = project(model, images, "features.11", channel=5, position="max")
-    best = top_activations(model, data, "features.11", channel=5, k=9)
+>>> import torch
+>>> from cnnlit.deconvnet import project, top_activations
+>>> from cnnlit.models import get_model
+>>> model = get_model("zfnet_small", in_channels=1, image_size=32).eval()
+>>> images = torch.rand(16, 1, 32, 32)
+>>> pixels = project(model, images, "features.9", channel=5, position="max")     # the shape of images
+>>> best = top_activations(model, images, "features.9", channel=5, k=9)
 
 Works for networks that are a plain chain of Conv2d, ReLU and MaxPool2d (torchvision's AlexNet and VGG,
 cnnlit's zfnet): a layer is named as in ``model.named_modules()``.
@@ -27,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import LocalResponseNorm
+from .module_tools import evaluating, pair
 
 # Layers the deconvnet passes over unchanged (Section 2.1: "contrast normalization ... passed over").
 PASS_OVER = (nn.LocalResponseNorm, LocalResponseNorm, nn.modules.batchnorm._BatchNorm, nn.Dropout,
@@ -134,17 +139,14 @@ def _forward_to(model: nn.Module, images: torch.Tensor, layer: str):
     for name, module in model.named_modules():
         if name and not list(module.children()):
             handles.append(module.register_forward_hook(hook(name)))
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with evaluating(model), torch.no_grad():
             model(images)
     except _Stop:
         pass
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
     if state["output"] is None:
         raise ValueError(f"layer {layer!r} was not reached in the forward pass")
     return state["output"], steps
@@ -241,17 +243,13 @@ def _box(steps: list[_Step], position: tuple) -> tuple[int, int, int, int]:
     for step in reversed(steps):
         module = step.module
         if isinstance(module, (nn.Conv2d, nn.MaxPool2d)):
-            kernel, stride, padding, dilation = (_pair(getattr(module, a)) for a in
+            kernel, stride, padding, dilation = (pair(getattr(module, a)) for a in
                                                  ("kernel_size", "stride", "padding", "dilation"))
             top, bottom = (top * stride[0] - padding[0],
                            bottom * stride[0] - padding[0] + dilation[0] * (kernel[0] - 1))
             left, right = (left * stride[1] - padding[1],
                            right * stride[1] - padding[1] + dilation[1] * (kernel[1] - 1))
     return top, left, bottom + 1, right + 1
-
-
-def _pair(value) -> tuple:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
 def _in_channels(model: nn.Module) -> int:

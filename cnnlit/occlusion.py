@@ -4,8 +4,12 @@ Is the network using the object, or the context around it? Cover part of the ima
 slide the square over the image, and map the probability of the true class for each square position:
 where it drops, the network was looking.
 
-    result = occlusion_sensitivity(model, image, label, size=8, stride=2)
-    plt.imshow(result.probability)
+>>> import torch
+>>> from cnnlit.models import get_model
+>>> model, image, label = get_model("zfnet_small", in_channels=1, image_size=32), torch.rand(1, 32, 32), 3
+>>> result = occlusion_sensitivity(model, image, label, size=8, stride=2)
+>>> tuple(result.probability.shape)                   # one square position every 2 pixels
+(16, 16)
 """
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from .module_tools import evaluating
 
 
 @dataclass
@@ -53,21 +59,16 @@ def occlusion_sensitivity(model: nn.Module, image: torch.Tensor, target: int, *,
     height, width = image.shape[-2:]
     rows, cols = torch.arange(0, height, stride), torch.arange(0, width, stride)
     centres = [(int(r), int(c)) for r in rows for c in cols]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            whole = torch.softmax(model(image.unsqueeze(0)), 1)[0]
-            if not 0 <= target < whole.numel():
-                raise ValueError(f"class {target} does not exist: the model has {whole.numel()} classes")
-            probabilities, predicted = [], []
-            for start in range(0, len(centres), batch_size):
-                batch = occluded(image, centres[start:start + batch_size], size, fill)
-                scores = torch.softmax(model(batch), 1)
-                probabilities.append(scores[:, target].cpu())
-                predicted.append(scores.argmax(1).cpu())
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.no_grad():
+        whole = torch.softmax(model(image.unsqueeze(0)), 1)[0]
+        if not 0 <= target < whole.numel():
+            raise ValueError(f"class {target} does not exist: the model has {whole.numel()} classes")
+        probabilities, predicted = [], []
+        for start in range(0, len(centres), batch_size):
+            batch = occluded(image, centres[start:start + batch_size], size, fill)
+            scores = torch.softmax(model(batch), 1)
+            probabilities.append(scores[:, target].cpu())
+            predicted.append(scores.argmax(1).cpu())
     shape = (len(rows), len(cols))
     return OcclusionMap(torch.cat(probabilities).reshape(shape), torch.cat(predicted).reshape(shape),
                         rows, cols, size, float(whole[target]))

@@ -6,7 +6,8 @@ import sys
 from .data import DATASETS, DataUnavailableError, load
 
 
-def main() -> int:
+def prepare_datasets() -> int:
+    """Load every dataset once (filling the cache); 0 when at least one could be loaded."""
     available = []
     for name in DATASETS:
         try:
@@ -23,4 +24,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(prepare_datasets())

@@ -5,6 +5,10 @@
 | smoke   | CI, nbval, quick checks | 60 s on 2 CPU cores                |
 | cpu     | default without CUDA    | 5 min on 2 CPU cores               |
 | full    | default with CUDA       | 15 min on a Colab T4-class GPU     |
+
+``full`` runs the chapters' experiments on the whole of MNIST, Fashion-MNIST or CIFAR-10; none of the
+profiles trains at the papers' scale. ImageNet-scale training is the command line, ``python -m
+cnnlit.train`` on an ImageFolder (see :mod:`cnnlit.train.command_line`), not a notebook.
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from typing import Any, Optional
 import torch
 
 PROFILE_VARIABLE = "CNNLIT_PROFILE"
+DRY_RUN_VARIABLE = "CNNLIT_DRY_RUN"
+DRY_RUN_BATCHES = 2      # batches per epoch (and per evaluation) in a dry run, as Lightning's fast_dev_run
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ PROFILES = {
     "cpu": Profile("cpu", train_size=8_000, test_size=2_000, epochs=8, batch_size=64, image_size=64,
                    description="reduced data and epochs on a laptop CPU; results still meaningful"),
     "full": Profile("full", train_size=None, test_size=None, epochs=30, batch_size=128, image_size=224,
-                    description="paper-scale experiments on a GPU"),
+                    description="whole MNIST / Fashion-MNIST / CIFAR-10 on a GPU"),
 }
 
 
@@ -64,3 +70,15 @@ def profile(name: Optional[str] = None) -> Profile:
             f"valid profiles are: {', '.join(PROFILES)}"
         )
     return PROFILES[chosen]
+
+
+def dry_run() -> bool:
+    """True when ``CNNLIT_DRY_RUN`` is set to 1/true/yes: every training and evaluation loop stops after
+    :data:`DRY_RUN_BATCHES` batches and 1 epoch, while the profile's data, sizes and models stay as they are.
+    Checks that only hold after real training report "skipped in a dry run" instead of failing."""
+    value = os.environ.get(DRY_RUN_VARIABLE, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ValueError(f"{DRY_RUN_VARIABLE}={value!r}: expected 1 (dry run) or 0 (a real run)")

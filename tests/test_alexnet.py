@@ -3,6 +3,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import math  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -11,9 +13,11 @@ from torch import nn  # noqa: E402
 
 from cnnlit import augment  # noqa: E402
 from cnnlit.analysis import summary, totals  # noqa: E402
-from cnnlit.explore import alexnet as explore  # noqa: E402
+from cnnlit.chapters import alexnet as chapter  # noqa: E402
+from cnnlit.data import TensorData  # noqa: E402
 from cnnlit.layers import ClassicDropout, LocalResponseNorm  # noqa: E402
-from cnnlit.models import InputShapeError, alexnet, get_model  # noqa: E402
+from cnnlit.models import InputShapeError, get_model  # noqa: E402
+from cnnlit.models.alexnet import alexnet  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -247,22 +251,60 @@ def test_pca_colour_augmentation():
 
 # --------------------------------------------------------------------------- widgets
 
-def test_dropout_explorer_values_and_clamping():
-    figure = explore.dropout_explorer(p=0.5, mode="train", kind="classic")
-    assert "0 of" not in figure.axes[1].get_title() and "dropped" in figure.axes[1].get_title()
-    clamped = explore.dropout_explorer(p=3.0, mode="eval", kind="inverted")
+def test_dropout_explorer_shows_mean_and_spread_of_the_next_input():
+    classic = chapter.dropout_explorer(p=0.5, mode="train", kind="classic", samples=4000)
+    values = classic.dropout_values
+    mean, spread = values["formula"]
+    assert "dropped" in classic.axes[0].get_title() and "0 of" not in classic.axes[0].get_title()
+    assert math.isclose(values["eval"], mean, rel_tol=1e-5)           # test output = expected training output
+    assert abs(values["mean"] - mean) < 4 * spread / 4000 ** 0.5      # the measured mean agrees
+    assert math.isclose(values["std"], spread, rel_tol=0.1)           # and the spread: sqrt(p(1-p) sum (wa)^2)
+    inverted = chapter.dropout_explorer(p=0.5, mode="train", kind="inverted", samples=4000).dropout_values
+    assert math.isclose(inverted["eval"], 2 * values["eval"], rel_tol=1e-5)      # 1 vs (1 - p) at test time
+    assert math.isclose(inverted["std"] / inverted["mean"], values["std"] / values["mean"], rel_tol=0.15)
+    evaluating = chapter.dropout_explorer(p=0.5, mode="eval").dropout_values
+    assert evaluating["std"] == 0 and evaluating["mean"] == pytest.approx(values["eval"])
+    none = chapter.dropout_explorer(p=0.0).dropout_values
+    assert none["std"] == 0 and none["formula"][1] == 0
+    # the spread grows with p (inverted) and peaks at p = 0.5 (classic)
+    assert chapter.dropout_moments(0.9, "inverted", torch.ones(4), torch.ones(4))[1] > \
+        chapter.dropout_moments(0.5, "inverted", torch.ones(4), torch.ones(4))[1]
+    assert chapter.dropout_moments(0.5, "classic", torch.ones(4), torch.ones(4))[1] == pytest.approx(1.0)
+
+
+def test_dropout_explorer_clamps_and_refuses():
+    clamped = chapter.dropout_explorer(p=3.0, mode="eval", kind="inverted")
     assert "p clamped from 3" in clamped._suptitle.get_text()
-    refused = explore.dropout_explorer(kind="gaussian")
+    assert clamped.dropout_values["p"] == chapter.MAX_P
+    refused = chapter.dropout_explorer(kind="gaussian")
     assert "kind must be one of" in refused.axes[0].texts[0].get_text()
-    # the scatter's points lie on the diagonal: mean training output = eval output
-    points = figure.axes[2].collections[0].get_offsets()
-    assert abs(float((points[:, 1] - points[:, 0]).mean())) < 0.02
+
+
+def test_error_curve_records_stops_and_continues():
+    torch.manual_seed(0)
+    images = torch.randn(256, 1, 8, 8)
+    labels = (images.mean(dim=(1, 2, 3)) > 0).long()                   # learnable: the sign of the mean
+    data = TensorData(images, labels, ["negative", "positive"])
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+    curve = chapter.ErrorCurve(model, data, lr=0.1, batch_size=32, chunk=2, device="cpu")
+    curve.train(epochs=1)
+    assert len(curve.error) == 4 and curve.epochs == [0.25, 0.5, 0.75, 1.0]
+    assert curve.seconds == sorted(curve.seconds)
+    curve.train(epochs=20, stop_below=0.05)                            # continues, stops at 5%
+    assert curve.error[-1] <= 0.05 and curve.epochs[-1] < 21
+    assert curve.reached(0.05) == curve.epochs[-1] and curve.reached(-1) is None
+    assert curve.seconds_to(0.05) == curve.seconds[-1]
+    huge = TensorData(images * 1e30, labels, data.classes)               # logits overflow float32
+    exploding = chapter.ErrorCurve(nn.Sequential(nn.Flatten(), nn.Linear(64, 2)), huge, lr=1.0, device="cpu")
+    assert exploding.train(epochs=2).diverged
+    with pytest.raises(ValueError, match="must be positive"):
+        chapter.ErrorCurve(model, data, lr=0)
 
 
 def test_lrn_explorer_values_and_clamping():
-    figure = explore.lrn_explorer()
+    figure = chapter.lrn_explorer()
     assert "k = 2, n = 5, alpha = 0.0001, beta = 0.75" in figure._suptitle.get_text()
-    clamped = explore.lrn_explorer(k=-1, n=40, alpha=0, beta=9)
+    clamped = chapter.lrn_explorer(k=-1, n=40, alpha=0, beta=9)
     title = clamped._suptitle.get_text()
     for note in ("k clamped from -1", "n clamped from 40", "beta clamped from 9", "k raised to 0.01"):
         assert note in title

@@ -1,10 +1,13 @@
 """The rendered site: built in the smoke profile (warnings as errors), then checked file by file and in a
-real browser (headless Chromium): every page loads without console errors, missing images or broken
-internal links. Screenshots are saved under _build/screenshots/ for review."""
+real browser (headless Chromium): every page loads without console errors, missing images, broken internal
+links or any request outside the site; every formula is typeset by the site's own MathJax; no page carries
+a widget that cannot work without a kernel, and every former control's counterpart (a slider over
+pre-rendered frames) changes its picture when moved. Screenshots are saved under _build/screenshots/."""
 from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
@@ -15,19 +18,43 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE_ROOT = ROOT / "_build" / "smoke-site"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHAPTERS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CONTROL_TAGS = {"skip-execution", "remove-cell"}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+PROGRESS_LINE = re.compile(r"(?P<done>\d+)/(?P<total>\d+) \[[^\]\n]*epoch")       # tqdm's "3/5 [00:04<...epoch/s]"
 
 pytestmark = pytest.mark.book
+
+
+def _cells(chapter: str) -> list[dict]:
+    return json.loads((ROOT / "notebooks" / f"{chapter}.ipynb").read_text())["cells"]
+
+
+def _source(cell: dict) -> str:
+    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+
+
+def controls(chapter: str) -> list[str]:
+    """The live controls' cells of a chapter (tagged to be neither executed nor shown on the site)."""
+    return [_source(c) for c in _cells(chapter)
+            if c["cell_type"] == "code" and CONTROL_TAGS <= set(c.get("metadata", {}).get("tags", []))]
+
+
+def counterparts(chapter: str) -> list[str]:
+    return [_source(c) for c in _cells(chapter) if c["cell_type"] == "code"
+            and re.search(r"^(frames|small_multiples)\(", _source(c), flags=re.MULTILINE)]
 
 
 @pytest.fixture(scope="session")
 def site() -> Path:
     """Build the book once per session, in the smoke profile, with warnings as errors."""
+    subprocess.run([str(ROOT / "tools" / "install_mathjax.sh")], check=True, timeout=600)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     environment = dict(os.environ, CNNLIT_PROFILE="smoke")
     result = subprocess.run([str(jupyter_book), "build", str(ROOT), "--path-output", str(SITE_ROOT),
@@ -36,6 +63,10 @@ def site() -> Path:
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"jupyter-book build failed:\n{log[-6000:]}"
     return SITE_ROOT / "_build" / "html"
+
+
+def _page(site: Path, chapter: str) -> str:
+    return (site / "notebooks" / f"{chapter}.html").read_text()
 
 
 def test_index_and_every_chapter_page_exist(site):
@@ -48,7 +79,7 @@ def test_index_and_every_chapter_page_exist(site):
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_every_chapter_page_carries_an_executed_figure(site, chapter):
-    html = (site / "notebooks" / f"{chapter}.html").read_text()
+    html = _page(site, chapter)
     figures = re.findall(r'<img[^>]+src="(\.\./_images/[^"]+\.png)"', html)
     assert figures, f"{chapter}: no executed figure on the page"
     for source in figures:
@@ -56,20 +87,84 @@ def test_every_chapter_page_carries_an_executed_figure(site, chapter):
     assert "Traceback" not in html and "PaperMismatch" not in html
 
 
-def test_bibliography_lists_the_six_papers(site):
-    html = (site / "book" / "bibliography.html").read_text().lower()     # the style lower-cases titles
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_page_carries_a_widget_and_every_control_has_its_counterpart(site, chapter):
+    html = _page(site, chapter)
+    assert WIDGET_VIEW not in html and "jupyter-widgets" not in html, f"{chapter}: a widget on the site"
+    assert "@jupyter-widgets/html-manager" not in html and "require.min.js" not in html
+    live = controls(chapter)
+    assert len(counterparts(chapter)) == len(live), f"{chapter}: every control needs one counterpart"
+    shown = html.count('class="cnnlit-frames"') + html.count('class="cnnlit-panels"')
+    assert shown == len(live), f"{chapter}: {shown} counterparts on the page for {len(live)} controls"
+    for source in live:
+        call = source.strip().splitlines()[0][:40]
+        assert call not in html, f"{chapter}: the control {call!r} is shown on the site"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_progress_bars_read_as_their_final_line_of_text(site, chapter):
+    trains = any(re.search(r"\bfit\(", _source(c)) and "progress=False" not in _source(c)
+                 for c in _cells(chapter) if c["cell_type"] == "code")
+    text = re.sub(r"<[^>]+>", "", _page(site, chapter))
+    bars = list(PROGRESS_LINE.finditer(text))
+    if not trains:
+        assert not bars
+        return
+    assert bars, f"{chapter}: training ran but no progress bar's text is on the page"
+    for bar in bars:                        # only final states: no bar left at its first line (0/N)
+        assert int(bar["done"]) >= 1, f"{chapter}: a progress bar shows {bar.group(0)!r}, not its last line"
+
+
+def test_bibliography_lists_the_six_papers_and_every_entry_has_an_anchor(site):
+    html = (site / "book" / "bibliography.html").read_text()
+    lowered = html.lower()                              # the style lower-cases titles
     for title in ("Gradient-Based Learning", "ImageNet Classification", "Visualizing and Understanding",
                   "Very Deep Convolutional", "Going Deeper", "Deep Residual Learning"):
-        assert title.lower() in html, f"{title} is not in the bibliography"
+        assert title.lower() in lowered, f"{title} is not in the bibliography"
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import citations
+    for key in citations.references(ROOT / "book" / "references.bib"):
+        assert f'id="{citations.anchor(key)}"' in html, f"{key} has no anchor on the bibliography page"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_citations_link_to_the_bibliography_on_the_site(site, chapter):
+    html = _page(site, chapter)
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import citations
+    references = citations.references(ROOT / "book" / "references.bib")
+    cited = re.findall(r'<a class="[^"]*cnnlit-citation[^"]*" href="([^"]+)"[^>]*>([^<]+)</a>', html)
+    notebook_links = sum(_source(c).count(f"]({entry['url']})") for c in _cells(chapter)
+                         if c["cell_type"] == "markdown" for entry in references.values() if entry["url"])
+    assert len(cited) == notebook_links, f"{chapter}: {len(cited)} of {notebook_links} citations lead here"
+    for href, text in cited:
+        assert href.startswith("../book/bibliography.html#cite-"), f"{chapter}: {text} -> {href}"
+    for entry in references.values():                        # on the site no citation leaves it
+        if entry["url"]:
+            assert f'href="{entry["url"]}"' not in html, f"{chapter}: a citation links {entry['url']}"
+
+
+def _launch_settings() -> dict:
+    return yaml.safe_load((ROOT / "_config.yml").read_text()).get("launch_buttons", {})
 
 
 def test_launch_buttons_point_at_the_configured_repository(site):
     sys.path.insert(0, str(ROOT / "tools"))
     import notebooks as notebook_tools
     repository = notebook_tools.repository_url().rstrip("/")
-    html = (site / "notebooks" / f"{CHAPTERS[-1]}.html").read_text()
+    html = _page(site, CHAPTERS[-1])
     owner_and_name = urllib.parse.urlparse(repository).path.strip("/")
     assert "colab.research.google.com" in html and "mybinder.org" in html and owner_and_name in html
+
+
+def test_jupyterhub_button_only_for_a_configured_hub(site):
+    hub = _launch_settings().get("jupyterhub_url")
+    html = _page(site, CHAPTERS[-1])
+    assert "hub.example" not in html, "a launch button points at a placeholder hub"
+    if hub:
+        assert hub.rstrip("/") + "/hub/user-redirect/git-pull" in html
+    else:
+        assert "user-redirect/git-pull" not in html and "JupyterHub" not in html
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +181,28 @@ def served_site(site):
     server.shutdown()
 
 
+TYPESET = """() => {
+    const math = Array.from(document.querySelectorAll('.math'));
+    const article = document.querySelector('article') || document.body;
+    const clone = article.cloneNode(true);
+    clone.querySelectorAll('pre, code, script, style, mjx-container, mjx-assistive-mml, details:not([open])')
+         .forEach(e => e.remove());
+    return {math: math.length, typeset: math.filter(m => m.querySelector('mjx-container')).length,
+            containers: document.querySelectorAll('mjx-container').length, text: clone.textContent};
+}"""
+
+MOVE_FRAMES = """async (player) => {
+    const slider = player.querySelector('input[type=range]');
+    const visible = () => Array.from(player.querySelectorAll('img[data-frame]')).filter(i => !i.hidden);
+    const before = {src: visible().map(i => i.src), label: player.querySelector('output').textContent};
+    const target = Number(slider.value) === Number(slider.max) ? 0 : Number(slider.max);
+    slider.value = String(target);
+    slider.dispatchEvent(new Event('input', {bubbles: true}));
+    const after = {src: visible().map(i => i.src), label: player.querySelector('output').textContent};
+    return {before, after, frames: Number(slider.max) + 1};
+}"""
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make test installs it as root)")
 def test_pages_in_a_real_browser(served_site, site):
     playwright = pytest.importorskip("playwright.sync_api")
@@ -94,7 +211,7 @@ def test_pages_in_a_real_browser(served_site, site):
     pages = (["book/intro.html", "book/how_to_use.html"] + [f"notebooks/{c}.html" for c in CHAPTERS]
              + ["book/summary.html", "book/bibliography.html"])
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    problems = []
+    problems, typeset_on_chapters = [], 0
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(
             executable_path=CHROMIUM,
@@ -102,22 +219,28 @@ def test_pages_in_a_real_browser(served_site, site):
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         for page_path in pages:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors = []
+            errors, outside = [], []
             local = served_site + "/"
 
             def on_console(message, errors=errors):
                 if message.type == "error" and local in (message.location or {}).get("url", local):
                     errors.append(f"console: {message.text}")
 
+            def on_request(request, outside=outside):
+                if not request.url.startswith((local, "data:", "blob:", "about:")):
+                    outside.append(request.url)
+
             page.on("console", on_console)
+            page.on("request", on_request)
             page.on("pageerror", lambda error, errors=errors: errors.append(f"page error: {error}"))
             page.on("requestfailed", lambda request, errors=errors: errors.append(
                 f"failed request: {request.url}") if request.url.startswith(local) else None)
             response = page.goto(f"{served_site}/{page_path}", wait_until="load")
             assert response is not None and response.ok, f"{page_path}: HTTP {response and response.status}"
+            page.wait_for_load_state("networkidle")
             broken_images = page.evaluate(
-                "() => Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
-                ".map(i => i.getAttribute('src'))")
+                "() => Array.from(document.images).filter(i => !i.hidden && (!i.complete || i.naturalWidth === 0))"
+                ".map(i => (i.getAttribute('src') || '').slice(0, 80))")
             errors += [f"missing image: {src}" for src in broken_images]
             links = page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
             for link in {urllib.parse.urldefrag(l)[0] for l in links if l.startswith(local)}:
@@ -126,8 +249,35 @@ def test_pages_in_a_real_browser(served_site, site):
                     target = target / "index.html"
                 if not target.exists():
                     errors.append(f"broken internal link: {link}")
+            # math: typeset by the site's MathJax, nothing raw left in the visible text
+            page.wait_for_function("() => !document.querySelector('.math') || "
+                                   "(window.MathJax && MathJax.startup && MathJax.startup.promise)", timeout=15000)
+            page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+            math = page.evaluate(TYPESET)
+            if math["typeset"] < math["math"]:
+                errors.append(f"math: {math['math'] - math['typeset']} of {math['math']} formulas not typeset")
+            for raw in ("\\(", "\\[", "$$"):
+                if raw in math["text"]:
+                    at = math["text"].index(raw)
+                    errors.append(f"raw math {raw!r} left in the text: {math['text'][at - 40:at + 40]!r}")
+            if page_path.startswith("notebooks/"):
+                typeset_on_chapters += math["typeset"]
+            # counterparts: moving each pre-rendered slider changes the picture and its label
+            players = page.query_selector_all(".cnnlit-frames")
+            for index, player in enumerate(players):
+                moved = player.evaluate(MOVE_FRAMES)
+                if moved["frames"] < 2 or len(moved["after"]["src"]) != 1:
+                    errors.append(f"frames {index}: {moved['frames']} frames, {len(moved['after']['src'])} shown")
+                elif moved["after"]["src"] == moved["before"]["src"] or moved["after"]["label"] == moved["before"]["label"]:
+                    errors.append(f"frames {index}: moving the slider did not change the picture and its label")
+            if players:
+                players[0].scroll_into_view_if_needed()
+                name = page_path.replace("/", "_").replace(".html", "")
+                page.screenshot(path=str(SCREENSHOTS / f"{name}_counterpart.png"), full_page=False)
+            errors += [f"request outside the site: {url}" for url in sorted(set(outside))]
             page.screenshot(path=str(SCREENSHOTS / (page_path.replace("/", "_") + ".png")), full_page=False)
             problems += [f"{page_path}: {e}" for e in errors]
             page.close()
         browser.close()
     assert not problems, "\n".join(problems)
+    assert typeset_on_chapters > 100, f"only {typeset_on_chapters} formulas typeset on the chapter pages"

@@ -13,13 +13,13 @@ from torch import nn  # noqa: E402
 
 from cnnlit.analysis import summary  # noqa: E402
 from cnnlit.data import TensorData  # noqa: E402
-from cnnlit.explore import googlenet as explore  # noqa: E402
+from cnnlit.chapters import googlenet as chapter  # noqa: E402
 from cnnlit.layers import Inception, LocalResponseNorm  # noqa: E402
 from cnnlit.models import InputShapeError, get_model  # noqa: E402
 from cnnlit.train import main_output  # noqa: E402
 from cnnlit.models.googlenet import (COLUMNS, TABLE_1, GoogLeNet, InceptionOutputs,  # noqa: E402
                                      auxiliary_loss)
-from cnnlit.train import fit  # noqa: E402
+from cnnlit.train import fit, model_loss  # noqa: E402
 
 INCEPTIONS = ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")
 
@@ -170,7 +170,7 @@ def test_training_mode_returns_main_and_auxiliary_outputs(paper):
     assert isinstance(outputs, InceptionOutputs)
     assert [tuple(o.shape) for o in outputs] == [(1, 1000)] * 3
     assert torch.equal(main_output(outputs), outputs.logits)      # what fit() reads for accuracy
-    without = get_model("googlenet", variant="small", in_channels=1, num_classes=10, aux_logits=False).train()
+    without = get_model("googlenet_small", in_channels=1, num_classes=10, aux_logits=False).train()
     assert torch.is_tensor(without(torch.zeros(2, 1, 16, 16)))
 
 
@@ -185,16 +185,37 @@ def test_auxiliary_loss_weights_the_auxiliary_losses_by_0_3():
     assert torch.equal(auxiliary_loss(main, labels), F.cross_entropy(main, labels))   # eval-mode logits
 
 
-def test_fit_trains_the_small_network_with_the_auxiliary_loss():
+def test_fit_trains_the_small_network_with_its_own_auxiliary_loss():
     torch.manual_seed(0)
     images = torch.rand(64, 1, 16, 16)
     labels = (images.mean(dim=(1, 2, 3)) > images.mean()).long()
     data = TensorData(images, labels, ["dark", "bright"])
-    model = get_model("googlenet", variant="small", in_channels=1, num_classes=2)
+    model = get_model("googlenet_small", in_channels=1, num_classes=2)
     history = fit(model, data, epochs=2, optimizer=torch.optim.Adam(model.parameters(), 2e-3),
-                  loss_fn=auxiliary_loss, batch_size=32, val_data=data, progress=False, device="cpu")
+                  batch_size=32, val_data=data, progress=False, device="cpu")
     assert len(history) == 2 and all(torch.isfinite(torch.tensor(history.loss)))
     assert 0 <= history.val_accuracy[-1] <= 1 and not model.training
+
+
+def test_the_trainer_uses_the_model_s_training_loss():
+    """fit (and the command line) call a model's training_loss: for GoogLeNet, main + 0.3 x auxiliary,
+    the same loss (and the same training run) as passing auxiliary_loss by hand."""
+    torch.manual_seed(0)
+    model = get_model("googlenet_small", in_channels=1, num_classes=3).train()
+    outputs = model(torch.rand(5, 1, 16, 16))
+    labels = torch.tensor([0, 1, 2, 0, 1])
+    assert torch.equal(model_loss(model, outputs, labels, nn.CrossEntropyLoss()), auxiliary_loss(outputs, labels))
+    assert model_loss(model, outputs, labels, nn.CrossEntropyLoss()) > F.cross_entropy(outputs.logits, labels)
+    data = TensorData(torch.rand(48, 1, 16, 16), torch.arange(48) % 3, ["a", "b", "c"])
+    runs = []
+    for loss_fn in (None, auxiliary_loss):
+        torch.manual_seed(1)
+        net = get_model("googlenet_small", in_channels=1, num_classes=3)
+        runs.append(fit(net, data, epochs=1, batch_size=16, loss_fn=loss_fn, progress=False, device="cpu").loss)
+    assert runs[0] == runs[1]
+    plain = nn.Sequential(nn.Flatten(), nn.Linear(16 * 16, 3))           # no training_loss: loss_fn alone
+    scores = plain(torch.rand(5, 1, 16, 16))
+    assert torch.equal(model_loss(plain, scores, labels, F.cross_entropy), F.cross_entropy(scores, labels))
 
 
 # --------------------------------------------------------------------------- torchvision
@@ -253,16 +274,16 @@ def test_wrong_inputs_get_clear_errors(paper):
         paper(torch.zeros(1, 1, 224, 224))
     with pytest.raises(InputShapeError, match=r"googlenet \(torchvision\) expects .* >= 15, got \(1, 3, 14, 14\)"):
         get_model("googlenet", variant="torchvision")(torch.zeros(1, 3, 14, 14))
-    small = get_model("googlenet", variant="small", in_channels=1, num_classes=10).eval()
-    with pytest.raises(InputShapeError, match=r"googlenet \(small\) expects \(N, 1, H, W\) with H, W >= 8"):
+    small = get_model("googlenet_small", in_channels=1, num_classes=10).eval()
+    with pytest.raises(InputShapeError, match=r"googlenet_small expects \(N, 1, H, W\) with H, W >= 8"):
         small(torch.zeros(1, 1, 7, 7))
     assert small(torch.zeros(1, 1, 8, 8)).shape == (1, 10)
-    with pytest.raises(ValueError, match="choose one of paper, torchvision, small"):
+    with pytest.raises(ValueError, match="choose one of paper, torchvision"):
         get_model("googlenet", variant="inception-v3")
-    with pytest.raises(ValueError, match="variant='small'"):
+    with pytest.raises(ValueError, match="use googlenet_small for 1-channel images"):
         get_model("googlenet", in_channels=1)
     with pytest.raises(ValueError, match=r"\(0, 1\]"):
-        get_model("googlenet", variant="small", width=2)
+        get_model("googlenet_small", width=2)
 
 
 def test_registry_builds_the_paper_network_by_default():
@@ -274,8 +295,8 @@ def test_registry_builds_the_paper_network_by_default():
 @pytest.fixture(scope="module")
 def small_and_inputs():
     torch.manual_seed(0)
-    small = get_model("googlenet", variant="small", in_channels=3, num_classes=10)
-    return small, explore.module_inputs(small, torch.rand(1, 3, 32, 32))
+    small = get_model("googlenet_small", in_channels=3, num_classes=10)
+    return small, chapter.module_inputs(small, torch.rand(1, 3, 32, 32))
 
 
 def test_module_inputs_captures_every_inception_module(small_and_inputs):
@@ -284,29 +305,29 @@ def test_module_inputs_captures_every_inception_module(small_and_inputs):
     assert inputs["inception3a"].shape == (1, small.inception3a.in_channels, 16, 16)
     assert inputs["inception4a"].shape == (1, small.inception3b.out_channels, 8, 8)
     with pytest.raises(ValueError, match="one image"):
-        explore.module_inputs(small, torch.rand(2, 3, 32, 32))
+        chapter.module_inputs(small, torch.rand(2, 3, 32, 32))
 
 
 def test_branch_figure_clamps_the_number_of_maps_and_names_valid_modules(small_and_inputs):
     small, inputs = small_and_inputs
-    for maps, rows in ((3, 3), (0, 1), (100, explore.MAX_MAPS)):
-        figure = explore.plot_module_branches(inputs, small, module="inception4a", maps=maps)
+    for maps, rows in ((3, 3), (0, 1), (100, chapter.MAX_MAPS)):
+        figure = chapter.plot_module_branches(inputs, small, module="inception4a", maps=maps)
         assert len(figure.axes) == 4 * rows + 1
         concatenation = figure.axes[-1]
         assert len(concatenation.patches) == small.inception4a.out_channels   # one bar per channel
         plt.close(figure)
     with pytest.raises(ValueError, match="choose one of inception3a, inception3b, inception4a, inception4b"):
-        explore.plot_module_branches(inputs, small, module="inception5b")
+        chapter.plot_module_branches(inputs, small, module="inception5b")
     with pytest.raises(TypeError, match="Inception module"):
-        explore.plot_branches(nn.Conv2d(3, 3, 1), torch.zeros(1, 3, 4, 4))
+        chapter.plot_branches(nn.Conv2d(3, 3, 1), torch.zeros(1, 3, 4, 4))
 
 
 def test_cost_figures():
-    figure = explore.plot_row_costs(["a", "b"], {"ops (M)": [1.0, 2.0]}, {"ops (M)": [1.0, None]})
+    figure = chapter.plot_row_costs(["a", "b"], {"ops (M)": [1.0, 2.0]}, {"ops (M)": [1.0, None]})
     assert len(figure.axes) == 1 and len(figure.axes[0].patches) == 4
     plt.close(figure)
-    figure = explore.plot_reduction(["1×1", "5×5"], [10.0, 12.4], [10.0, 120.4])
+    figure = chapter.plot_reduction(["1×1", "5×5"], [10.0, 12.4], [10.0, 120.4])
     assert [round(p.get_height(), 1) for p in figure.axes[0].patches] == [10.0, 120.4, 10.0, 12.4]
     plt.close(figure)
     with pytest.raises(ValueError, match="same length"):
-        explore.plot_reduction(["a"], [1.0, 2.0], [1.0])
+        chapter.plot_reduction(["a"], [1.0, 2.0], [1.0])

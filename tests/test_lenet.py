@@ -10,7 +10,8 @@ from torch.nn import functional as F
 matplotlib.use("Agg")
 
 from cnnlit.analysis import summary, totals  # noqa: E402
-from cnnlit.explore.lenet import feature_maps, plot_c3_table, plot_lenet_maps, plot_rbf_codes  # noqa: E402
+from cnnlit.chapters.lenet import (c3_parts, lenet_maps, plot_c3_map, plot_c3_table, plot_lenet_maps,  # noqa: E402
+                                   plot_rbf_codes)
 from cnnlit.layers import EuclideanRBF, PartialConv2d, ScaledTanh, Subsampling  # noqa: E402
 from cnnlit.layers.lenet import full_connection_cost  # noqa: E402
 from cnnlit.models import InputShapeError, get_model  # noqa: E402
@@ -207,13 +208,34 @@ def test_rbf_code_figure_has_ten_bitmaps():
 def test_feature_map_views():
     model = get_model("lenet5")
     images = torch.randn(3, 1, 32, 32)
-    maps = feature_maps(model, images[0])
+    maps = lenet_maps(model, images[0])
     assert maps["C1"].shape == (6, 28, 28) and maps["C3"].shape == (16, 10, 10)
     assert maps["prediction"] in range(10)
     figure = plot_lenet_maps(model, images, index=10, labels=torch.tensor([4, 5, 6]))   # clamped to 2
     assert "digit #2" in figure.axes[0].get_title() and "label 6" in figure.axes[0].get_title()
     assert len(figure.axes) == 1 + 6 + 16
     assert plot_lenet_maps(get_model("lenet5_modern"), images, index=-1) is not None
+    matplotlib.pyplot.close("all")
+
+
+def test_c3_map_view_shows_what_the_map_computes():
+    torch.manual_seed(0)
+    model = get_model("lenet5")
+    images = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        s2 = model.tanh2(model.S2(model.tanh1(model.C1(images[1:]))))
+        c3 = model.C3(s2)[0]
+    for c3_map, inputs in [(0, [0, 1, 2]), (6, [0, 1, 2, 3]), (12, [0, 1, 3, 4]), (15, [0, 1, 2, 3, 4, 5])]:
+        parts = c3_parts(model, images[1], c3_map)
+        assert parts["inputs"] == inputs == c3_inputs(c3_map)
+        assert parts["contributions"].shape == (len(inputs), 10, 10)
+        assert torch.allclose(parts["total"], c3[c3_map], atol=1e-5)      # the parts add up to C3's output
+    figure = plot_c3_map(model, images, c3_map=99, index=7)              # both clamped
+    assert figure._suptitle.get_text().startswith("C3 map 15 reads S2 maps 0, 1, 2, 3, 4, 5 (6 of 6)")
+    assert len(figure.axes) == 3 * (6 + 1) and "digit #1" in figure.axes[6].get_title()
+    assert torch.allclose(figure.c3_parts["total"], c3[15], atol=1e-5)
+    with pytest.raises(ValueError, match="c3_map must be in 0..15"):
+        c3_parts(model, images[0], 16)
     matplotlib.pyplot.close("all")
 
 

@@ -28,8 +28,13 @@ def test_bogus_profile_lists_valid_ones(monkeypatch):
 def test_profile_sizes_grow_from_smoke_to_full():
     smoke, cpu, full = (profiles.PROFILES[n] for n in ("smoke", "cpu", "full"))
     assert smoke.train_size < cpu.train_size and full.train_size is None
+    assert smoke.test_size < cpu.test_size and full.test_size is None
     assert smoke.epochs <= cpu.epochs <= full.epochs
-    assert cpu.choose(smoke=1, cpu=2, full=3) == 2
+    assert [p.choose(smoke=1, cpu=2, full=3) for p in (smoke, cpu, full)] == [1, 2, 3]
+    for p in profiles.PROFILES.values():            # every split holds the full batches a dry run takes
+        for size in (p.train_size, p.test_size):
+            assert size is None or size >= profiles.DRY_RUN_BATCHES * p.batch_size, p.name
+        assert p.name in str(p) and f"batch {p.batch_size}" in str(p)
 
 
 def test_device_override_and_errors(monkeypatch):
@@ -62,6 +67,6 @@ def test_seed_everything_repeats_draws():
 
 def test_about_names_device_and_profile(monkeypatch, capsys):
     monkeypatch.setenv("CNNLIT_PROFILE", "smoke")
-    assert cnnlit.about() is None                   # prints, so a notebook shows the line once
-    line = capsys.readouterr().out
-    assert line.count("\n") == 1 and "device: " in line and "profile 'smoke'" in line
+    assert cnnlit.about() is None                   # prints, so a notebook shows each line once
+    lines = capsys.readouterr().out.splitlines()
+    assert "device: " in lines[0] and "profile 'smoke'" in lines[0] and len(lines) == len(set(lines))

@@ -1,21 +1,34 @@
-"""Every registered network: built by name, and a wrong input gets an error that names the model,
-what it expects and what it received (never a bare shape mismatch from deep inside)."""
+"""Every registered network: built by name from its own defaults, and a wrong input gets an error that
+names the model, what it expects and what it received (never a bare shape mismatch from deep inside)."""
 import gc
+import inspect
 import re
 
 import pytest
 import torch
 
-from cnnlit.models import InputShapeError, available_models, get_model
+from cnnlit.models import InputShapeError, available_models, get_builder, get_model
 
 NAMES = available_models()
+# The networks the chapters train on small images, registered as <paper>_small (one convention), with the
+# arguments a chapter gives them.
+SMALL = {"alexnet_small": dict(image_size=28), "zfnet_small": dict(image_size=32), "googlenet_small": {}}
 
 
-def build(name):
-    try:
-        return get_model(name)
-    except TypeError as error:            # a family entry that needs an argument ("vgg" needs a config)
-        pytest.skip(f"{name} needs arguments: {error}")
+def test_every_name_builds_from_its_own_defaults():
+    """A registered name needs no argument (a family that needs one, say a depth, is registered per value)."""
+    for name in NAMES:
+        required = [p.name for p in inspect.signature(get_builder(name)).parameters.values()
+                    if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        assert not required, f"{name} cannot be built without {required}"
+
+
+def test_small_networks_follow_one_convention():
+    for name, sizes in SMALL.items():
+        model = get_model(name, in_channels=1, num_classes=7, **sizes).eval()
+        side = sizes.get("image_size", 28)
+        assert model(torch.zeros(2, 1, side, side)).shape == (2, 7), name
+    assert not [name for name in NAMES if name.startswith("small")], "small networks are named <paper>_small"
 
 
 def test_the_six_papers_are_registered():
@@ -31,7 +44,7 @@ def test_unknown_model_lists_the_valid_ones():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_wrong_channels_and_tiny_inputs_are_explained(name):
-    model = build(name).eval()
+    model = get_model(name).eval()
     expected = getattr(model, "expected_input", None)
     assert expected, f"{name} has no input check (cnnlit.models.expect_input)"
     channels = int(re.match(r"\(N, (\d+)", expected).group(1))

@@ -44,7 +44,9 @@ def test_notebook_has_one_title_and_exercises(path):
     solutions = [c for c in cells if "solution" in c.get("metadata", {}).get("tags", [])]
     assert solutions, f"{path.name}: exercises need solutions (cells tagged 'solution')"
     for cell in solutions:
-        folded = "hide-input" in cell["metadata"]["tags"] or ":class: dropdown" in "".join(cell["source"])
+        source = "".join(cell["source"])
+        folded = ("hide-input" in cell["metadata"]["tags"] or ":class: dropdown" in source
+                  or source.lstrip().startswith("<details>") and "</details>" in source)   # folded in every renderer
         assert folded, f"{path.name}: a solution is not folded away on the site"
 
 

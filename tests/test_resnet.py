@@ -8,11 +8,11 @@ from torch import nn
 matplotlib.use("Agg")
 
 from cnnlit.analysis import count_parameters, summary  # noqa: E402
-from cnnlit.explore import resnet as explore  # noqa: E402
+from cnnlit.chapters import resnet as chapter  # noqa: E402
 from cnnlit.layers import BasicBlock, Bottleneck  # noqa: E402
 from cnnlit.layers.residual import ZeroPadShortcut  # noqa: E402
-from cnnlit.models import InputShapeError, get_model, resnet, resnet_cifar  # noqa: E402
-from cnnlit.models.resnet import PAPER_CIFAR_PARAMETERS, PAPER_FLOPS, TABLE_1  # noqa: E402
+from cnnlit.models import InputShapeError, get_model  # noqa: E402
+from cnnlit.models.resnet import PAPER_CIFAR_PARAMETERS, PAPER_FLOPS, TABLE_1, resnet, resnet_cifar  # noqa: E402
 from cnnlit.train import History  # noqa: E402
 
 # torchvision.models.resnetNN(): parameter counts (also in torchvision's documentation)
@@ -57,13 +57,13 @@ def test_paper_variant_subsamples_on_the_first_1x1():
 
 
 def test_multiply_adds_match_table_1_within_two_percent():
-    table = explore.table_1()
+    table = chapter.table_1()
     macs = table.attrs["macs"]
     assert macs[18] == 1_814_098_432          # torchvision's published 1.81 GFLOPS for resnet18
     for depth, paper in PAPER_FLOPS.items():
         assert abs(macs[depth] - paper) / paper < 0.02, (depth, macs[depth])
     # the torchvision layout (stride on the 3x3) costs more: 4.09e9 for ResNet-50, beyond the paper's 3.8e9
-    assert explore.multiply_adds(50, "torchvision") == 4_089_284_608
+    assert chapter.multiply_adds(50, "torchvision") == 4_089_284_608
     assert table.loc["conv4_x", "152-layer"] == "[1x1 256, 3x3 256, 1x1 1024] x 36"
     assert table.loc["conv3_x", "34-layer"] == "[3x3 128, 3x3 128] x 4"
     assert list(table["output size"][:6]) == ["112x112", "56x56", "56x56", "28x28", "14x14", "7x7"]
@@ -154,8 +154,8 @@ def test_registry_names():
 
 
 def test_chain_gradients_vanish_in_plain_stack_not_residual():
-    plain = explore.chain_gradient_norms(30, 0.5, residual=False)
-    residual = explore.chain_gradient_norms(30, 0.5, residual=True)
+    plain = chapter.chain_gradient_norms(30, 0.5, residual=False)
+    residual = chapter.chain_gradient_norms(30, 0.5, residual=True)
     assert len(plain) == len(residual) == 31
     assert plain[-1] == pytest.approx(1.0) and residual[-1] == pytest.approx(1.0)   # unit vector g
     assert plain[0] < 1e-6          # a product of 30 contracting Jacobians
@@ -172,33 +172,33 @@ def test_single_residual_layer_jacobian_is_identity_plus_branch():
 
 
 def test_plot_chain_gradients_clamps():
-    figure = explore.plot_chain_gradients(depth=10_000, weight_scale=-5)
-    assert len(figure.axes[0].lines[0].get_xdata()) == explore.MAX_CHAIN_DEPTH + 1
+    figure = chapter.plot_chain_gradients(depth=10_000, weight_scale=-5)
+    assert len(figure.axes[0].lines[0].get_xdata()) == chapter.MAX_CHAIN_DEPTH + 1
     assert "0.05" in figure.axes[0].get_title()
 
 
 def test_gradient_norms_per_layer():
     torch.manual_seed(0)
     model = resnet_cifar(8, in_channels=1)
-    frame = explore.gradient_norms(model, torch.rand(8, 1, 12, 12), torch.randint(0, 10, (8,)))
+    frame = chapter.gradient_norms(model, torch.rand(8, 1, 12, 12), torch.randint(0, 10, (8,)))
     assert list(frame["depth"]) == list(range(1, 8))         # 6n + 1 = 7 convolutions
     assert (frame["grad_norm"] > 0).all()
     assert all(p.grad is None for p in model.parameters())
-    figure = explore.plot_gradient_norms({"resnet-8": frame, "plain-8": frame})
+    figure = chapter.plot_gradient_norms({"resnet-8": frame, "plain-8": frame})
     assert len(figure.axes[0].lines) == 2
     with pytest.raises(ValueError):
-        explore.plot_gradient_norms({})
+        chapter.plot_gradient_norms({})
 
 
 def test_training_error_plot_and_table():
     plain = History(epoch=[1, 2], loss=[1, 0.5], accuracy=[0.5, 0.75], seconds=[1, 1], val_loss=[1, 1],
                     val_accuracy=[0.4, 0.6])
     residual = History(epoch=[1, 2], loss=[1, 0.5], accuracy=[0.6, 0.9], seconds=[1, 1])
-    figure = explore.plot_training_error({"plain-20": plain, "resnet-20": residual})
+    figure = chapter.plot_training_error({"plain-20": plain, "resnet-20": residual})
     left, right = figure.axes
     assert len(left.lines) == 2 and len(right.lines) == 1
     assert list(left.lines[0].get_ydata()) == [50.0, 25.0]
-    table = explore.final_errors({"plain-20": plain, "resnet-20": residual})
+    table = chapter.final_errors({"plain-20": plain, "resnet-20": residual})
     assert table.loc["plain-20", "final training error %"] == 25.0
     assert table.loc["plain-20", "final test error %"] == 40.0
     assert table.loc["resnet-20", "final training error %"] == 10.0

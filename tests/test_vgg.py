@@ -1,6 +1,5 @@
 """Chapter 4: VGG's Table 1 configurations, their Table 2 parameter counts, torchvision compatibility,
 receptive fields against hand computation, and the chapter's plotting helpers."""
-import importlib
 from functools import lru_cache
 
 import matplotlib
@@ -10,12 +9,11 @@ import torchvision
 from torch import nn
 
 from cnnlit.analysis import count_parameters, summary
-from cnnlit.explore import vgg as explore_vgg
+from cnnlit.chapters import vgg as chapter_vgg
 from cnnlit.models import InputShapeError, get_model
 from cnnlit.models.vgg import TABLE_1, TORCHVISION_NAMES, WEIGHT_LAYERS, parse_layer, vgg
 
 matplotlib.use("Agg")
-vgg_module = importlib.import_module("cnnlit.models.vgg")
 
 # Table 2 ("Number of parameters (in millions)") and torchvision's exact counts for A, B, D, E.
 TABLE_2_MILLIONS = {"A": 133, "A-LRN": 133, "B": 133, "C": 134, "D": 138, "E": 144}
@@ -170,7 +168,7 @@ def test_receptive_field_with_pooling_between_by_hand():
 
 
 def test_receptive_field_of_vgg16_features():
-    frame = explore_vgg.layer_costs("D", input_size=224)
+    frame = chapter_vgg.layer_costs("D", input_size=224)
     rf = dict(zip(frame["layer"], frame["receptive_field"]))
     assert rf["features.2"] == 5                                  # conv1_2
     assert rf["features.4"] == 6                                  # pool1
@@ -179,10 +177,10 @@ def test_receptive_field_of_vgg16_features():
     assert rf["classifier.0"] == 224                              # an FC unit sees the whole image
 
 
-# ----------------------------------------------------------------------------- explore helpers
+# ----------------------------------------------------------------------------- chapter helpers
 
 def test_configuration_table_reads_like_table_1():
-    table = explore_vgg.configuration_table()
+    table = chapter_vgg.configuration_table()
     assert list(table.columns) == ["A", "A-LRN", "B", "C", "D", "E"]
     assert list(table.iloc[0]) == [f"{n} weight layers" for n in (11, 11, 13, 16, 16, 19)]
     assert (table == "maxpool").all(axis=1).sum() == 5
@@ -194,7 +192,7 @@ def test_configuration_table_reads_like_table_1():
 
 
 def test_layer_costs_memory_and_macs():
-    frame = explore_vgg.layer_costs("D", input_size=224)
+    frame = chapter_vgg.layer_costs("D", input_size=224)
     first = frame.iloc[0]
     assert (first["kind"], first["channels"], first["side"]) == ("conv3-64", 64, 224)
     assert first["activations"] == 64 * 224 * 224
@@ -208,15 +206,15 @@ def test_layer_costs_memory_and_macs():
 
 
 def test_plots_clamp_and_fall_back():
-    figure = explore_vgg.plot_shape_flow("D", 224, 1)
+    figure = chapter_vgg.plot_shape_flow("D", 224, 1)
     assert figure.axes and len(figure.axes[0].lines) == 1
     assert len(figure.axes[0].lines[0].get_xdata()) == 18            # 13 convolutions + 5 poolings of D
     matplotlib.pyplot.close(figure)
     # out-of-range values are clamped, an unknown configuration falls back to D: no traceback
-    figure = explore_vgg.plot_shape_flow("Z", input_size=5, width=10_000)
+    figure = chapter_vgg.plot_shape_flow("Z", input_size=5, width=10_000)
     assert "VGG-D at 32x32" in figure.axes[0].get_title()
     matplotlib.pyplot.close(figure)
-    figure = explore_vgg.plot_costs("b", input_size=10_000)
+    figure = chapter_vgg.plot_costs("b", input_size=10_000)
     assert "VGG-B at 512x512" in figure.axes[0].get_title()
     assert len(figure.axes) == 3
     matplotlib.pyplot.close(figure)

@@ -8,8 +8,8 @@ matplotlib.use("Agg")
 
 from cnnlit import analysis, occlusion  # noqa: E402
 from cnnlit.layers import LocalResponseNorm  # noqa: E402
-from cnnlit.models import InputShapeError, get_model, zfnet  # noqa: E402
-from cnnlit.models.zfnet import small_zfnet  # noqa: E402
+from cnnlit.models import InputShapeError, get_model  # noqa: E402
+from cnnlit.models.zfnet import zfnet, zfnet_small  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +61,12 @@ def test_wrong_input_is_named():
 
 
 @pytest.mark.parametrize("kernel,stride,size", [(7, 2, 64), (11, 4, 64), (7, 2, 32), (11, 4, 32)])
-def test_small_zfnet_sizes(kernel, stride, size):
-    model = small_zfnet(1, 10, image_size=size, first_kernel=kernel, first_stride=stride).eval()
+def test_zfnet_small_sizes(kernel, stride, size):
+    model = zfnet_small(1, 10, image_size=size, first_kernel=kernel, first_stride=stride).eval()
     first = model.features[0]
     assert (first.kernel_size, first.stride) == ((kernel, kernel), (stride, stride))
     assert model(torch.rand(2, 1, size, size)).shape == (2, 10)
-    with pytest.raises(InputShapeError, match="small_zfnet"):
+    with pytest.raises(InputShapeError, match="zfnet_small"):
         model(torch.rand(2, 3, size, size))
 
 
@@ -103,10 +103,10 @@ def test_occlusion_checks_its_arguments():
 # ----------------------------------------------------------------------------- the filter inspector
 
 def test_filter_inspector_draws_and_clamps():
-    from cnnlit.explore.zfnet import FilterInspector
+    from cnnlit.chapters.zfnet import FilterInspector
 
     torch.manual_seed(0)
-    model = small_zfnet(1, 10, image_size=32).eval()
+    model = zfnet_small(1, 10, image_size=32).eval()
     images = torch.rand(6, 1, 32, 32)
     inspector = FilterInspector({"ZF-style": model}, images)
     assert inspector.layers("ZF-style") == ["features.1", "features.5", "features.9", "features.11",

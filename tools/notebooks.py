@@ -8,7 +8,11 @@
 
 Percent format: ``# %%`` starts a code cell, ``# %% [markdown]`` a markdown cell (its lines lose the
 leading ``# ``); ``tags=a,b`` after either marker sets cell tags. The setup cell is added first.
-Cells tagged ``solution`` are removed by ``student``; give them ``hide-input`` too so the site folds them.
+Solutions: a markdown solution is folded in every renderer (site, JupyterLab, Colab) by plain HTML,
+``<details>``, a ``<summary>Solution</summary>`` line, a blank line, the Markdown, a blank line, ``</details>``;
+a code solution is tagged ``solution`` and ``hide-input`` (the site folds it) and has
+``metadata.jupyter.source_hidden`` (JupyterLab folds it). ``student`` removes cells tagged ``solution`` and
+every ``<details>`` block whose summary starts with "Solution".
 """
 from __future__ import annotations
 
@@ -32,16 +36,38 @@ def repository_url() -> str:
     return match.group(1).strip("'\"")
 
 
+# The first cell of every chapter. Where cnnlit is missing (Colab) it installs it with pip, without extras,
+# on top of the torch already there; a failed install ends in one sentence on the cause and the remedy, not
+# in pip's traceback. On Colab it then names the GPU it got and the profile that follows from it.
+# tests/test_colab_install.py runs it in a clean environment (with the checkout in place of the URL).
+SETUP_CELL = """\
+# Setup (the same in every chapter): on Colab, install cnnlit from the book's repository.
+import importlib.util, subprocess, sys
+REPOSITORY = "{url}"
+if importlib.util.find_spec("cnnlit") is None:
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{{REPOSITORY}}"],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        log = pip.stderr.lower()
+        if any(s in log for s in ("resolve host", "name resolution", "unreachable", "failed to connect",
+                                  "establish a new connection", "timed out", "satisfies the requirement")):
+            cause = "there is no network here; connect (on Colab: Runtime > Reconnect) and run this cell again"
+        elif any(s in log for s in ("not found", "not appear to be a git repository", "could not read")):
+            cause = f"{{REPOSITORY}} is not a repository pip can read; correct REPOSITORY above"
+        else:
+            cause = "pip failed, saying: " + " | ".join(pip.stderr.strip().splitlines()[-3:])
+        raise RuntimeError(f"cnnlit is not installed and installing it failed: {{cause}}. "
+                           f"Or install it yourself: pip install git+{{REPOSITORY}}") from None
+import cnnlit
+cnnlit.about()
+if "google.colab" in sys.modules:
+    import torch
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none (Runtime > Change runtime type)"
+    print(f"Colab GPU: {{gpu}} | profile: {{cnnlit.profile().name}}")"""
+
+
 def setup_cell_source() -> str:
-    return (
-        "# Setup (the same in every chapter): on Colab, install cnnlit from the book's repository.\n"
-        "import importlib.util, subprocess, sys\n"
-        f'REPOSITORY = "{repository_url()}"\n'
-        'if importlib.util.find_spec("cnnlit") is None:\n'
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY}"], check=True)\n'
-        "import cnnlit\n"
-        "cnnlit.about()"
-    )
+    return SETUP_CELL.format(url=repository_url())
 
 
 def _cell(kind: str, source: str, tags: list[str]) -> dict:
@@ -112,11 +138,32 @@ def clean() -> None:
         _write(path, notebook)
 
 
+SOLUTION_BLOCK = re.compile(r"<details>\s*<summary>\s*Solution\b.*?</details>[ \t]*\n?", flags=re.S | re.I)
+
+
+def _source(cell: dict) -> str:
+    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+
+
+def without_solutions(notebook: dict) -> dict:
+    """The notebook less its solutions: cells tagged ``solution`` and folded ``<details>`` solution blocks."""
+    cells = []
+    for cell in notebook["cells"]:
+        if "solution" in cell.get("metadata", {}).get("tags", []):
+            continue
+        if cell["cell_type"] == "markdown" and SOLUTION_BLOCK.search(_source(cell)):
+            text = SOLUTION_BLOCK.sub("", _source(cell)).strip("\n")
+            if not text.strip():
+                continue
+            cell = dict(cell, source=text)
+        cells.append(cell)
+    return dict(notebook, cells=cells)
+
+
 def student(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for path in chapters():
-        notebook = json.loads(path.read_text())
-        notebook["cells"] = [c for c in notebook["cells"] if "solution" not in c.get("metadata", {}).get("tags", [])]
+        notebook = without_solutions(json.loads(path.read_text()))
         _write(out / path.name, notebook)
         print(f"{out / path.name}")
 

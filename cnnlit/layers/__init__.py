@@ -9,8 +9,8 @@
 from .dropout import ClassicDropout
 from .inception import Inception
 from .lenet import EuclideanRBF, PartialConv2d, ScaledTanh, Subsampling
-from .normalization import LocalResponseNorm
+from .normalization import ALEXNET_LRN, LocalResponseNorm
 from .residual import BasicBlock, Bottleneck
 
-__all__ = ["BasicBlock", "Bottleneck", "ClassicDropout", "EuclideanRBF", "Inception", "LocalResponseNorm",
-           "PartialConv2d", "ScaledTanh", "Subsampling"]
+__all__ = ["ALEXNET_LRN", "BasicBlock", "Bottleneck", "ClassicDropout", "EuclideanRBF", "Inception",
+           "LocalResponseNorm", "PartialConv2d", "ScaledTanh", "Subsampling"]

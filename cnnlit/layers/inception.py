@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..analysis import Cost
+from ..costs import Cost
 
 
 class ConvReLU(nn.Module):
@@ -106,7 +106,7 @@ class Inception(nn.Module):
                    for branch in (self.branch1, self.branch2, self.branch3, self.branch4))
 
     def layer_cost(self, inputs, output) -> Cost:
-        """Sum over the module's convolutions and its pooling, counted as cnnlit.analysis counts them:
+        """Sum over the module's convolutions and its pooling, counted as cnnlit.costs counts them:
         every convolution here has stride 1 and 'same' padding, so all work on the output's H x W."""
         height, width = output.shape[-2:]
         positions = height * width

@@ -3,22 +3,38 @@
     b[i] = a[i] / (k + alpha * sum_{j = i - n/2}^{i + n/2} a[j]^2) ** beta
 
 over ``n`` adjacent kernel maps at the same position (channels past either end are left out). The paper
-uses k = 2, n = 5, alpha = 1e-4, beta = 0.75, applied after the ReLU of conv1 and conv2.
+uses k = 2, n = 5, alpha = 1e-4, beta = 0.75, applied after the ReLU of conv1 and conv2: ``ALEXNET_LRN``,
+the layer's defaults. ZF Net, VGG (A-LRN) and GoogLeNet reuse these constants.
 
 PyTorch's ``torch.nn.LocalResponseNorm`` divides alpha by n (it averages the squares instead of summing
 them), so the paper's layer is ``torch.nn.LocalResponseNorm(n, alpha * n, beta, k)``: see :meth:`to_torch`.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
 
+class LRNSettings(NamedTuple):
+    """The four constants of local response normalisation, in the paper's letters."""
+    size: int        # n, adjacent kernel maps summed over
+    alpha: float
+    beta: float
+    k: float
+
+
+ALEXNET_LRN = LRNSettings(size=5, alpha=1e-4, beta=0.75, k=2.0)    # Krizhevsky et al. 2012, section 3.3
+
+
 class LocalResponseNorm(nn.Module):
     """The paper's brightness normalisation across channels: a unit is divided by the energy of its
-    ``size`` neighbouring channels at the same pixel ("lateral inhibition", section 3.3)."""
+    ``size`` neighbouring channels at the same pixel ("lateral inhibition", section 3.3). The defaults are
+    the paper's constants (:data:`ALEXNET_LRN`)."""
 
-    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
+    def __init__(self, size: int = ALEXNET_LRN.size, alpha: float = ALEXNET_LRN.alpha,
+                 beta: float = ALEXNET_LRN.beta, k: float = ALEXNET_LRN.k):
         super().__init__()
         if not isinstance(size, int) or size < 1:
             raise ValueError(f"LocalResponseNorm: size (n, the number of adjacent channels) must be a "

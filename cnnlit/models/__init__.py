@@ -1,15 +1,15 @@
-"""The six papers' networks, one file each, and the registry that names them.
+"""The six papers' networks, one module each, and the registry that names them.
 
-    from cnnlit.models import get_model, available_models
-    get_model("vgg16", variant="torchvision")
+>>> from cnnlit.models import available_models, get_model
+>>> model = get_model("resnet18", variant="torchvision")      # torchvision's names: its weights load
+>>> "vgg16" in available_models() and "googlenet_small" in available_models()
+True
+
+Each paper's module holds its tables and builders: ``cnnlit.models.vgg.TABLE_1``, ``cnnlit.models.vgg.vgg``.
+Importing this package registers every network.
 """
-from .alexnet import alexnet
-from .googlenet import googlenet
-from .lenet import lenet5, lenet5_modern
-from .registry import InputShapeError, available_models, expect_input, get_model, register
-from .resnet import resnet, resnet_cifar
-from .vgg import vgg
-from .zfnet import zfnet
+from . import alexnet, googlenet, lenet, resnet, vgg, zfnet
+from .registry import InputShapeError, available_models, expect_input, get_builder, get_model, register
 
-__all__ = ["InputShapeError", "alexnet", "available_models", "expect_input", "get_model", "googlenet",
-           "lenet5", "lenet5_modern", "register", "resnet", "resnet_cifar", "vgg", "zfnet"]
+__all__ = ["InputShapeError", "alexnet", "available_models", "expect_input", "get_builder", "get_model",
+           "googlenet", "lenet", "register", "resnet", "vgg", "zfnet"]

@@ -12,29 +12,42 @@ Three builders:
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from ..layers.dropout import ClassicDropout
-from ..layers.normalization import LocalResponseNorm
+from ..layers.normalization import ALEXNET_LRN, LocalResponseNorm
 from .registry import expect_input, register
 
-# The paper's convolutional layers, section 3.5. ``groups`` = 2 where a layer's kernels see only the
-# kernel maps of their own GPU ("tower"): conv2, conv4, conv5. conv1 (48 kernels per GPU, each seeing the
-# whole image) and conv3 (connected to all conv2 maps on both GPUs) have groups = 1. The paper does not
-# state paddings: they are the ones that keep 27 x 27 (conv2) and 13 x 13 (conv3-5) maps.
-#  name     kernels size stride padding groups  LRN   max-pool
+
+class ConvLayer(NamedTuple):
+    """One row of a convolutional table: AlexNet's (section 3.5) and ZF Net's (Fig. 3) use the same record.
+    ``groups`` = 2 where a layer's kernels see only the maps of their own GPU ("tower")."""
+    name: str
+    filters: int          # kernels (output maps)
+    size: int             # kernel side
+    stride: int
+    padding: int
+    groups: int
+    normalised: bool      # local response normalisation after the layer
+    pooled: bool          # max-pooling after the layer
+
+
+# The paper's convolutional layers, section 3.5. Groups = 2 for conv2, conv4, conv5; conv1 (48 kernels per
+# GPU, each seeing the whole image) and conv3 (connected to all conv2 maps on both GPUs) have groups = 1.
+# The paper does not state paddings: they are the ones that keep 27 x 27 (conv2) and 13 x 13 (conv3-5) maps.
+#                   name     filters size stride padding groups normalised pooled
 PAPER_CONVOLUTIONS = [
-    ("conv1",  96, 11, 4, 0, 1, True,  True),
-    ("conv2", 256,  5, 1, 2, 2, True,  True),
-    ("conv3", 384,  3, 1, 1, 1, False, False),
-    ("conv4", 384,  3, 1, 1, 2, False, False),
-    ("conv5", 256,  3, 1, 1, 2, False, True),
+    ConvLayer("conv1",  96, 11, 4, 0, 1, True,  True),
+    ConvLayer("conv2", 256,  5, 1, 2, 2, True,  True),
+    ConvLayer("conv3", 384,  3, 1, 1, 1, False, False),
+    ConvLayer("conv4", 384,  3, 1, 1, 2, False, False),
+    ConvLayer("conv5", 256,  3, 1, 1, 2, False, True),
 ]
 PAPER_FULLY_CONNECTED = [("fc6", 4096), ("fc7", 4096)]   # then fc8: one output per class
 PAPER_INPUT_SIZE = 227    # the paper says 224, but (224 - 11) / 4 + 1 is not a whole number; 227 gives 55
-LRN_PAPER = dict(size=5, alpha=1e-4, beta=0.75, k=2.0)   # section 3.3: k = 2, n = 5, alpha = 1e-4, beta = 0.75
 POOL_PAPER = dict(kernel_size=3, stride=2)                # section 3.4: z = 3, s = 2 (overlapping)
 TORCHVISION_MIN_SIZE = 63  # smallest side for which every max-pool of the torchvision variant has a 3x3 window
 
@@ -47,14 +60,15 @@ class AlexNet(nn.Module):
                  convolutions=PAPER_CONVOLUTIONS):
         super().__init__()
         layers, channels = OrderedDict(), in_channels
-        for index, (name, kernels, size, stride, padding, groups, lrn, pool) in enumerate(convolutions, 1):
-            layers[name] = nn.Conv2d(channels, kernels, size, stride, padding, groups=groups)
+        for index, row in enumerate(map(ConvLayer._make, convolutions), 1):
+            layers[row.name] = nn.Conv2d(channels, row.filters, row.size, row.stride, row.padding,
+                                         groups=row.groups)
             layers[f"relu{index}"] = nn.ReLU(inplace=True)       # ReLU after every layer (section 3.1)
-            if lrn:
-                layers[f"norm{index}"] = LocalResponseNorm(**LRN_PAPER)   # after the ReLU (section 3.3)
-            if pool:
+            if row.normalised:
+                layers[f"norm{index}"] = LocalResponseNorm(*ALEXNET_LRN)   # after the ReLU (section 3.3)
+            if row.pooled:
                 layers[f"pool{index}"] = nn.MaxPool2d(**POOL_PAPER)
-            channels = kernels
+            channels = row.filters
         self.features = nn.Sequential(layers)
         head, width = OrderedDict(flatten=nn.Flatten()), channels * 6 * 6          # 256 maps of 6 x 6
         for index, (name, units) in enumerate(PAPER_FULLY_CONNECTED, 6):
@@ -146,7 +160,7 @@ class AlexNetSmall(nn.Module):
             layers[f"conv{index}"] = nn.Conv2d(channels, kernels, size, padding=size // 2)
             layers[f"act{index}"] = activations[activation]()
             if lrn and index <= 2:
-                layers[f"norm{index}"] = LocalResponseNorm(**LRN_PAPER)
+                layers[f"norm{index}"] = LocalResponseNorm(*ALEXNET_LRN)   # the paper's (section 3.3)
             layers[f"pool{index}"] = nn.MaxPool2d(**poolings[pooling])
             channels = kernels
         self.features = nn.Sequential(layers)

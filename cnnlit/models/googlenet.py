@@ -15,14 +15,21 @@ Variants of ``googlenet(variant=...)``:
   (and no convolution biases), 3x3 instead of 5x5 in the "#5x5" branch, a 2x2 (not 3x3) last max pool,
   no LRN, adaptive average pools (4x4 in the auxiliary classifiers, 1x1 at the top), dropout 20% (not 40%),
   and ``transform_input`` (off by default; the pretrained weights want it on, see :func:`googlenet`).
-- ``"small"``: a CPU-sized Inception network for 28-32 pixel images (the chapter's training experiment):
-  a 3x3 stem, modules (3a), (3b), (4a), (4b) with Table 1's columns scaled by ``width``, one auxiliary
-  classifier on (4a), global average pooling.
+
+``googlenet_small`` (registered under that name, as every chapter's small network): a CPU-sized Inception
+network for 28-32 pixel images (the chapter's training experiment): a 3x3 stem, modules (3a), (3b), (4a),
+(4b) with Table 1's columns scaled by ``width``, one auxiliary classifier on (4a), global average pooling.
 
 In training mode a network with auxiliary classifiers returns :class:`InceptionOutputs` (main logits and
-both auxiliary logits); :func:`auxiliary_loss` adds the auxiliary losses with the paper's weight 0.3 and is
-the ``loss_fn`` to give :func:`cnnlit.train.fit`. In eval mode every variant returns the main logits only
-("removed at inference time", Section 5).
+the auxiliary logits). Its ``training_loss`` method is Section 5's loss, :func:`auxiliary_loss`: the main
+loss plus the auxiliary losses weighted by 0.3; :func:`cnnlit.train.fit` calls a model's ``training_loss``
+where it has one. In eval mode every variant returns the main logits only ("removed at inference time",
+Section 5).
+
+>>> import torch
+>>> model = googlenet_small(in_channels=1, num_classes=10).train()
+>>> outputs = model(torch.rand(4, 1, 28, 28))
+>>> loss = model.training_loss(outputs, torch.tensor([0, 1, 2, 3]))      # main + 0.3 x auxiliary
 """
 from __future__ import annotations
 
@@ -33,11 +40,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data import IMAGENET_MEAN, IMAGENET_STD
+from ..layers import ALEXNET_LRN, LocalResponseNorm
 from ..layers.inception import BasicConv2d, ConvReLU, Inception, InceptionAux
-from ..layers import LocalResponseNorm
+from ..module_tools import he_initialisation
 from .registry import expect_input, register
 
-VARIANTS = ("paper", "torchvision", "small")
+VARIANTS = ("paper", "torchvision")
 AUX_WEIGHT = 0.3          # Section 5: "the losses of the auxiliary classifiers were weighted by 0.3"
 
 
@@ -110,7 +119,7 @@ class InceptionOutputs(NamedTuple):
 def auxiliary_loss(outputs, labels: torch.Tensor, *, aux_weight: float = AUX_WEIGHT,
                    criterion: Callable = F.cross_entropy) -> torch.Tensor:
     """Section 5's training loss: main loss + 0.3 x each auxiliary loss. Plain logits (eval mode, or a
-    network without auxiliary classifiers) get the plain loss. Use as ``fit(..., loss_fn=auxiliary_loss)``."""
+    network without auxiliary classifiers) get the plain loss. The networks' ``training_loss``."""
     if not isinstance(outputs, InceptionOutputs):
         return criterion(outputs, labels)
     loss = criterion(outputs.logits, labels)
@@ -120,26 +129,23 @@ def auxiliary_loss(outputs, labels: torch.Tensor, *, aux_weight: float = AUX_WEI
     return loss
 
 
-def he_initialisation(model: nn.Module) -> nn.Module:
-    """Kaiming-normal convolution weights and zero biases. The paper states no initialisation (its networks
-    were trained with DistBelief); without batch norm, PyTorch's default leaves a ReLU stack this deep
-    barely learning for the first epochs, and He et al. 2015's rule starts it at once (our choice)."""
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-    return model
+class AuxiliaryClassifiers:
+    """What GoogLeNet and its small version share about their auxiliary classifiers (Section 5)."""
+
+    aux_logits: bool
+
+    def with_aux(self, logits, aux1, aux2):
+        """Auxiliary outputs only while training; at inference the main classifier alone (Section 5)."""
+        if self.training and self.aux_logits:
+            return InceptionOutputs(logits, aux1, aux2)
+        return logits
+
+    def training_loss(self, outputs, labels: torch.Tensor, criterion: Callable = F.cross_entropy) -> torch.Tensor:
+        """Section 5's training loss (:func:`auxiliary_loss`); :func:`cnnlit.train.fit` calls it."""
+        return auxiliary_loss(outputs, labels, criterion=criterion)
 
 
-def _with_aux(self, logits, aux1, aux2):
-    """Auxiliary outputs only while training; at inference the main classifier alone (Section 5)."""
-    if self.training and self.aux_logits:
-        return InceptionOutputs(logits, aux1, aux2)
-    return logits
-
-
-class GoogLeNet(nn.Module):
+class GoogLeNet(AuxiliaryClassifiers, nn.Module):
     """The 22-layer network of Table 1 / Figure 3, with the pieces the two variants disagree on as options.
     Submodule names are torchvision's (conv2 is Table 1's "#3x3 reduce", conv3 its "#3x3")."""
 
@@ -151,7 +157,7 @@ class GoogLeNet(nn.Module):
         self.aux_logits, self.transform_input = aux_logits, transform_input
         block = partial(Inception, conv_block=conv_block, wide_kernel=wide_kernel)
         # the paper's LRN has no constants printed; AlexNet's (Krizhevsky et al. 2012, Section 3.3)
-        norm = (lambda: LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)) if lrn else (lambda: None)
+        norm = (lambda: LocalResponseNorm(*ALEXNET_LRN)) if lrn else (lambda: None)
 
         # max pools round up (ceil_mode), as the Caffe reference network does: 112 -> 56 -> 28 -> 14 -> 7
         self.conv1 = conv_block(3, 64, kernel_size=7, stride=2, padding=3)
@@ -186,6 +192,9 @@ class GoogLeNet(nn.Module):
         self.dropout = nn.Dropout(p=dropout)
         self.fc = nn.Linear(self.inception5b.out_channels, num_classes)
         if conv_block is ConvReLU:
+            # The paper states no initialisation (its networks were trained with DistBelief); without batch
+            # norm, PyTorch's default leaves a ReLU stack this deep barely learning for the first epochs, and
+            # He et al. 2015's rule starts it at once (our choice).
             he_initialisation(self)
 
     def _transform_input(self, x: torch.Tensor) -> torch.Tensor:
@@ -193,8 +202,8 @@ class GoogLeNet(nn.Module):
         the input scaling the ported weights were trained with."""
         if not self.transform_input:
             return x
-        mean = x.new_tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-        std = x.new_tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+        mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
         return x * (std / 0.5) + (mean - 0.5) / 0.5
 
     def forward(self, x: torch.Tensor):
@@ -215,10 +224,10 @@ class GoogLeNet(nn.Module):
         x = self.inception5b(self.inception5a(x))       # N x 1024 x 7 x 7
         x = torch.flatten(self.avgpool(x), 1)           # N x 1024
         logits = self.fc(self.dropout(x))               # N x num_classes
-        return _with_aux(self, logits, aux1, aux2)
+        return self.with_aux(logits, aux1, aux2)
 
 
-class SmallGoogLeNet(nn.Module):
+class GoogLeNetSmall(AuxiliaryClassifiers, nn.Module):
     """A CPU-sized Inception network for small images: a 3x3 stem, (3a) (3b) | pool | (4a) (4b) with Table
     1's columns times ``width``, one auxiliary classifier on (4a), global average pooling, dropout, linear."""
 
@@ -247,39 +256,47 @@ class SmallGoogLeNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(p=dropout)
         self.fc = nn.Linear(self.inception4b.out_channels, num_classes)
-        he_initialisation(self)
+        he_initialisation(self)                      # as GoogLeNet's (our choice, see there)
 
     def forward(self, x: torch.Tensor):
         x = self.maxpool1(self.conv1(x))
         x = self.inception4a(self.maxpool2(self.inception3b(self.inception3a(x))))
         aux1 = self.aux1(x) if self.aux1 is not None and self.training else None
         x = torch.flatten(self.avgpool(self.inception4b(x)), 1)
-        return _with_aux(self, self.fc(self.dropout(x)), aux1, None)
+        return self.with_aux(self.fc(self.dropout(x)), aux1, None)
 
 
 @register("googlenet")
 def googlenet(variant: str = "paper", aux_logits: bool = True, num_classes: int = 1000, *,
-              transform_input: bool = False, in_channels: int = 3, width: float = 0.25) -> nn.Module:
-    """GoogLeNet (Szegedy et al. 2015). ``variant``: "paper" (Table 1 as published), "torchvision"
+              transform_input: bool = False, in_channels: int = 3) -> nn.Module:
+    """GoogLeNet (Szegedy et al. 2015). ``variant``: "paper" (Table 1 as published) or "torchvision"
     (loads torchvision's state dicts; set ``transform_input=True`` for its pretrained ImageNet weights,
-    as ``torchvision.models.googlenet(weights=...)`` does) or "small" (``in_channels``, ``width``)."""
+    as ``torchvision.models.googlenet(weights=...)`` does). Both take RGB images: ``in_channels`` must be 3
+    (:func:`googlenet_small` takes other channel counts)."""
     if variant not in VARIANTS:
-        raise ValueError(f"unknown googlenet variant {variant!r}; choose one of {', '.join(VARIANTS)}")
-    if variant == "small":
-        model = SmallGoogLeNet(in_channels, num_classes, width=width, aux_logits=aux_logits)
-        return expect_input(model, name="googlenet (small)", channels=in_channels, min_size=8,
-                            hint="Its two 3x3/2 max pools need at least 8x8 pixels.")
+        raise ValueError(f"unknown googlenet variant {variant!r}; choose one of {', '.join(VARIANTS)} "
+                         "(or googlenet_small for the chapter's CPU-sized network)")
     if in_channels != 3:
         raise ValueError(f"the {variant} googlenet takes RGB images (in_channels=3); "
-                         f"use variant='small' for {in_channels}-channel images")
+                         f"use googlenet_small for {in_channels}-channel images")
     if variant == "paper":
         model = GoogLeNet(num_classes, aux_logits)
         return expect_input(model, name="googlenet (paper)", channels=3, size=224,
                             hint="The paper's network takes 224x224 crops: its 7x7/1 average pool and the "
                                  "auxiliary classifiers' 5x5/3 pools (14x14 -> 4x4) fix the map sizes. "
-                                 "Resize or crop to 224, or use variant='small' for small images.")
+                                 "Resize or crop to 224, or use googlenet_small for small images.")
     model = GoogLeNet(num_classes, aux_logits, conv_block=BasicConv2d, wide_kernel=3, lrn=False,
                       last_pool_kernel=2, adaptive_pools=True, dropout=0.2, transform_input=transform_input)
     # adaptive pooling takes any size from 15x15 up (torchvision's GoogLeNet_Weights meta: min_size 15)
     return expect_input(model, name="googlenet (torchvision)", channels=3, min_size=15,
                         hint="Images are usually resized to 256 and centre-cropped to 224.")
+
+
+@register("googlenet_small")
+def googlenet_small(in_channels: int = 3, num_classes: int = 10, *, width: float = 0.25,
+                    aux_logits: bool = True) -> GoogLeNetSmall:
+    """The chapter's CPU-sized Inception network (:class:`GoogLeNetSmall`) for 8-pixel and larger images of
+    ``in_channels``; ``width`` scales Table 1's columns."""
+    model = GoogLeNetSmall(in_channels, num_classes, width=width, aux_logits=aux_logits)
+    return expect_input(model, name="googlenet_small", channels=in_channels, min_size=8,
+                        hint="Its two 3x3/2 max pools need at least 8x8 pixels.")

@@ -11,14 +11,13 @@ eq. 9 (the training criterion) and appendix A (the scaled tanh, the initialisati
 """
 from __future__ import annotations
 
-import math
 from typing import Optional, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..layers.lenet import EuclideanRBF, PartialConv2d, ScaledTanh, Subsampling
+from ..layers.lenet import EuclideanRBF, PartialConv2d, ScaledTanh, Subsampling, check_init, init_uniform_
 from .registry import expect_input, register
 
 # --------------------------------------------------------------------------- Table I
@@ -104,13 +103,6 @@ INPUT_HINT = ("LeNet-5 reads 32x32 grey images: pad 28x28 digits by 2 pixels on 
 
 # --------------------------------------------------------------------------- the networks
 
-# Initial weights: uniform in +-bound(fan-in).
-INIT_RULES = {
-    "paper": lambda fan_in: 2.4 / fan_in,                   # appendix A (paired there with per-parameter steps)
-    "lecun": lambda fan_in: math.sqrt(3.0 / fan_in),        # standard deviation fan_in^-1/2 (LeCun et al.'s
-}                                                           # "Efficient BackProp", 1998): faster with plain SGD
-
-
 class LeNet5(nn.Module):
     """LeNet-5 as in Fig. 2. ``forward`` returns scores = -y_i, the RBF penalties negated, so that the
     largest score is the nearest code (as every classifier in cnnlit); :meth:`penalties` returns y_i."""
@@ -118,8 +110,7 @@ class LeNet5(nn.Module):
     def __init__(self, table: Sequence[Sequence[bool]] = C3_TABLE, codes: Optional[torch.Tensor] = None,
                  init: str = "paper"):
         super().__init__()
-        if init not in INIT_RULES:
-            raise ValueError(f"unknown init {init!r}; choose one of: {', '.join(INIT_RULES)}")
+        check_init(init)
         self.C1 = nn.Conv2d(1, 6, kernel_size=5)       # 6 @ 28x28
         self.tanh1 = ScaledTanh()
         self.S2 = Subsampling(6)                       # 6 @ 14x14
@@ -137,24 +128,15 @@ class LeNet5(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self, init: str = "paper") -> None:
-        """Uniform weights in +-bound(F), F each unit's fan-in (``INIT_RULES``); biases too for "paper"."""
-        bound = INIT_RULES[init]
+        """Uniform weights in +-bound(F), F each unit's fan-in (:data:`cnnlit.layers.lenet.INIT_RULES`); biases
+        too for "paper"."""
         for layer in (self.C1, self.C5, self.F6):
             fan_in = layer.weight[0].numel()
-            layer.weight.uniform_(-bound(fan_in), bound(fan_in))
-            layer.bias.uniform_(-bound(fan_in), bound(fan_in)) if init == "paper" else layer.bias.zero_()
-        for layer in (self.S2, self.S4):           # fan-in 4: the 2x2 block
-            layer.coefficient.uniform_(-bound(4), bound(4)) if init == "paper" else layer.coefficient.fill_(0.5)
-            layer.bias.uniform_(-bound(4), bound(4)) if init == "paper" else layer.bias.zero_()
-        fan_in = self.C3.table.sum(dim=0) * self.C3.kernel_size ** 2          # per C3 map
-        link_fan_in = fan_in[self.C3.link_index // self.C3.in_channels]
-        limits = torch.tensor([bound(int(f)) for f in link_fan_in])[:, None, None]
-        self.C3.weight.copy_((torch.rand_like(self.C3.weight) * 2 - 1) * limits)
-        if init == "paper":
-            self.C3.bias.copy_((torch.rand(self.C3.out_channels) * 2 - 1)
-                               * torch.tensor([bound(int(f)) for f in fan_in]))
-        else:
-            self.C3.bias.zero_()
+            init_uniform_(layer.weight, fan_in, init)
+            init_uniform_(layer.bias, fan_in, init) if init == "paper" else layer.bias.zero_()
+        for layer in (self.S2, self.S4):
+            layer.reset_parameters(init)
+        self.C3.reset_parameters(init)
 
     def f6(self, x: torch.Tensor) -> torch.Tensor:
         """The F6 state (N, 84): what the RBF units compare with their codes."""
@@ -231,7 +213,7 @@ class LeNet5Modern(nn.Module):
 def lenet5(table: Sequence[Sequence[bool]] = C3_TABLE, codes: Optional[torch.Tensor] = None,
            init: str = "paper") -> LeNet5:
     """LeNet-5 as published (input (N, 1, 32, 32)); ``table`` replaces Table I (e.g. all True for a full C3),
-    ``init`` picks the initial weights ("paper" or "lecun", see ``INIT_RULES``)."""
+    ``init`` picks the initial weights ("paper" or "lecun", see :data:`cnnlit.layers.lenet.INIT_RULES`)."""
     return expect_input(LeNet5(table, codes, init), name="LeNet-5", channels=1, size=32, hint=INPUT_HINT)
 
 

@@ -1,4 +1,8 @@
-"""The model registry (``get_model``) and the input check every registered network carries."""
+"""The model registry (``get_model``) and the input check every registered network carries.
+
+Every registered name builds with its own default arguments. Networks sized for the chapters' CPU
+experiments are registered as ``<paper>_small`` (``alexnet_small``, ``zfnet_small``, ``googlenet_small``).
+"""
 from __future__ import annotations
 
 from typing import Callable, Optional
@@ -27,11 +31,16 @@ def available_models() -> list[str]:
     return sorted(_BUILDERS)
 
 
-def get_model(name: str, **kwargs) -> nn.Module:
-    """Build a registered network by name, e.g. ``get_model("resnet18", variant="torchvision")``."""
+def get_builder(name: str) -> Callable[..., nn.Module]:
+    """The function registered as ``name`` (to read its signature, say); unknown names list the known ones."""
     if not isinstance(name, str) or name.lower() not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; available models: {', '.join(available_models())}")
-    return _BUILDERS[name.lower()](**kwargs)
+    return _BUILDERS[name.lower()]
+
+
+def get_model(name: str, **kwargs) -> nn.Module:
+    """Build a registered network by name, e.g. ``get_model("resnet18", variant="torchvision")``."""
+    return get_builder(name)(**kwargs)
 
 
 def expect_input(model: nn.Module, *, name: str, channels: int, size: Optional[int] = None,

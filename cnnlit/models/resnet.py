@@ -1,9 +1,9 @@
 """ResNet: He, Zhang, Ren and Sun, "Deep residual learning for image recognition" (CVPR 2016; arXiv 2015).
 
-    resnet(50)                          # Table 1 as published (stride on the bottleneck's first 1x1)
-    resnet(50, variant="torchvision")   # torchvision's layout and names: its state_dict loads unchanged
-    resnet_cifar(20)                    # Section 4.2: the 6n+2-layer CIFAR-10 networks, option-A shortcuts
-    resnet_cifar(20, plain=True)        # the same stack without shortcuts
+>>> model = resnet(50)                          # Table 1 as published (stride on the bottleneck's first 1x1)
+>>> model = resnet(50, variant="torchvision")   # torchvision's layout and names: its state_dict loads unchanged
+>>> model = resnet_cifar(20)                    # Section 4.2: the 6n+2-layer CIFAR-10 networks, option-A shortcuts
+>>> model = resnet_cifar(20, plain=True)        # the same stack without shortcuts
 
 Module names follow torchvision in both variants (``layer1`` ... ``layer4`` are the paper's conv2_x ...
 conv5_x); the variants differ only where the bottleneck subsamples.
@@ -11,19 +11,28 @@ conv5_x); the variants differ only where the bottleneck subsamples.
 from __future__ import annotations
 
 from functools import partial
+from typing import NamedTuple
 
 from torch import nn
 
 from ..layers.residual import BasicBlock, Bottleneck, make_shortcut
+from ..module_tools import he_initialisation
 from .registry import expect_input, register
 
-# He et al. 2016, Table 1: the block and the number of blocks in conv2_x, conv3_x, conv4_x, conv5_x.
+
+class Stages(NamedTuple):
+    """One column of Table 1: the block, and how many of them in conv2_x, conv3_x, conv4_x, conv5_x."""
+    block: type
+    blocks: tuple
+
+
+# He et al. 2016, Table 1.
 TABLE_1 = {
-    18: (BasicBlock, (2, 2, 2, 2)),
-    34: (BasicBlock, (3, 4, 6, 3)),
-    50: (Bottleneck, (3, 4, 6, 3)),
-    101: (Bottleneck, (3, 4, 23, 3)),
-    152: (Bottleneck, (3, 8, 36, 3)),
+    18: Stages(BasicBlock, (2, 2, 2, 2)),
+    34: Stages(BasicBlock, (3, 4, 6, 3)),
+    50: Stages(Bottleneck, (3, 4, 6, 3)),
+    101: Stages(Bottleneck, (3, 4, 23, 3)),
+    152: Stages(Bottleneck, (3, 8, 36, 3)),
 }
 STAGE_NAMES = ("conv2_x", "conv3_x", "conv4_x", "conv5_x")
 STAGE_WIDTHS = (64, 128, 256, 512)               # filters of the 3x3 layers in each stage (Table 1)
@@ -34,18 +43,6 @@ PAPER_FLOPS = {18: 1.8e9, 34: 3.6e9, 50: 3.8e9, 101: 7.6e9, 152: 11.3e9}
 CIFAR_WIDTHS = (16, 32, 64)                      # filters on maps of 32x32, 16x16, 8x8
 PAPER_CIFAR_PARAMETERS = {20: 0.27e6, 32: 0.46e6, 44: 0.66e6, 56: 0.85e6, 110: 1.7e6, 1202: 19.4e6}
 VARIANTS = ("paper", "torchvision")
-
-
-def _initialise(model: nn.Module) -> None:
-    """He et al. 2015 initialisation (the paper's reference [13]) for every convolution; BN as identity."""
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.BatchNorm2d):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
 
 
 def _stage(block, in_channels: int, channels: int, blocks: int, stride: int, **block_options) -> nn.Sequential:
@@ -77,7 +74,8 @@ class ResNet(nn.Module):
             width = channels * block.expansion
         self.avgpool = nn.AdaptiveAvgPool2d(1)                               # global average pooling
         self.fc = nn.Linear(width, num_classes)                              # 1000-d fc, softmax
-        _initialise(self)
+        # He et al. 2015 (the paper's reference [13]) for every convolution, fan-out as torchvision; BN as identity
+        he_initialisation(self, mode="fan_out", batch_norm=True)
 
     def forward(self, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))   # (N, 64, 56, 56) for a 224 input
@@ -131,7 +129,7 @@ class CifarResNet(nn.Module):
             width = channels
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(width, num_classes)
-        _initialise(self)
+        he_initialisation(self, mode="fan_out", batch_norm=True)           # as the ImageNet networks
 
     def forward(self, x):
         x = self.relu(self.bn1(self.conv1(x)))                     # (N, 16, 32, 32)
@@ -160,11 +158,12 @@ def resnet_cifar(depth: int = 20, plain: bool = False, shortcut: str = "A", *, i
 
 # The registry: ImageNet depths (18...152) and CIFAR depths (6n+2) never coincide, so the usual names
 # "resnet18" and "resnet20" can share one namespace; "plainNN" are the CIFAR baselines without shortcuts.
+# Every name builds from its own defaults ("resnet_cifar" is ResNet-20); :func:`resnet` needs a depth, so
+# it is registered by depth only.
 for _depth in TABLE_1:
     register(f"resnet{_depth}")(partial(resnet, _depth))
 for _depth in PAPER_CIFAR_PARAMETERS:
     register(f"resnet{_depth}")(partial(resnet_cifar, _depth))
     if _depth != 1202:
         register(f"plain{_depth}")(partial(resnet_cifar, _depth, True))
-register("resnet")(resnet)
 register("resnet_cifar")(resnet_cifar)

@@ -29,7 +29,8 @@ import re
 import torch
 from torch import nn
 
-from ..layers import LocalResponseNorm
+from ..layers import ALEXNET_LRN, LocalResponseNorm
+from ..module_tools import he_initialisation
 from .registry import expect_input, register
 
 # Table 1: ConvNet configurations, block by block; every block ends in "maxpool".
@@ -68,8 +69,6 @@ TABLE_1: dict[str, list[list[str]]] = {
 CLASSIFIER = ["FC-4096", "FC-4096", "FC-1000", "soft-max"]     # Table 1, bottom rows
 WEIGHT_LAYERS = {"A": 11, "A-LRN": 11, "B": 13, "C": 16, "D": 16, "E": 19}   # Table 1, header
 TORCHVISION_NAMES = {"A": "vgg11", "B": "vgg13", "D": "vgg16", "E": "vgg19"}
-# Krizhevsky et al. (2012)'s LRN settings, which the paper uses "where applicable" (Sec. 2.1).
-LRN_SETTINGS = dict(size=5, alpha=1e-4, beta=0.75, k=2.0)
 INITS = ("paper", "glorot", "kaiming")
 
 _CONV = re.compile(r"conv(\d+)-(\d+)$")
@@ -85,7 +84,8 @@ def parse_layer(entry: str) -> tuple:
     return ("conv", int(match.group(1)), int(match.group(2)))
 
 
-def _check_config(config: str) -> str:
+def check_config(config: str) -> str:
+    """The Table 1 key for ``config`` (``"d"`` -> ``"D"``); an unknown configuration lists the valid ones."""
     key = str(config).upper()
     if key not in TABLE_1:
         raise ValueError(f"unknown VGG configuration {config!r}; Table 1 has: {', '.join(TABLE_1)}")
@@ -96,11 +96,12 @@ def make_features(config: str, *, batch_norm: bool = False, in_channels: int = 3
     """The convolutional part of a Table 1 column: conv (+BN) + ReLU per entry, max-pooling after each block."""
     layers: list[nn.Module] = []
     channels = in_channels
-    for block in TABLE_1[_check_config(config)]:
+    for block in TABLE_1[check_config(config)]:
         for entry in block:
             kind = parse_layer(entry)
             if kind[0] == "LRN":
-                layers.append(LocalResponseNorm(**LRN_SETTINGS))
+                # Krizhevsky et al. (2012)'s LRN, which the paper uses "where applicable" (Sec. 2.1)
+                layers.append(LocalResponseNorm(*ALEXNET_LRN))
                 continue
             _, kernel, out_channels = kind
             out_channels = max(1, out_channels // width)
@@ -121,7 +122,7 @@ class VGG(nn.Module):
                  width: int = 1, hidden: int = 4096, pool_size: int = 7, dropout: float = 0.5,
                  init: str = "kaiming"):
         super().__init__()
-        self.config = _check_config(config)
+        self.config = check_config(config)
         self.features = make_features(self.config, batch_norm=batch_norm, in_channels=in_channels, width=width)
         last = max(1, 512 // width)
         self.avgpool = nn.AdaptiveAvgPool2d((pool_size, pool_size))
@@ -142,15 +143,15 @@ def initialise(model: nn.Module, init: str = "kaiming") -> nn.Module:
     """Re-initialise conv and FC layers: ``"paper"``, ``"glorot"`` or ``"kaiming"`` (see the module docstring)."""
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    if init == "kaiming":                # torchvision's choice: He et al. (2015) by fan-out for the convolutions
+        he_initialisation(model, mode="fan_out")       # (every convolution runs before the FC layers)
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             if init == "paper":
                 nn.init.normal_(module.weight, 0.0, 0.1)           # "zero mean and 10^-2 variance" (Sec. 3.1)
             elif init == "glorot":
                 nn.init.xavier_uniform_(module.weight)
-            elif isinstance(module, nn.Conv2d):                    # torchvision's choice
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            else:
+            elif isinstance(module, nn.Linear):                    # torchvision's choice for the FC layers
                 nn.init.normal_(module.weight, 0.0, 0.01)
             nn.init.zeros_(module.bias)
         elif isinstance(module, nn.BatchNorm2d):

@@ -1,30 +1,40 @@
 """ZF Net: M. D. Zeiler and R. Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014
-(arXiv:1311.2901), the ILSVRC-2013 winning design (11.2% top-5 test error with an ensemble).
+(arXiv:1311.2901). Table 2 of the paper: one network as in Fig. 3 has 16.5% top-5 error on the ILSVRC-2012
+validation set; an ensemble of six has 14.8% on the test set. (The 11.2% the review quotes is the winning
+ILSVRC-2013 entry, Clarifai's, trained with extra data: Szegedy et al. 2015, Table 2; not this paper's.)
 
 The network is AlexNet retuned by looking at it through the deconvnet (Section 4.1, Fig. 6): the first
-layer's 11x11 stride-4 filters became 7x7 stride 2, the second layer's stride became 2, and the
-convolutions run densely on one GPU instead of in AlexNet's two groups (Fig. 3).
+layer's 11x11 stride-4 filters became 7x7 stride 2, the second layer's stride became 2, and every
+convolution runs densely on one GPU, where AlexNet's conv2, conv4 and conv5 were grouped across two
+(AlexNet Section 3.5; ZF's Section 3 says "layers 3,4,5").
 
-    from cnnlit.models import zfnet
-    model = zfnet()                 # 224x224 RGB crop -> 1000 class scores
+>>> from cnnlit.models.zfnet import zfnet, zfnet_small
+>>> model = zfnet()                 # 224x224 RGB crop -> 1000 class scores
+>>> small = zfnet_small(in_channels=1, image_size=32)    # the chapter's CPU-sized network
+
+Small networks for the chapters follow one convention in every paper's module: ``<paper>_small``,
+registered under that name (``get_model("zfnet_small")``).
 """
 from __future__ import annotations
 
 from torch import nn
 
-from ..layers import LocalResponseNorm
+from ..layers import ALEXNET_LRN, LocalResponseNorm
+from ..module_tools import he_initialisation
+from .alexnet import ConvLayer
 from .registry import expect_input, register
 
-# Fig. 3, one row per layer: (name, output maps, kernel, stride, padding, pooled, normalised).
+# Fig. 3, one row per layer, in AlexNet's record (ZF pool first, then normalise; no groups).
 # The paper gives maps, kernels and strides; it does not state padding. The paddings below are the ones
 # that reproduce the caption's feature-map sizes: 110 -> 55 after layer 1, 26 -> 13 after layer 2, 13
 # for layers 3-5 and 6 after the last pooling (6 * 6 * 256 = 9216 inputs to the first fc layer).
+#            name  filters size stride padding groups normalised pooled
 FIG3_CONV = [
-    ("conv1", 96, 7, 2, 1, True, True),     # 224 + 2*1 - 7 = 219 -> 219 // 2 + 1 = 110
-    ("conv2", 256, 5, 2, 0, True, True),    # 55 - 5 = 50 -> 50 // 2 + 1 = 26
-    ("conv3", 384, 3, 1, 1, False, False),  # 13 -> 13
-    ("conv4", 384, 3, 1, 1, False, False),  # 13 -> 13
-    ("conv5", 256, 3, 1, 1, True, False),   # 13 -> 13, pooled to 6
+    ConvLayer("conv1", 96, 7, 2, 1, 1, True, True),      # 224 + 2*1 - 7 = 219 -> 219 // 2 + 1 = 110
+    ConvLayer("conv2", 256, 5, 2, 0, 1, True, True),     # 55 - 5 = 50 -> 50 // 2 + 1 = 26
+    ConvLayer("conv3", 384, 3, 1, 1, 1, False, False),   # 13 -> 13
+    ConvLayer("conv4", 384, 3, 1, 1, 1, False, False),   # 13 -> 13
+    ConvLayer("conv5", 256, 3, 1, 1, 1, False, True),    # 13 -> 13, pooled to 6
 ]
 FC_WIDTH = 4096        # layers 6 and 7
 DROPOUT = 0.5          # Section 3: dropout in the fully connected layers 6 and 7, rate 0.5
@@ -39,7 +49,7 @@ def _pool() -> nn.MaxPool2d:
 def _norm() -> nn.Module:
     # "contrast normalized across feature maps" (Fig. 3): AlexNet's local response normalisation with
     # AlexNet's constants (Krizhevsky et al. 2012, Section 3.3); ZF do not restate them.
-    return LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)
+    return LocalResponseNorm(*ALEXNET_LRN)
 
 
 class ZFNet(nn.Module):
@@ -49,13 +59,14 @@ class ZFNet(nn.Module):
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = DROPOUT):
         super().__init__()
         layers, channels = [], in_channels
-        for _, maps, kernel, stride, padding, pooled, normalised in FIG3_CONV:
-            layers += [nn.Conv2d(channels, maps, kernel, stride, padding), nn.ReLU(inplace=True)]
-            if pooled:
+        for row in FIG3_CONV:
+            layers += [nn.Conv2d(channels, row.filters, row.size, row.stride, row.padding, groups=row.groups),
+                       nn.ReLU(inplace=True)]
+            if row.pooled:
                 layers.append(_pool())
-            if normalised:
+            if row.normalised:
                 layers.append(_norm())
-            channels = maps
+            channels = row.filters
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(
             nn.Flatten(),
@@ -77,7 +88,7 @@ def zfnet(num_classes: int = 1000, in_channels: int = 3, dropout: float = DROPOU
                         hint="Fig. 3 takes a 224x224 crop; resize or crop images first.")
 
 
-class SmallZFNet(nn.Module):
+class ZFNetSmall(nn.Module):
     """A ZF-style network sized for 32-96 pixel images (the chapter's experiments, not the paper's net).
 
     Five conv layers as in Fig. 3, narrower; the first layer's ``first_kernel``/``first_stride`` switch
@@ -93,9 +104,9 @@ class SmallZFNet(nn.Module):
         w1, w2, w3, w4, w5 = widths
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, w1, first_kernel, first_stride, first_kernel // 2), nn.ReLU(inplace=True),
-            nn.MaxPool2d(3, 2, padding=1), LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0),
+            nn.MaxPool2d(3, 2, padding=1), _norm(),
             nn.Conv2d(w1, w2, 5, 1, 2), nn.ReLU(inplace=True),
-            nn.MaxPool2d(3, 2, padding=1), LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0),
+            nn.MaxPool2d(3, 2, padding=1), _norm(),
             nn.Conv2d(w2, w3, 3, 1, 1), nn.ReLU(inplace=True),
             nn.Conv2d(w3, w4, 3, 1, 1), nn.ReLU(inplace=True),
             nn.Conv2d(w4, w5, 3, 1, 1), nn.ReLU(inplace=True),
@@ -108,28 +119,26 @@ class SmallZFNet(nn.Module):
         # He initialisation: with PyTorch's default (smaller) initial weights and the two normalisation
         # layers dividing by k^beta = 1.7, the signal fades over seven layers and short SGD runs stall at
         # chance. (ZF drew weights from N(0, 0.01^2) and trained for 70 epochs, Section 3.)
-        for module in self.modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-                nn.init.zeros_(module.bias)
+        he_initialisation(self, linear=True)
 
     def forward(self, x):
         return self.classifier(self.features(x))
 
 
 def _side(size: int, kernel: int, stride: int) -> int:
-    """Side of SmallZFNet's last feature map for a ``size`` input."""
+    """Side of ZFNetSmall's last feature map for a ``size`` input."""
     size = (size + 2 * (kernel // 2) - kernel) // stride + 1       # conv1
     for _ in range(3):                                              # three 3x3 stride-2 poolings, padding 1
         size = (size - 1) // 2 + 1
     return size
 
 
-def small_zfnet(in_channels: int = 1, num_classes: int = 10, *, image_size: int = 64, first_kernel: int = 7,
-                first_stride: int = 2, **kwargs) -> SmallZFNet:
-    """:class:`SmallZFNet` with its input check (``image_size`` square images of ``in_channels``)."""
-    model = SmallZFNet(in_channels, num_classes, image_size=image_size, first_kernel=first_kernel,
+@register("zfnet_small")
+def zfnet_small(in_channels: int = 1, num_classes: int = 10, *, image_size: int = 64, first_kernel: int = 7,
+                first_stride: int = 2, **kwargs) -> ZFNetSmall:
+    """:class:`ZFNetSmall` with its input check (``image_size`` square images of ``in_channels``)."""
+    model = ZFNetSmall(in_channels, num_classes, image_size=image_size, first_kernel=first_kernel,
                        first_stride=first_stride, **kwargs)
-    name = f"small_zfnet (first layer {first_kernel}x{first_kernel}, stride {first_stride})"
+    name = f"zfnet_small (first layer {first_kernel}x{first_kernel}, stride {first_stride})"
     return expect_input(model, name=name, channels=in_channels, size=image_size,
                         hint=f"resize images to {image_size}x{image_size} first.")

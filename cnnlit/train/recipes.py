@@ -1,4 +1,5 @@
-"""The papers' training recipes as presets for ``python -m cnnlit.train --recipe NAME``.
+"""The papers' training recipes as presets for ``python -m cnnlit.train --recipe NAME``
+(:mod:`cnnlit.train.command_line`).
 
 A recipe is the optimiser, its numbers, the learning-rate schedule and the data augmentation a paper
 trained its ImageNet (or CIFAR-10) network with. Command-line flags override any number.
@@ -13,10 +14,7 @@ from typing import Optional
 
 import torch
 
-# torchvision's ImageNet channel statistics. The papers subtract a per-pixel mean image (AlexNet §2,
-# ResNet §3.4); a per-channel mean and spread needs no pass over the data first (a departure).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ..data import IMAGENET_MEAN, IMAGENET_STD      # per-channel statistics (a departure: see cnnlit.data)
 
 
 class UnknownRecipeError(ValueError):

@@ -1,18 +1,23 @@
 """``python -m cnnlit.train``: train any registered network on an image folder, at the papers' scale.
 
     python -m cnnlit.train --model alexnet --data /data/imagenet --recipe alexnet --checkpoint alexnet.pt
-    torchrun --nproc_per_node 8 -m cnnlit.train --model resnet --model-arg depth=50 \\
+    torchrun --nproc_per_node 8 -m cnnlit.train --model resnet50 --model-arg variant=torchvision \\
         --data /data/imagenet --recipe resnet --checkpoint resnet50.pt --resume
 
 ``--data`` holds ``train/`` and ``val/``, each with one folder of images per class (the ImageNet layout
 that torchvision's ``ImageFolder`` reads). ``--recipe`` presets the paper's optimiser, schedule and
-augmentation (see :mod:`cnnlit.recipes`); flags override its numbers. ``--batch-size`` is the global
+augmentation (see :mod:`cnnlit.train.recipes`); flags override its numbers. ``--batch-size`` is the global
 batch, as in the papers: under ``torchrun`` each of the N processes takes 1/N of it.
 
 Under ``torchrun`` the model is wrapped in DistributedDataParallel (nccl on CUDA, gloo on the CPU) and
 each process reads its share through a DistributedSampler; otherwise one process trains alone.
 Rank 0 prints one line per epoch and writes the checkpoint (atomically) after every epoch; ``--resume``
 continues from it: weights, optimizer, schedule, epoch count and history.
+
+Each epoch is :func:`cnnlit.train.loop.train_epoch`, the loop :func:`cnnlit.train.fit` runs in the notebooks:
+a model's own ``training_loss`` (GoogLeNet's auxiliary classifiers) is used where it has one, a loss that
+stops being finite ends the run with :class:`~cnnlit.train.loop.TrainingDiverged` (exit status 1), and
+``CNNLIT_DRY_RUN=1`` runs one epoch of two batches.
 """
 from __future__ import annotations
 
@@ -23,19 +28,19 @@ import inspect
 import os
 import sys
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .checkpoints import CheckpointMismatchError, load_checkpoint, save_checkpoint
-from .models.googlenet import auxiliary_loss
+from ..checkpoints import CheckpointMismatchError, load_checkpoint, save_checkpoint
+from ..fastpath import StepPlan, plan
+from ..module_tools import evaluating
+from ..runtime import seed_everything
+from .loop import History, TrainingDiverged, batches, capped_last_epoch, main_output, train_epoch
 from .recipes import (RECIPES, UnknownRecipeError, eval_transform, get_recipe, make_optimizer, make_scheduler,
                       train_transform)
-from .runtime import seed_everything
-from .train import main_output, training_step
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -69,7 +74,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", help="file written atomically after every epoch")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    parser.add_argument("--no-amp", action="store_true",
+                        help="no mixed precision (float16 on CUDA, bfloat16 on CPUs with bfloat16 instructions)")
+    parser.add_argument("--no-channels-last", action="store_true", help="keep the NCHW memory layout")
     return parser.parse_args(argv)
 
 
@@ -91,28 +98,25 @@ def parse_model_args(pairs) -> dict:
 # --------------------------------------------------------------------------- model
 
 def _builder(spec: str):
+    """The function ``--model`` names: ``module:callable``, or a registered model (an unknown name raises
+    ValueError listing the registered ones)."""
     if ":" in spec:                      # module:callable, e.g. mypackage.nets:small_cnn
         module_name, _, attribute = spec.partition(":")
         try:
             return getattr(importlib.import_module(module_name), attribute)
         except (ImportError, AttributeError) as error:
             raise CommandLineError(f"--model {spec!r}: cannot import {attribute!r} from {module_name!r} ({error})")
-    from .models import get_model
-    return lambda **kwargs: get_model(spec, **kwargs)
+    from ..models import get_builder
+    return get_builder(spec)
 
 
 def build_model(spec: str, kwargs: dict, num_classes: int) -> nn.Module:
     """Build ``spec`` with ``kwargs``; ``num_classes`` is passed too when the builder takes it."""
     builder = _builder(spec)
     kwargs = dict(kwargs)
-    if ":" not in spec:
-        from .models import registry
-        builder_function = registry._BUILDERS.get(spec.lower())
-    else:
-        builder_function = builder
-    if builder_function is not None and "num_classes" not in kwargs:
+    if "num_classes" not in kwargs:
         try:
-            if "num_classes" in inspect.signature(builder_function).parameters:
+            if "num_classes" in inspect.signature(builder).parameters:
                 kwargs["num_classes"] = num_classes
         except (TypeError, ValueError):
             pass
@@ -203,42 +207,21 @@ def _sum_across(processes: Processes, *values: float) -> list:
     return tensor.tolist()
 
 
-# --------------------------------------------------------------------------- one epoch
-
-def train_one_epoch(model, loader, optimizer, loss_fn, processes: Processes, scaler, channels_last: bool):
-    """(mean training loss, training accuracy) over every process's batches; ``scaler`` means AMP."""
-    model.train()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=processes.device)
-    correct = torch.zeros((), dtype=torch.long, device=processes.device)
-    seen = 0
-    for images, labels in loader:
-        images = images.to(processes.device, non_blocking=True)
-        labels = labels.to(processes.device, non_blocking=True)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        outputs, loss = training_step(model, images, labels, loss_fn, optimizer, scaler)
-        loss_sum += loss.detach().double() * labels.shape[0]
-        correct += (main_output(outputs).detach().argmax(1) == labels).sum()
-        seen += labels.shape[0]
-    total, right, count = _sum_across(processes, float(loss_sum), float(correct), seen)
-    return total / max(count, 1), right / max(count, 1)
-
+# --------------------------------------------------------------------------- validation
 
 @torch.no_grad()
-def validate(model, loader, loss_fn, processes: Processes, amp: bool, channels_last: bool):
-    """(mean loss, top-1 accuracy) over the whole validation set, shared out among the processes."""
-    model.eval()
+def validate(model, loader, loss_fn, processes: Processes, steps: StepPlan):
+    """(mean loss, top-1 accuracy) over the whole validation set, shared out among the processes, in the
+    training's memory layout (float16 autocast on CUDA, float32 on the CPU)."""
     loss_sum, correct, seen = 0.0, 0, 0
-    for images, labels in loader:
-        images = images.to(processes.device, non_blocking=True)
-        labels = labels.to(processes.device, non_blocking=True)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cuda", dtype=torch.float16) if amp else nullcontext():
-            outputs = model(images)
-        loss_sum += float(loss_fn(outputs.float(), labels)) * labels.shape[0]
-        correct += int((outputs.argmax(1) == labels).sum())
-        seen += labels.shape[0]
+    with evaluating(model):
+        for images, labels in batches(loader, loader.batch_size, False, processes.device):
+            images = steps.prepare_images(images)
+            with steps.evaluation_autocast():
+                outputs = main_output(model(images))
+            loss_sum += float(loss_fn(outputs.float(), labels)) * labels.shape[0]
+            correct += int((outputs.argmax(1) == labels).sum())
+            seen += labels.shape[0]
     total, right, count = _sum_across(processes, loss_sum, correct, seen)
     return total / max(count, 1), right / max(count, 1)
 
@@ -287,6 +270,9 @@ def main(argv=None) -> int:
     except (CommandLineError, UnknownRecipeError, CheckpointMismatchError) as error:
         print(f"cnnlit.train: error: {error}", file=sys.stderr)
         return 2
+    except TrainingDiverged as error:
+        print(f"cnnlit.train: training diverged: {error}", file=sys.stderr)
+        return 1
     finally:
         if processes.distributed:
             import torch.distributed as dist
@@ -301,23 +287,21 @@ def _run(args, processes: Processes) -> int:
         raise CommandLineError(str(error)) from error
 
     on_cuda = processes.device.type == "cuda"
-    amp, channels_last = on_cuda and not args.no_amp, on_cuda
-    model.to(processes.device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    steps = plan(model, processes.device, amp=False if args.no_amp else None,
+                 channels_last=False if args.no_channels_last else None)
+    steps.prepare_model(model.to(processes.device))
     optimizer = make_optimizer(recipe, model.parameters())
     scheduler = make_scheduler(recipe, optimizer)
-    scaler = torch.amp.GradScaler("cuda") if amp else None
+    scaler = torch.amp.GradScaler("cuda") if steps.needs_scaler else None
     net = model
     if processes.distributed:
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[processes.device.index] if on_cuda else None)
-    # cross-entropy, plus 0.3 x each auxiliary classifier's loss for networks that have them (GoogLeNet)
-    loss_fn = auxiliary_loss
+    # cross-entropy; a network with its own training_loss (GoogLeNet: + 0.3 x each auxiliary loss) uses that
+    loss_fn = nn.CrossEntropyLoss()
     per_process = recipe.batch_size // processes.world
     train_loader, val_loader, sampler = _loaders(train, val, per_process, args.workers, processes, args.seed)
 
-    from .train import History
     history, lrs, first_epoch = History(), [], 1
     if args.resume:
         state = load_checkpoint(args.checkpoint, model, optimizer, map_location=processes.device)
@@ -341,21 +325,23 @@ def _run(args, processes: Processes) -> int:
               f"{len(train.classes)} classes), recipe {recipe.name} ({recipe.paper}): batch {recipe.batch_size}, "
               f"lr {optimizer.param_groups[0]['lr']:g}, momentum {recipe.momentum}, weight decay "
               f"{recipe.weight_decay:g}, {recipe.schedule} schedule; {processes.world} process(es) on "
-              f"{processes.device.type}", flush=True)
+              f"{processes.device.type}, {steps}", flush=True)
 
     if first_epoch > recipe.epochs and processes.main:
         print(f"cnnlit.train: {args.checkpoint} already holds {first_epoch - 1} epoch(s); "
               f"ask for more with --epochs", flush=True)
-    for epoch in range(first_epoch, recipe.epochs + 1):
+    check_every = 20 if on_cuda else 1          # reading the loss back forces a GPU sync: do it rarely
+    for epoch in range(first_epoch, capped_last_epoch(first_epoch, recipe.epochs, announce=processes.main) + 1):
         tick = time.perf_counter()
         if sampler is not None:
             sampler.set_epoch(epoch)     # a different shuffle every epoch, the same on every process
         lr = optimizer.param_groups[0]["lr"]
-        train_loss, train_accuracy = train_one_epoch(net, train_loader, optimizer, loss_fn, processes, scaler,
-                                                     channels_last)
-        if not torch.isfinite(torch.tensor(train_loss)):
-            raise CommandLineError(f"the training loss became {train_loss} in epoch {epoch}; lower --lr")
-        val_loss, val_accuracy = validate(model, val_loader, loss_fn, processes, amp, channels_last)
+        totals = train_epoch(model, batches(train_loader, per_process, True, processes.device), optimizer,
+                             loss_fn, processes.device, epoch=epoch, network=net, scaler=scaler,
+                             plan=steps, check_every=check_every)
+        loss_sum, correct, seen = _sum_across(processes, float(totals.loss_sum), float(totals.correct), totals.seen)
+        train_loss, train_accuracy = loss_sum / max(seen, 1), correct / max(seen, 1)
+        val_loss, val_accuracy = validate(model, val_loader, loss_fn, processes, steps)
         if recipe.schedule == "plateau":
             scheduler.step(val_loss)
         else:

@@ -1,9 +1,11 @@
 """Chapter 6 (ResNet): Table 1 from the code, gradients through plain and residual stacks, error curves.
 
-    table_1()                                   # He et al. 2016, Table 1 regenerated from cnnlit.models.resnet
-    plot_chain_gradients(depth=30, weight_scale=0.5)   # widget callback: gradient norm layer by layer
-    gradient_norms(model, images, labels)       # per-layer gradient norms of a real network at initialisation
-    plot_training_error({"plain-20": history, ...})
+>>> import torch
+>>> from cnnlit.models import get_model
+>>> table = table_1()                        # He et al. 2016, Table 1 regenerated from cnnlit.models.resnet
+>>> figure = plot_chain_gradients(depth=30, weight_scale=0.5)   # widget callback: gradient norm per layer
+>>> model = get_model("plain20", in_channels=1)
+>>> norms = gradient_norms(model, torch.rand(8, 1, 32, 32), torch.arange(8))   # at initialisation
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from torch import nn
 
 from ..analysis import summary, totals
 from ..models.resnet import STAGE_NAMES, TABLE_1, resnet
+from ..module_tools import on_meta, training_mode
 from ..widgets import clamp
 
 MAX_CHAIN_DEPTH = 200
@@ -23,15 +26,9 @@ MAX_CHAIN_DEPTH = 200
 
 # --------------------------------------------------------------------------- Table 1
 
-def _on_meta(depth: int, variant: str) -> nn.Module:
-    """Build without allocating weights: shapes are all the accounting needs."""
-    with torch.device("meta"):
-        return resnet(depth, variant=variant)
-
-
 def multiply_adds(depth: int, variant: str = "paper", image_size: int = 224) -> int:
     """Multiply-adds of ResNet-``depth`` for one ``image_size`` RGB image (what Table 1 calls FLOPs)."""
-    model = _on_meta(depth, variant)
+    model = on_meta(resnet, depth, variant=variant)        # shapes are all the accounting needs
     return totals(summary(model, (1, 3, image_size, image_size), device="meta"))["macs"]
 
 
@@ -47,7 +44,7 @@ def table_1(depths: Sequence[int] = tuple(TABLE_1), variant: str = "paper", imag
 
     columns, sizes, macs = {}, {}, {}
     for depth in depths:
-        model = _on_meta(depth, variant)
+        model = on_meta(resnet, depth, variant=variant)
         frame = summary(model, (1, 3, image_size, image_size), device="meta")
         shapes = dict(zip(frame["layer"], frame["output_shape"]))
         cells = {"conv1": "7x7 64, stride 2", "pool": "3x3 max pool, stride 2"}
@@ -120,19 +117,17 @@ def gradient_norms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor)
     Returns a DataFrame: layer, depth (1 = first convolution), grad_norm."""
     import pandas as pd
 
-    was_training = model.training
-    model.train()
-    model.zero_grad(set_to_none=True)
-    try:
-        nn.functional.cross_entropy(model(images), labels).backward()
-        rows = []
-        for name, module in model.named_modules():
-            if isinstance(module, nn.Conv2d) and "downsample" not in name:
-                rows.append({"layer": name, "depth": len(rows) + 1,
-                             "grad_norm": float(module.weight.grad.norm())})
-    finally:
+    with training_mode(model, True):
         model.zero_grad(set_to_none=True)
-        model.train(was_training)
+        try:
+            nn.functional.cross_entropy(model(images), labels).backward()
+            rows = []
+            for name, module in model.named_modules():
+                if isinstance(module, nn.Conv2d) and "downsample" not in name:
+                    rows.append({"layer": name, "depth": len(rows) + 1,
+                                 "grad_norm": float(module.weight.grad.norm())})
+        finally:
+            model.zero_grad(set_to_none=True)
     return pd.DataFrame(rows)
 
 

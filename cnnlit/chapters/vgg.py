@@ -8,17 +8,14 @@
 """
 from __future__ import annotations
 
-import importlib
 import math
 
 import matplotlib.pyplot as plt
-import torch
 
 from ..analysis import summary
+from ..models.vgg import CLASSIFIER, TABLE_1, WEIGHT_LAYERS, check_config, vgg
+from ..module_tools import on_meta
 from ..widgets import clamp
-
-# ``cnnlit.models.vgg`` the attribute is the builder function; the module holds the table.
-_vgg = importlib.import_module("cnnlit.models.vgg")
 
 SIZE_RANGE = (32, 512)
 WIDTH_RANGE = (1, 64)
@@ -30,26 +27,26 @@ def configuration_table(configs=None):
     top-aligned as in the paper and separated by ``maxpool`` rows, then the classifier rows."""
     import pandas as pd
 
-    configs = list(configs or _vgg.TABLE_1)
+    configs = list(configs or TABLE_1)
     for config in configs:
-        _vgg._check_config(config)
-    rows = [[f"{_vgg.WEIGHT_LAYERS[c]} weight layers" for c in configs],
+        check_config(config)
+    rows = [[f"{WEIGHT_LAYERS[c]} weight layers" for c in configs],
             ["input (224 x 224 RGB image)"] * len(configs)]
     for block in range(5):
-        depth = max(len(_vgg.TABLE_1[c][block]) for c in configs)
+        depth = max(len(TABLE_1[c][block]) for c in configs)
         for position in range(depth):
-            rows.append([_vgg.TABLE_1[c][block][position] if position < len(_vgg.TABLE_1[c][block]) else ""
+            rows.append([TABLE_1[c][block][position] if position < len(TABLE_1[c][block]) else ""
                          for c in configs])
         rows.append(["maxpool"] * len(configs))
-    rows.extend([[entry] * len(configs) for entry in _vgg.CLASSIFIER])
+    rows.extend([[entry] * len(configs) for entry in CLASSIFIER])
     return pd.DataFrame(rows, columns=configs)
 
 
 def _safe_arguments(config: str, input_size, width) -> tuple:
     """Clamp a widget's values into range; an unknown configuration falls back to D."""
     key = str(config).upper()
-    if key not in _vgg.TABLE_1:
-        print(f"unknown configuration {config!r}; showing D (Table 1 has {', '.join(_vgg.TABLE_1)})")
+    if key not in TABLE_1:
+        print(f"unknown configuration {config!r}; showing D (Table 1 has {', '.join(TABLE_1)})")
         key = "D"
     size = int(clamp(int(input_size), *SIZE_RANGE))
     return key, size, int(clamp(int(width), *WIDTH_RANGE))
@@ -59,8 +56,8 @@ def layer_costs(config: str = "D", input_size: int = 224, width: int = 1, batch_
     """One row per convolution, max-pooling and fully connected layer of a configuration at
     ``input_size`` x ``input_size``: ``layer``, ``kind``, ``channels``, ``side``, ``activations`` (output
     values per image), ``memory_MB`` (float32), ``params``, ``macs``, ``receptive_field``."""
-    with torch.device("meta"):           # shapes and counts only: nothing is allocated or computed
-        model = _vgg.vgg(config, batch_norm=batch_norm, width=width)
+    # shapes and counts only: nothing is allocated or computed
+    model = on_meta(vgg, config, batch_norm=batch_norm, width=width)
     frame = summary(model, (1, model.features[0].in_channels, input_size, input_size), device="meta")
     kinds = {"Conv2d": "conv", "MaxPool2d": "maxpool", "Linear": "FC"}
     frame = frame[frame["type"].isin(kinds)].copy()

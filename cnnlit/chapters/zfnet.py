@@ -1,10 +1,14 @@
 """Chapter 3's filter inspector: pick a network, a layer and a filter and see, as Zeiler & Fergus did,
 its weights, its feature map on an image, the deconvnet projection of that map and its top-9 patches.
 
-    inspector = FilterInspector({"ZF-style": zf_model, "AlexNet-style": alex_model}, test_images)
-    inspector.plot("ZF-style", layer=2, filter=5, image=0)     # the static figure
-    inspector.gallery("ZF-style")                              # Fig. 2: top-9 for a few filters per layer
-    inspector.explore()                                        # the same with controls (ipywidgets)
+>>> import torch
+>>> from cnnlit.models import get_model
+>>> zf_model = get_model("zfnet_small", in_channels=1, image_size=32, first_kernel=7, first_stride=2)
+>>> alex_model = get_model("zfnet_small", in_channels=1, image_size=32, first_kernel=11, first_stride=4)
+>>> inspector = FilterInspector({"ZF-style": zf_model, "AlexNet-style": alex_model}, torch.rand(20, 1, 32, 32))
+>>> figure = inspector.plot("ZF-style", layer=2, filter=5, image=0)     # the static figure
+>>> figure = inspector.gallery("ZF-style")                  # Fig. 2: top-9 for a few filters per layer
+>>> inspector.show_control()                                # the same with controls (ipywidgets)
 
 Out-of-range choices are clamped (an unknown network or layer falls back to the first); never an error.
 """
@@ -18,7 +22,8 @@ import torch
 from torch import nn
 
 from ..deconvnet import feature_maps, project, top_activations
-from ..widgets import clamp, explore
+from ..profiles import DRY_RUN_BATCHES, dry_run
+from ..widgets import clamp, control
 
 
 def rectified_layers(model: nn.Module) -> list[str]:
@@ -82,6 +87,8 @@ class FilterInspector:
         if not models:
             raise ValueError("FilterInspector needs at least one network, e.g. {'ZF-style': model}")
         self.models = {name: model.eval() for name, model in models.items()}
+        if dry_run():       # CNNLIT_DRY_RUN=1: scan as many images as a capped evaluation does
+            images = images[:DRY_RUN_BATCHES * 256]
         self.images = images.detach().cpu()
         self.k = k
         self._cache: dict = {}
@@ -174,15 +181,11 @@ class FilterInspector:
         figure.tight_layout()
         return figure
 
-    def explore(self):
-        """The inspector with controls (network, layer, filter, image); returns the widget or None."""
+    def show_control(self) -> None:
+        """Show the inspector with controls (network, layer, filter, image), once
+        (:func:`cnnlit.widgets.control`)."""
         deepest = max(len(self.layers(name)) for name in self.models)
         widest = max(m.out_channels for net in self.models.values() for m in net.modules()
                      if isinstance(m, nn.Conv2d))
-
-        def view(model, layer, filter, image):
-            self.plot(model, layer, filter, image)
-            plt.show()
-
-        return explore(view, model=list(self.models), layer=(1, deepest), filter=(0, widest - 1),
-                       image=(0, len(self.images) - 1))
+        control(self.plot, model=list(self.models), layer=(1, deepest), filter=(0, widest - 1),
+                image=(0, len(self.images) - 1))

@@ -1,4 +1,5 @@
-"""The command-line trainer (python -m cnnlit.train): recipes, clear errors, and a 2-process torchrun run."""
+"""The command-line trainer (python -m cnnlit.train): recipes, clear errors, divergence, dry runs, and a
+2-process torchrun run."""
 import os
 import re
 import subprocess
@@ -10,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlit import recipes, scale
+from cnnlit.data import IMAGENET_MEAN
+from cnnlit.train import command_line, recipes
 from cnnlit.checkpoints import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,33 +38,23 @@ def make_image_folder(root: Path, per_class: int = 16, size: int = 16, seed: int
     return root
 
 
-# --------------------------------------------------------------------------- recipes: the papers' numbers
+# --------------------------------------------------------------------------- recipes: what the papers' numbers do
 
-def test_alexnet_recipe_is_krizhevsky_2012_section_5():
-    r = recipes.get_recipe("alexnet")
-    assert (r.batch_size, r.lr, r.momentum, r.weight_decay) == (128, 0.01, 0.9, 5e-4)
-    assert (r.schedule, r.lr_factor, r.image_size, r.resize) == ("plateau", 0.1, 224, 256)
-
-
-def test_resnet_recipes_are_he_2016():
-    r = recipes.get_recipe("resnet")
-    assert (r.batch_size, r.lr, r.momentum, r.weight_decay, r.schedule, r.lr_factor) == \
-        (256, 0.1, 0.9, 1e-4, "plateau", 0.1)
-    assert r.scale_range == (256, 480)
-    c = recipes.get_recipe("resnet_cifar")
-    assert (c.batch_size, c.lr, c.weight_decay, c.schedule, c.milestones, c.image_size) == \
-        (128, 0.1, 1e-4, "multistep", (91, 137), 32)
+def lr_by_epoch(recipe, epochs):
+    """The learning rate of each epoch 1..epochs under the recipe's schedule (no plateaus: a falling loss)."""
+    optimizer = recipes.make_optimizer(recipe, torch.nn.Linear(2, 2).parameters())
+    scheduler = recipes.make_scheduler(recipe, optimizer)
+    rates = []
+    for epoch in range(epochs):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()                    # (no gradients: nothing moves) before the schedule's step
+        scheduler.step(1.0 / (epoch + 1)) if recipe.schedule == "plateau" else scheduler.step()
+    return rates
 
 
-def test_vgg_and_googlenet_recipes():
-    v = recipes.get_recipe("vgg")
-    assert (v.batch_size, v.lr, v.momentum, v.weight_decay, v.epochs, v.scale_range) == \
-        (256, 0.01, 0.9, 5e-4, 74, (256, 512))
-    g = recipes.get_recipe("googlenet")
-    assert (g.momentum, g.schedule, g.lr_factor, g.step_epochs) == (0.9, "step", 0.96, 8)
-
-
-def test_recipe_builds_sgd_and_plateau_schedule_that_divides_by_ten():
+def test_alexnet_recipe_is_sgd_that_divides_by_ten_on_a_plateau():
+    """Krizhevsky et al. 2012, section 5: SGD, momentum 0.9, weight decay 0.0005, rate 0.01 divided by 10
+    when the validation error stops improving."""
     model = torch.nn.Linear(2, 2)
     r = recipes.get_recipe("alexnet").replace(patience=0, lr=None)
     optimizer = recipes.make_optimizer(r, model.parameters())
@@ -73,6 +65,42 @@ def test_recipe_builds_sgd_and_plateau_schedule_that_divides_by_ten():
     scheduler.step(1.0)
     scheduler.step(1.0)                     # no progress with patience 0: divide by 10
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.001)
+    assert lr_by_epoch(recipes.get_recipe("alexnet"), 90) == [0.01] * 90     # while the loss keeps falling
+
+
+def test_googlenet_schedule_loses_4_percent_every_8_epochs():
+    """Szegedy et al. 2015, section 6: "decreasing the learning rate by 4% every 8 epochs"."""
+    rates = lr_by_epoch(recipes.get_recipe("googlenet"), 25)
+    assert rates[:8] == [0.01] * 8
+    assert rates[8] == pytest.approx(0.01 * 0.96) and rates[16] == pytest.approx(0.01 * 0.96 ** 2)
+    assert rates[15] == rates[8]
+
+
+def test_resnet_cifar_schedule_follows_the_iterations_of_section_4_2():
+    """He et al. 2016, section 4.2: batch 128 on 45k training images, rate 0.1 divided by 10 at 32k and 48k
+    iterations, stopped at 64k: the epochs are those iteration counts converted."""
+    r = recipes.get_recipe("resnet_cifar")
+    per_epoch = 45_000 / r.batch_size
+    assert r.milestones == tuple(round(iterations / per_epoch) for iterations in (32_000, 48_000))
+    assert r.epochs == round(64_000 / per_epoch)
+    rates = lr_by_epoch(r, r.epochs)
+    assert rates[0] == 0.1 and rates[-1] == pytest.approx(0.001)
+    assert [e + 1 for e in range(1, r.epochs) if rates[e] < rates[e - 1] * 0.5] == [m + 1 for m in r.milestones]
+
+
+def test_resnet_imagenet_epochs_are_60e4_iterations():
+    """He et al. 2016, section 3.4: batch 256, up to 60e4 iterations on ImageNet's 1,281,167 training images."""
+    r = recipes.get_recipe("resnet")
+    assert r.epochs == round(600_000 * r.batch_size / 1_281_167)
+    assert r.scale_range == (256, 480) and recipes.get_recipe("vgg").scale_range == (256, 512)
+
+
+def test_scale_jittering_scales_with_the_image_size():
+    """VGG's shorter side S in [256, 512] for 224 crops becomes [128, 256] for 112 crops."""
+    for size, expected in ((224, (256, 512)), (112, (128, 256))):
+        steps = recipes.train_transform(recipes.get_recipe("vgg"), size).transforms
+        jitter = next(step for step in steps if isinstance(step, recipes.RandomShorterSide))
+        assert (jitter.low, jitter.high) == expected
 
 
 def test_transforms_are_sized_by_image_size():
@@ -85,6 +113,14 @@ def test_transforms_are_sized_by_image_size():
     assert recipes.eval_transform(recipes.get_recipe("alexnet"), 24, channels=1)(image).shape == (1, 24, 24)
 
 
+def test_normalisation_uses_imagenet_statistics():
+    """A pixel at ImageNet's mean colour comes out of the evaluation transform as zero in every channel."""
+    from PIL import Image as PILImage
+    mean = tuple(round(255 * m) for m in IMAGENET_MEAN)
+    tensor = recipes.eval_transform(recipes.get_recipe("alexnet"), 8)(PILImage.new("RGB", (8, 8), mean))
+    assert tensor.abs().max() < 0.01
+
+
 def test_unknown_recipe_lists_the_known_ones():
     with pytest.raises(recipes.UnknownRecipeError, match="alexnet, vgg, googlenet, resnet"):
         recipes.get_recipe("lenet-1989")
@@ -93,7 +129,7 @@ def test_unknown_recipe_lists_the_known_ones():
 # --------------------------------------------------------------------------- clear errors from main()
 
 def run_main(capsys, *argv):
-    code = scale.main(list(argv))
+    code = command_line.main(list(argv))
     return code, capsys.readouterr().err
 
 
@@ -139,19 +175,47 @@ def test_bad_model_argument_and_resume_without_checkpoint(tmp_path, capsys):
 
 
 def test_model_args_are_python_literals():
-    assert scale.parse_model_args(["depth=50", "variant=paper", "dropout=0.5", "bn=True"]) == \
+    assert command_line.parse_model_args(["depth=50", "variant=paper", "dropout=0.5", "bn=True"]) == \
         {"depth": 50, "variant": "paper", "dropout": 0.5, "bn": True}
-    with pytest.raises(scale.CommandLineError, match="KEY=VALUE"):
-        scale.parse_model_args(["depth"])
+    with pytest.raises(command_line.CommandLineError, match="KEY=VALUE"):
+        command_line.parse_model_args(["depth"])
 
 
 def test_single_process_run_in_process(tmp_path, capsys):
     data = make_image_folder(tmp_path / "data", per_class=4, size=8)
-    code = scale.main(["--model", "tiny_models:tiny_cnn", "--data", str(data), "--image-size", "8",
+    code = command_line.main(["--model", "tiny_models:tiny_cnn", "--data", str(data), "--image-size", "8",
                        "--epochs", "2", "--batch-size", "4", "--workers", "0", "--recipe", "resnet"])
     out = capsys.readouterr().out
     assert code == 0
     assert [int(m.group(1)) for m in EPOCH_LINE.finditer(out)] == [1, 2]
+
+
+def test_a_diverged_loss_is_reported_as_training_diverged(tmp_path, capsys):
+    data = make_image_folder(tmp_path / "data", per_class=4, size=8)
+    code = command_line.main(["--model", "tiny_models:diverging_cnn", "--data", str(data), "--image-size", "8",
+                              "--epochs", "2", "--batch-size", "4", "--workers", "0"])
+    err = capsys.readouterr().err
+    assert code == 1 and "training diverged" in err and "epoch 1, batch 1" in err
+
+
+def test_dry_run_trains_one_epoch_of_two_batches(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CNNLIT_DRY_RUN", "1")
+    data = make_image_folder(tmp_path / "data", per_class=8, size=8)        # 24 images: 6 batches of 4
+    seen = []
+    original = command_line.train_epoch
+
+    def counting(model, batches, *args, **kwargs):
+        batches = list(batches)
+        seen.append(sum(len(labels) for _, labels in batches))
+        return original(model, iter(batches), *args, **kwargs)
+
+    monkeypatch.setattr(command_line, "train_epoch", counting)
+    code = command_line.main(["--model", "tiny_models:tiny_cnn", "--data", str(data), "--image-size", "8",
+                              "--epochs", "3", "--batch-size", "4", "--workers", "0"])
+    out = capsys.readouterr().out
+    assert code == 0 and seen == [8]                       # one epoch, 2 batches of 4
+    assert [int(m.group(1)) for m in EPOCH_LINE.finditer(out)] == [1]
+    assert out.count("dry run (CNNLIT_DRY_RUN=1)") == 1
 
 
 # --------------------------------------------------------------------------- torchrun, 2 processes, gloo

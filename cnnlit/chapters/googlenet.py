@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..layers.inception import Inception
+from ..module_tools import evaluating
 from ..widgets import clamp
 
 BRANCH_NAMES = ("1×1", "1×1 → 3×3", "1×1 → 5×5", "3×3 max pool → 1×1")
@@ -35,14 +36,12 @@ def module_inputs(model: nn.Module, image: torch.Tensor) -> dict[str, torch.Tens
     for name, module in inception_modules(model).items():
         handles.append(module.register_forward_pre_hook(
             lambda _module, inputs, name=name: captured.__setitem__(name, inputs[0].detach())))
-    was_training = model.training
-    model.eval()
     try:
-        model(image)
+        with evaluating(model):
+            model(image)
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
     return captured
 
 
@@ -53,12 +52,8 @@ def plot_branches(module: Inception, x: torch.Tensor, *, maps: int = 4, title: s
     if not isinstance(module, Inception):
         raise TypeError(f"plot_branches needs an Inception module, got {type(module).__name__}")
     maps = int(clamp(maps, 1, MAX_MAPS))
-    was_training = module.training
-    module.eval()
-    try:
+    with evaluating(module):
         outputs = [branch[0] for branch in module.branches(x[:1])]
-    finally:
-        module.train(was_training)
     figure = plt.figure(figsize=(8.5, 1.25 * maps + 2.2))
     grid = figure.add_gridspec(maps + 1, 4, height_ratios=[1] * maps + [1.4])
     for column, (name, output) in enumerate(zip(BRANCH_NAMES, outputs)):

@@ -1,24 +1,38 @@
-"""Training and evaluation: ``fit`` returns a :class:`History`; ``evaluate`` measures loss and accuracy.
+"""The training loop: one epoch function shared by :func:`fit` (notebooks) and the command line.
 
-Tensors datasets (:class:`cnnlit.data.TensorData`) are moved to the device once and batched by indexing,
-with augmentation run on whole batches on the device: no DataLoader, no per-batch host work. Any other
-``Dataset`` or ``DataLoader`` goes the ordinary way.
+- :func:`batches`: (images, labels) on the device from a ``TensorData``, a ``Dataset`` or a ``DataLoader``.
+  Tensor datasets (:class:`cnnlit.data.TensorData`) are moved to the device once and batched by indexing:
+  no DataLoader, no per-batch host work. Every loop here reads its batches through it.
+- :func:`train_epoch`: one pass of SGD steps with the running loss and accuracy and the divergence check;
+  :func:`fit` calls it once per epoch, and so does ``python -m cnnlit.train``
+  (:mod:`cnnlit.train.command_line`).
+- A model may bring its own training loss: when it has a ``training_loss(outputs, labels, criterion)``
+  method (GoogLeNet's auxiliary classifiers), the trainer calls it instead of ``criterion`` alone.
+- :func:`predict` and :func:`evaluate` run the model in eval mode over a whole dataset.
+- A dry run (``CNNLIT_DRY_RUN=1``, :func:`cnnlit.profiles.dry_run`) caps every loop here at
+  ``DRY_RUN_BATCHES`` batches, and training at one epoch, with one line saying so.
 """
 from __future__ import annotations
 
-import math
+import io
+import itertools
+import os
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import torch
 from torch import nn
 
-from .checkpoints import load_checkpoint, save_checkpoint
-from .data import TensorData
-from .runtime import device as default_device
+from ..checkpoints import load_checkpoint, save_checkpoint
+from ..data import TensorData
+from ..fastpath import StepPlan, float32, plan as plan_steps
+from ..module_tools import evaluating
+from ..profiles import DRY_RUN_BATCHES, DRY_RUN_VARIABLE, dry_run
+from ..runtime import device as default_device
 
 
 class TrainingDiverged(RuntimeError):
@@ -85,14 +99,27 @@ def _tensor_batches(data: TensorData, batch_size: int, shuffle: bool, device) ->
 
 
 def batches(data, batch_size: int, shuffle: bool, device) -> Iterator:
-    """(images, labels) batches on ``device`` from a TensorData, a Dataset or a DataLoader."""
+    """(images, labels) batches on ``device`` from a TensorData, a Dataset or a DataLoader (whose own batch
+    size and sampler then apply). In a dry run, only the first ``DRY_RUN_BATCHES``."""
     if isinstance(data, TensorData):
-        return _tensor_batches(data, batch_size, shuffle, device)
-    if isinstance(data, torch.utils.data.DataLoader):
-        loader = data
+        stream = _tensor_batches(data, batch_size, shuffle, device)
     else:
-        loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=shuffle)
-    return ((x.to(device, non_blocking=True), y.to(device, non_blocking=True)) for x, y in loader)
+        if isinstance(data, torch.utils.data.DataLoader):
+            loader = data
+        else:
+            loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=shuffle)
+        stream = ((x.to(device, non_blocking=True), y.to(device, non_blocking=True)) for x, y in loader)
+    return itertools.islice(stream, DRY_RUN_BATCHES) if dry_run() else stream
+
+
+def capped_last_epoch(first: int, last: int, *, announce: bool = True) -> int:
+    """The last epoch to run: ``last``, or ``first`` alone in a dry run (said in one line when ``announce``)."""
+    if not dry_run() or last < first:
+        return last
+    if announce:
+        print(f"cnnlit.train: dry run ({DRY_RUN_VARIABLE}=1): epoch {first} only, at most {DRY_RUN_BATCHES} "
+              f"batches per pass (of {last - first + 1} epoch(s) asked for)", flush=True)
+    return first
 
 
 def _prepare(data, device):
@@ -100,12 +127,6 @@ def _prepare(data, device):
     if isinstance(data, TensorData) and data.device != torch.device(device):
         return data.to(device)
     return data
-
-
-def _batch_count(data, batch_size: int) -> int:
-    if isinstance(data, torch.utils.data.DataLoader):
-        return len(data)
-    return math.ceil(len(data) / batch_size)
 
 
 def main_output(outputs):
@@ -118,17 +139,13 @@ def main_output(outputs):
 
 @torch.no_grad()
 def predict(model: nn.Module, data, *, batch_size: int = 512, device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Model outputs and true labels for a whole dataset, on the CPU."""
+    """Model outputs and true labels for a whole dataset, on the CPU (the model in eval mode meanwhile)."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     outputs, targets = [], []
-    try:
+    with evaluating(model):
         for images, labels in batches(_prepare(data, device), batch_size, False, device):
             outputs.append(main_output(model(images)).float().cpu())
             targets.append(labels.cpu())
-    finally:
-        model.train(was_training)
     return torch.cat(outputs), torch.cat(targets)
 
 
@@ -155,13 +172,24 @@ def topk_error(outputs: torch.Tensor, labels: torch.Tensor, k: int = 5) -> float
 
 # --------------------------------------------------------------------------- training
 
+def model_loss(model: nn.Module, outputs, labels: torch.Tensor, loss_fn: Callable) -> torch.Tensor:
+    """The training loss: the model's own ``training_loss(outputs, labels, loss_fn)`` where it defines one
+    (GoogLeNet adds its auxiliary classifiers' losses, weighted by 0.3), else ``loss_fn(outputs, labels)``."""
+    own = getattr(model, "training_loss", None)
+    return own(outputs, labels, loss_fn) if callable(own) else loss_fn(outputs, labels)
+
+
 def training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, loss_fn: Callable,
-                  optimizer: torch.optim.Optimizer, scaler=None):
-    """One SGD step: forward (in float16 autocast when ``scaler``, a CUDA GradScaler, is given), backward,
-    update. Returns (outputs, loss)."""
-    with torch.autocast("cuda", dtype=torch.float16) if scaler is not None else nullcontext():
-        outputs = model(images)
-        loss = loss_fn(outputs, labels)
+                  optimizer: torch.optim.Optimizer, scaler=None, *, network: Optional[nn.Module] = None,
+                  plan: Optional[StepPlan] = None):
+    """One SGD step: the forward pass in ``plan``'s precision (float32 without a plan; float16 or bfloat16
+    autocast, see :mod:`cnnlit.fastpath`), the loss (:func:`model_loss`) in float32, backward, update (through
+    ``scaler``, a CUDA GradScaler, for float16). ``network`` runs the forward pass where it is not ``model``
+    itself (``model`` compiled, or wrapped in DistributedDataParallel). Returns (outputs, loss)."""
+    with plan.autocast() if plan is not None else nullcontext():
+        outputs = (network if network is not None else model)(images)
+    outputs = float32(outputs)
+    loss = model_loss(model, outputs, labels, loss_fn)
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()
@@ -173,11 +201,79 @@ def training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, 
     return outputs, loss
 
 
+@dataclass
+class EpochTotals:
+    """What one epoch of training adds up on this process: the loss summed over examples, the examples
+    classified right, and the examples seen (tensors stay on the device: no synchronisation per batch)."""
+
+    loss_sum: torch.Tensor
+    correct: torch.Tensor
+    seen: int
+
+    @property
+    def loss(self) -> float:
+        return float(self.loss_sum) / max(self.seen, 1)
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.correct) / max(self.seen, 1)
+
+
+def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer, loss_fn: Callable,
+                device, *, epoch: int = 1, network: Optional[nn.Module] = None, scaler=None,
+                augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+                plan: Optional[StepPlan] = None, check_every: int = 1) -> EpochTotals:
+    """One epoch: a :func:`training_step` per (images, labels) batch of ``batches`` (on ``device``), with
+    ``augment`` applied to each batch of images first, then ``plan``'s memory layout and precision
+    (:func:`cnnlit.fastpath.plan`; float32 as given without one). The loss is checked every ``check_every`` batches
+    (reading it back synchronises a GPU) and at the end: a non-finite loss raises :class:`TrainingDiverged`
+    naming the epoch and the batch."""
+    (network if network is not None else model).train()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    for batch_index, (images, labels) in enumerate(batches, 1):
+        if augment is not None:
+            images = augment(images)
+        if plan is not None:
+            images = plan.prepare_images(images)
+        outputs, loss = training_step(model, images, labels, loss_fn, optimizer, scaler, network=network, plan=plan)
+        loss_sum += loss.detach() * labels.shape[0]
+        correct += (main_output(outputs).detach().argmax(1) == labels).sum()
+        seen += labels.shape[0]
+        if batch_index % check_every == 0 and not torch.isfinite(loss_sum):
+            raise TrainingDiverged(
+                f"the training loss became {float(loss.detach()):.4g} at epoch {epoch}, batch {batch_index} "
+                f"(or up to {check_every - 1} batches before); lower the learning rate "
+                "or check the inputs. The model's weights are no longer usable.")
+    if seen and not torch.isfinite(loss_sum):
+        raise TrainingDiverged(f"the training loss became non-finite during epoch {epoch} "
+                               f"(by its last batch); lower the learning rate or check the inputs.")
+    return EpochTotals(loss_sum, correct, seen)
+
+
+PROGRESS_VARIABLE = "CNNLIT_PROGRESS"      # "text": the bar's final line only (the site build: no widgets)
+
+
 def _progress_bar(total: int, enabled: bool, description: str):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, desc=description, unit="epoch", leave=True)
+    if os.environ.get(PROGRESS_VARIABLE, "").strip().lower() != "text":
+        from tqdm.auto import tqdm
+        return tqdm(total=total, desc=description, unit="epoch", leave=True)
+    from tqdm.std import tqdm
+
+    class FinalLine(tqdm):
+        """Draws nothing while training and its final line, as text, when closed: what a page that has
+        no kernel can show (each redraw would otherwise be a line of its own there)."""
+
+        def close(self):
+            if not self.disable and not getattr(self, "_written", False):
+                self._written = True
+                print(self, file=sys.stderr, flush=True)
+            super().close()
+
+    return FinalLine(total=total, desc=description, unit="epoch", leave=True, file=io.StringIO(), ascii=False)
 
 
 def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
@@ -191,14 +287,20 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
     """Train ``model`` on ``train_data`` and return its :class:`History`.
 
     - ``optimizer`` defaults to SGD with momentum 0.9 at ``lr``; ``scheduler`` steps once per epoch.
-    - ``augment`` transforms each batch of images on the device (see :func:`cnnlit.data.random_crop_flip`).
-    - ``amp`` (mixed precision) and ``channels_last`` default to on with CUDA, off elsewhere.
+    - ``loss_fn`` defaults to cross-entropy; a model with a ``training_loss`` method trains with that
+      (see :func:`model_loss`), and validation uses ``loss_fn`` on the main output.
+    - ``augment`` transforms each batch of images on the device (see :func:`cnnlit.data.pad_crop_flip`).
+    - ``amp`` (mixed precision) and ``channels_last``: None (the default) is the fast path where it pays,
+      :func:`cnnlit.fastpath.plan`: on CUDA float16 autocast and channels-last; on the CPU bfloat16 autocast
+      (only where the CPU has bfloat16 instructions) and channels-last for the network families measured
+      to gain. False switches either off, True asks for it. Evaluation stays float32 on the CPU.
     - ``checkpoint``: a path written atomically after every epoch; ``resume``: a path to continue from.
     - ``stop_when(history)`` ends training early (e.g. once the training error is below a threshold);
       ``max_seconds`` bounds the wall-clock time (checked after each epoch).
     - Ctrl-C (KeyboardInterrupt) stops after the current batch: the model keeps its weights, the last
       complete checkpoint stays intact, and the history so far is returned with ``interrupted=True``.
     - A loss that becomes NaN or infinite raises :class:`TrainingDiverged` naming the epoch and batch.
+    - In a dry run (``CNNLIT_DRY_RUN=1``): one epoch of at most ``DRY_RUN_BATCHES`` batches.
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
@@ -206,14 +308,11 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     device = torch.device(device) if device is not None else default_device()
     on_cuda = device.type == "cuda"
-    amp = on_cuda if amp is None else (amp and on_cuda)
-    channels_last = on_cuda if channels_last is None else channels_last
-    model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    steps = plan_steps(model, device, amp=amp, channels_last=channels_last)
+    steps.prepare_model(model.to(device))
     optimizer = optimizer or torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    scaler = torch.amp.GradScaler("cuda") if amp else None
+    scaler = torch.amp.GradScaler("cuda") if steps.needs_scaler else None
     step_model = torch.compile(model) if compile else model
     train_data = _prepare(train_data, device)
     val_data = _prepare(val_data, device) if val_data is not None else None
@@ -229,38 +328,21 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
         print(f"cnnlit.train: resumed from {resume} after epoch {state['epoch']}")
 
     check_every = 20 if on_cuda else 1          # reading the loss back forces a GPU sync: do it rarely
-    bar = _progress_bar(max(0, epochs - first_epoch + 1), progress, description)
+    final_epoch = capped_last_epoch(first_epoch, epochs)
+    bar = _progress_bar(max(0, final_epoch - first_epoch + 1), progress, description)
     started = time.perf_counter()
     epoch = first_epoch - 1
     try:
-        for epoch in range(first_epoch, epochs + 1):
-            model.train()
+        for epoch in range(first_epoch, final_epoch + 1):
             tick = time.perf_counter()
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
-            seen = 0
-            for batch_index, (images, labels) in enumerate(batches(train_data, batch_size, True, device), 1):
-                if augment is not None:
-                    images = augment(images)
-                if channels_last:
-                    images = images.contiguous(memory_format=torch.channels_last)
-                outputs, loss = training_step(step_model, images, labels, loss_fn, optimizer, scaler)
-                loss_sum += loss.detach() * labels.shape[0]
-                correct += (main_output(outputs).detach().argmax(1) == labels).sum()
-                seen += labels.shape[0]
-                if batch_index % check_every == 0 and not torch.isfinite(loss_sum):
-                    raise TrainingDiverged(
-                        f"the training loss became {float(loss.detach()):.4g} at epoch {epoch}, batch {batch_index} "
-                        f"(or up to {check_every - 1} batches before); lower the learning rate "
-                        "or check the inputs. The model's weights are no longer usable.")
-            if seen and not torch.isfinite(loss_sum):
-                raise TrainingDiverged(f"the training loss became non-finite during epoch {epoch} "
-                                       f"(by its last batch); lower the learning rate or check the inputs.")
+            totals = train_epoch(model, batches(train_data, batch_size, True, device), optimizer, loss_fn, device,
+                                 epoch=epoch, network=step_model, scaler=scaler, augment=augment,
+                                 plan=steps, check_every=check_every)
             if scheduler is not None:
                 scheduler.step()
             history.epoch.append(epoch)
-            history.loss.append(float(loss_sum) / max(seen, 1))
-            history.accuracy.append(float(correct) / max(seen, 1))
+            history.loss.append(totals.loss)
+            history.accuracy.append(totals.accuracy)
             if val_data is not None:
                 result = evaluate(model, val_data, loss_fn=loss_fn, device=device)
                 history.val_loss.append(result.loss)
@@ -290,8 +372,3 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
             bar.close()
         model.eval()
     return history
-
-if __name__ == "__main__":  # python -m cnnlit.train: the command-line trainer (see cnnlit/scale.py)
-    from .scale import main
-
-    raise SystemExit(main())

@@ -1,0 +1,24 @@
+"""Exercises that check themselves: ``check(key, answer)`` compares an answer with the reference solution
+without showing it, and says what is wrong (shape, value, gradient, parameters...) when it is.
+
+>>> from cnnlit.exercises import catalogue, check
+>>> check("01.c3_params", 1500)
+✗ 01.c3_params ★: value: not the expected value — count one bias per C3 map
+False
+>>> check("00.output_size", 15)
+✓ 00.output_size ★: correct.
+True
+>>> [entry.stars for entry in catalogue(6)]
+['★', '★', '★★', '★★', '★★', '★★', '★★★']
+
+An answer is a number, a tensor, a function (run on random inputs next to the reference: values, then
+gradients) or an ``nn.Module`` (its class, a factory or an instance: run with the reference's weights
+copied in). Tiers: ★ check your understanding, ★★ implement, ★★★ experiment or design (checked against the
+design's constraints). An unknown key raises :class:`UnknownExercise` (a KeyError) listing the valid keys.
+The solutions live in :mod:`cnnlit.exercises.solutions`, not in the notebooks.
+"""
+from .checking import catalogue, check, diagnose, get, keys, markdown, statement
+from .core import TIER_NAMES, TIERS, Entry, Exercise, Problem, UnknownExercise
+
+__all__ = ["Entry", "Exercise", "Problem", "TIERS", "TIER_NAMES", "UnknownExercise", "catalogue", "check",
+           "diagnose", "get", "keys", "markdown", "statement"]

@@ -1,0 +1,81 @@
+"""The exercise records and their registry: one :class:`Exercise` per key.
+
+An exercise stores its chapter, its tier (1 ★ check your understanding, 2 ★★ implement, 3 ★★★ experiment
+or design), a one-line statement, the kind of answer it expects and a zero-argument callable that builds the
+reference (so importing the package computes nothing). The checkers in :mod:`.checkers` compare an answer
+with the reference and return a :class:`Problem` (what is wrong, in words that do not give the answer away)
+or ``None``; :mod:`.checking` looks exercises up and runs the checks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple
+
+TIERS = {1: "★", 2: "★★", 3: "★★★"}
+TIER_NAMES = {1: "check your understanding", 2: "implement", 3: "experiment or design"}
+KINDS = ("number", "tensor", "function", "module", "design", "property")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with an answer: ``kind`` is one of shape, value, gradient, parameters, type, error,
+    design; ``message`` says it without the solution's value."""
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Exercise:
+    key: str                              # "01.c3_mask": the chapter, then a name
+    tier: int                             # 1, 2 or 3
+    statement: str                        # one line, what to compute or build (with the signature)
+    kind: str                             # number, tensor, function, module, design, property
+    reference: Callable[[], Any]          # builds the solution: a value, a function or a module factory
+    options: dict = field(default_factory=dict)   # for the checker: tolerances, inputs, build arguments...
+
+    @property
+    def chapter(self) -> int:
+        return int(self.key.split(".", 1)[0])
+
+    @property
+    def stars(self) -> str:
+        return TIERS[self.tier]
+
+
+class Entry(NamedTuple):
+    """A row of :func:`catalogue`."""
+    key: str
+    chapter: int
+    tier: int
+    stars: str
+    kind: str
+    statement: str
+
+
+class UnknownExercise(KeyError, ValueError):
+    """``check`` was given a key no exercise has; the message lists the valid keys."""
+
+    def __str__(self) -> str:                 # KeyError would show the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+EXERCISES: dict[str, Exercise] = {}
+
+
+def add_exercise(key: str, tier: int, statement: str, kind: str, reference: Callable[[], Any], **options) -> Exercise:
+    """Add an exercise. Keys are "CC.name" with CC the chapter number (00-07)."""
+    chapter, _, name = key.partition(".")
+    if not (len(chapter) == 2 and chapter.isdigit() and name):
+        raise ValueError(f"exercise keys look like '01.c3_mask' (chapter, dot, name), got {key!r}")
+    if tier not in TIERS:
+        raise ValueError(f"tier must be 1 (★), 2 (★★) or 3 (★★★), got {tier!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if key in EXERCISES:
+        raise ValueError(f"exercise {key!r} is registered twice")
+    exercise = Exercise(key, tier, statement, kind, reference, dict(options))
+    EXERCISES[key] = exercise
+    return exercise

@@ -1,1 +1,0 @@
-"""Chapter-specific interactive views: plain plotting functions the widgets call (unit-tested)."""

@@ -1,0 +1,67 @@
+"""OMP_WAIT_POLICY=PASSIVE reaches OpenMP when cnnlit is imported before torch, and about() says so.
+
+GNU OpenMP prints its settings at start-up with OMP_DISPLAY_ENV=VERBOSE: GOMP_SPINCOUNT is 0 under the
+passive policy and 300000 by default, which shows what the runtime itself read, not just os.environ."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+import cnnlit
+from cnnlit import threads
+
+
+def _run(code: str, **environment) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(OMP_DISPLAY_ENV="VERBOSE", **environment)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+                          check=True)
+
+
+def _spin_count(result) -> str:
+    found = re.search(r"GOMP_SPINCOUNT = '(\d+)'", result.stdout + result.stderr)
+    if found is None:
+        pytest.skip("torch's OpenMP runtime here is not GNU OpenMP (no OMP_DISPLAY_ENV output)")
+    return found.group(1)
+
+
+PROBE = "import torch; torch.ones(8).sum(); print(cnnlit.threads.describe())"
+
+
+def test_importing_cnnlit_first_makes_openmp_wait_passively():
+    result = _run("import cnnlit; " + PROBE)
+    assert _spin_count(result) == "0"
+    assert "OMP_WAIT_POLICY=PASSIVE (set by cnnlit before torch loaded)" in result.stdout
+
+
+def test_after_torch_it_is_too_late_and_about_says_so():
+    result = _run("import torch, cnnlit; " + PROBE)
+    assert _spin_count(result) != "0"                  # the runtime kept spinning waits
+    assert "torch was imported before cnnlit" in result.stdout
+
+
+def test_a_policy_chosen_by_the_environment_is_kept():
+    result = _run("import os, cnnlit; " + PROBE + "; print(os.environ['OMP_WAIT_POLICY'])",
+                  OMP_WAIT_POLICY="ACTIVE")
+    assert result.stdout.split()[-1] == "ACTIVE"
+    assert "OMP_WAIT_POLICY=ACTIVE (from the environment)" in result.stdout
+
+
+def test_about_prints_the_thread_settings(capsys):
+    cnnlit.about()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("cnnlit ") and len(lines) == 2
+    import torch
+    assert lines[1].startswith(f"CPU: {torch.get_num_threads()} torch threads, OMP_WAIT_POLICY")
+    assert "bfloat16" in lines[1]
+
+
+def test_first_outcome_is_kept(monkeypatch):
+    monkeypatch.setattr(threads, "_outcome", None)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert threads.prefer_passive_waiting() == "too late"       # torch is loaded in this test process
+    assert "OMP_WAIT_POLICY" not in os.environ
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    assert threads.prefer_passive_waiting() == "too late"
