@@ -449,7 +449,7 @@ def write_section(marker: str, text: str, path: Path = RESULTS) -> None:
 def machine_line() -> str:
     return (f"torch {torch.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs "
             f"({platform.processor() or platform.machine()}), {torch.get_num_threads()} torch threads, "
-            f"{cnnlit.threads.describe().split(', ', 1)[1]}; {fastpath.cpu_bf16()}")
+            f"{cnnlit.threads.thread_settings().split(', ', 1)[1]}; {fastpath.cpu_bf16()}")
 
 
 def main(argv=None) -> int:

@@ -51,4 +51,4 @@ def about() -> None:
     line = (f"cnnlit {__version__} | torch {torch.__version__} | device: {device()} | {profile()} | "
             f"python {platform.python_version()}")
     print(line)
-    print(f"CPU: {_threads.describe()}; {fastpath.describe()}")
+    print(f"CPU: {_threads.thread_settings()}; {fastpath.fast_path_settings()}")

@@ -105,18 +105,20 @@ class FamilyChoice:
     evidence: str
 
 
-# Training-step throughput relative to fp32 NCHW, batch 64, 2 threads on a 2-core AMD EPYC (Zen 4,
-# AVX512_BF16), as the chapters train them in the cpu profile: benchmarks/throughput.py --decide.
+# Training throughput of fit relative to fp32 NCHW (channels-last / bf16 / both), each network as its chapter
+# trains it in the cpu profile, batch 64, on a 2-core AMD EPYC (Zen 4, AVX512_BF16): CPU seconds per image,
+# one thread, median of 3 interleaved rounds (`benchmarks/throughput.py --sections layouts --clock cpu
+# --threads 1`; the machine was shared, see benchmarks/RESULTS.md).
 FAMILIES: dict[str, FamilyChoice] = {
-    "LeNet5": FamilyChoice(False, False, "LeNet-5's own layers (C3 table, subsampling, RBF) are small "
-                                         "and memory-bound: channels-last and bf16 both slowed it"),
-    "LeNet5Modern": FamilyChoice(False, False, "too little arithmetic per image to gain; both slowed it"),
-    "AlexNetSmall": FamilyChoice(True, True, "convolution-bound: bf16 and channels-last both pay"),
-    "ZFNetSmall": FamilyChoice(True, True, "convolution-bound: bf16 and channels-last both pay"),
-    "VGG": FamilyChoice(True, True, "convolution-bound: bf16 and channels-last both pay"),
-    "CifarResNet": FamilyChoice(True, True, "convolution-bound: bf16 and channels-last both pay"),
-    "GoogLeNetSmall": FamilyChoice(True, True, "many small convolutions and concatenations: channels-last "
-                                               "and bf16 both pay"),
+    "LeNet5": FamilyChoice(False, False, "1.10x / 0.97x / 1.17x: too little to count on, and bf16 would "
+                                         "compute the RBF output's squared distances in bfloat16"),
+    "LeNet5Modern": FamilyChoice(False, False, "1.08x / 0.99x / 1.13x: too little arithmetic per image to gain"),
+    "AlexNetSmall": FamilyChoice(False, True, "1.17x / 1.46x / 1.25x: bf16 pays; with it, channels-last "
+                                              "slows the local response normalisation"),
+    "ZFNetSmall": FamilyChoice(True, True, "1.15x / 1.30x / 1.56x"),
+    "VGG": FamilyChoice(True, True, "configuration A 1.26x / 1.03x / 1.27x, E with batch norm 1.27x / 1.23x / 1.58x"),
+    "CifarResNet": FamilyChoice(True, True, "1.39x / 1.77x / 1.75x"),
+    "GoogLeNetSmall": FamilyChoice(True, True, "1.58x / 1.14x / 2.17x"),
 }
 UNMEASURED = FamilyChoice(False, False, "not measured: PyTorch's defaults (fp32, NCHW)")
 
@@ -210,29 +212,31 @@ def plan(model: nn.Module, device, *, amp: Optional[bool] = None,
     if device.type == "cuda":
         dtype = torch.float16 if amp in (None, True) else None
         layout = True if channels_last is None else channels_last
-        return StepPlan("cuda", layout, dtype, "CUDA: float16 autocast with a gradient scaler")
+        return StepPlan("cuda", layout, dtype, "CUDA defaults" if amp is None and channels_last is None
+                        else "as asked")
     if device.type != "cpu":
         return StepPlan(device.type, bool(channels_last), None, f"{device.type}: float32")
 
     name = family(model)
-    choice = FAMILIES.get(name, UNMEASURED) if automatic() else UNMEASURED
-    support = cpu_bf16()
-    reasons = []
-    wants_bf16 = choice.bf16 if amp is None else amp
-    if wants_bf16 and not (support.native and (support.measured or amp)):
-        reasons.append(f"float32: {support.reason}")
-        wants_bf16 = False
-    if not automatic() and amp is None and channels_last is None:
-        reasons.append(f"{FASTPATH_VARIABLE}=0")
-    elif amp is None or channels_last is None:
-        reasons.append(f"{name}: {choice.evidence}")
-    layout = choice.channels_last if channels_last is None else channels_last
+    if not automatic():
+        choice, source = UNMEASURED, f"{FASTPATH_VARIABLE}=0"
+    elif name in FAMILIES:
+        choice, source = FAMILIES[name], f"measured default for {name}"
+    else:
+        choice, source = UNMEASURED, f"{name} not measured: PyTorch's defaults"
+    reasons = [source] if amp is None or channels_last is None else []
     if amp is not None or channels_last is not None:
         reasons.append("as asked")
+    support = cpu_bf16()
+    wants_bf16 = choice.bf16 if amp is None else amp
+    if wants_bf16 and not (support.native and (support.measured or amp)):
+        reasons.append(f"no bfloat16: {support.reason}")
+        wants_bf16 = False
+    layout = choice.channels_last if channels_last is None else channels_last
     return StepPlan("cpu", layout, torch.bfloat16 if wants_bf16 else None, "; ".join(reasons))
 
 
-def describe() -> str:
+def fast_path_settings() -> str:
     """One line for ``cnnlit.about()``: what the CPU fast path can use here."""
     state = "on where it pays" if automatic() else f"off ({FASTPATH_VARIABLE}=0)"
     return f"{cpu_bf16()}; fast path {state}"

@@ -6,7 +6,7 @@
 - **GPU memory** is estimated from the models before anyone runs them on a GPU (:func:`estimate`): the
   weights, their gradients and optimiser state, the activations autograd saves for the backward pass at
   the training batch size (recorded on the ``meta`` device: shapes only, no memory, no arithmetic), and
-  the datasets ``cnnlit.train.fit`` moves to the device whole. :data:`CHAPTER_RUNS` lists what each
+  the datasets ``cnnlit.train.fit`` moves to the device whole. :func:`chapter_plans` lists what each
   chapter trains in the full profile; ``benchmarks/gpu_chapters.py`` measures the real peak on a GPU.
 
 >>> from cnnlit import memory
@@ -183,8 +183,8 @@ def _model(name: str, **kwargs) -> Callable[[], nn.Module]:
     return build
 
 
-def _small_zfnet(kernel: int, stride: int) -> Callable[[], nn.Module]:
-    return _model("zfnet_small", in_channels=3, num_classes=10, image_size=96, first_kernel=kernel,
+def _small_zfnet(kernel: int, stride: int) -> Callable[[], nn.Module]:    # chapter 3: Fashion-MNIST
+    return _model("zfnet_small", in_channels=1, num_classes=10, image_size=96, first_kernel=kernel,
                   first_stride=stride)
 
 
@@ -201,7 +201,8 @@ def _resnet_cifar(depth: int, plain: bool) -> Callable[[], nn.Module]:
 MNIST_32 = dataset_bytes(60_000 + 10_000, (1, 32, 32))          # padded to 32x32 (LeNet-5's input)
 FASHION_MNIST = dataset_bytes(60_000 + 10_000, (1, 28, 28))
 CIFAR10 = dataset_bytes(50_000 + 10_000, (3, 32, 32))
-CIFAR10_TRAIN_TEST_96 = dataset_bytes(50_000, (3, 32, 32)) + dataset_bytes(10_000, (3, 96, 96))
+CIFAR10_TRAIN = dataset_bytes(50_000, (3, 32, 32))
+FASHION_MNIST_TRAIN_TEST_96 = dataset_bytes(60_000, (1, 28, 28)) + dataset_bytes(10_000, (1, 96, 96))
 
 
 @dataclass(frozen=True)
@@ -227,23 +228,32 @@ def chapter_plans() -> list[ChapterPlan]:
         ChapterPlan("01_lenet5.ipynb",
                     (Run("LeNet-5 (paper)", _model("lenet5"), (1, 32, 32), 64, 1, MNIST_32),
                      Run("LeNet-5 (modern)", _model("lenet5_modern"), (1, 32, 32), 64, 1, MNIST_32)),
-                    ('get_model("lenet5")', 'get_model("lenet5_modern")', "batch_size=64",
+                    ("model = get_model(name)", 'train_lenet("lenet5_modern"', "batch_size=64",
                      'cnnlit.data.load("mnist", "train", subset=p.train_size).map(paper_input)')),
         ChapterPlan("02_alexnet.ipynb",
-                    (Run("alexnet_small, width 32", _model("alexnet_small", in_channels=3, image_size=32, width=32),
-                         (3, 32, 32), 64, 1, CIFAR10),),
-                    ("width=p.choose(smoke=8, cpu=16, full=32)", "train=p.choose(smoke=128, cpu=2000, full=None)",
-                     '"alexnet_small", in_channels=channels, image_size=side', "batch_size=64")),
+                    (Run("four-layer alexnet_small, width 32 (Figure 1)",
+                         _model("alexnet_small", in_channels=3, image_size=32, width=32, hidden=0, lrn=False,
+                                dropout=0.0), (3, 32, 32), 64, 1, 6 * CIFAR10_TRAIN),
+                     Run("alexnet_small, width 32, hidden 256 (ablations)",
+                         _model("alexnet_small", in_channels=3, image_size=32, width=32, hidden=256),
+                         (3, 32, 32), 64, 1, 6 * CIFAR10_TRAIN + dataset_bytes(5_000 + 10_000, (3, 32, 32)))),
+                    ('figure1 = dict(train=p.choose(smoke=512, cpu=5000, full=None)',
+                     "width=p.choose(smoke=8, cpu=16, full=32)", 'RATES = {"relu": [0.001, 0.003, 0.01], "tanh"',
+                     "ErrorCurve(four_layer(unit), raw, lr, label=unit)",
+                     "ablation = dict(train=p.choose(smoke=256, cpu=1000, full=5000)",
+                     "test=p.choose(smoke=256, cpu=2000, full=None)", "width=p.choose(smoke=8, cpu=8, full=32)",
+                     "hidden=p.choose(smoke=64, cpu=128, full=256)"),
+                    "each of Figure 1's six error curves keeps its own copy of the training set on the GPU"),
         ChapterPlan("03_zfnet.ipynb",
-                    (Run("small ZF Net 7x7/2 at 96 px", _small_zfnet(7, 2), (3, 96, 96), batch, 1,
-                         CIFAR10_TRAIN_TEST_96, 3000),
-                     Run("small ZF Net 11x11/4 at 96 px", _small_zfnet(11, 4), (3, 96, 96), batch, 1,
-                         CIFAR10_TRAIN_TEST_96, 3000)),
+                    (Run("small ZF Net 7x7/2 at 96 px", _small_zfnet(7, 2), (1, 96, 96), batch, 1,
+                         FASHION_MNIST_TRAIN_TEST_96, 3000),
+                     Run("small ZF Net 11x11/4 at 96 px", _small_zfnet(11, 4), (1, 96, 96), batch, 1,
+                         FASHION_MNIST_TRAIN_TEST_96, 3000)),
                     ("SIZE = p.choose(smoke=32, cpu=48, full=96)", "full=(None, None)",
-                     "zfnet_small(channels, classes, image_size=SIZE", "build(7, 2)", "build(11, 4)",
-                     "batch_size=p.batch_size", "augment=enlarge, val_data=test_data",
-                     '"test", subset=TEST).map(enlarge)',
-                     "test_data.images[:p.choose(smoke=150, cpu=600, full=3000)]"),
+                     'data.load("fashion-mnist", "train", subset=TRAIN)',
+                     'data.load("fashion-mnist", "test", subset=TEST).map(enlarge)',
+                     "zfnet_small(channels, classes, image_size=SIZE", "augment=enlarge",
+                     "batch_size=p.batch_size", "test_data.images[:p.choose(smoke=150, cpu=600, full=3000)]"),
                     "training images enlarged to 96x96 batch by batch; the test set is enlarged whole"),
         ChapterPlan("04_vgg.ipynb",
                     (Run("VGG A, width / 2", _vgg("A", False), (3, 32, 32), batch, 1, CIFAR10),

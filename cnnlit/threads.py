@@ -37,7 +37,7 @@ def prefer_passive_waiting() -> str:
     return _outcome
 
 
-def describe() -> str:
+def thread_settings() -> str:
     """One line on the CPU thread settings in force, e.g.
     ``2 torch threads, OMP_WAIT_POLICY=PASSIVE (set by cnnlit before torch loaded)``."""
     import torch

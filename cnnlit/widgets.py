@@ -102,7 +102,7 @@ def _tight_layout(figure) -> None:
             figure.tight_layout()
 
 
-def fit(figure, width: float = NOTEBOOK_WIDTH):
+def fit_to_width(figure, width: float = NOTEBOOK_WIDTH):
     """Make ``figure`` at most ``width`` inches wide as saved, keeping its font sizes (and its aspect
     ratio), so that a notebook shows it at full size instead of scaling the whole picture, text included,
     down: a wider figure is narrowed, titles that no longer fit are wrapped, and whatever still spills out
@@ -142,7 +142,7 @@ def render(plot: Callable, values: Mapping[str, Any] | None = None, width: float
     if not isinstance(figure, Figure):
         raise TypeError(f"{getattr(plot, '__name__', plot)!r} must return a matplotlib Figure, "
                         f"got {type(figure).__name__}")
-    return fit(figure, width)
+    return fit_to_width(figure, width)
 
 
 def png(figure, dpi: int = DPI) -> bytes:

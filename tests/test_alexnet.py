@@ -287,6 +287,7 @@ def test_error_curve_records_stops_and_continues():
     data = TensorData(images, labels, ["negative", "positive"])
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
     curve = chapter.ErrorCurve(model, data, lr=0.1, batch_size=32, chunk=2, device="cpu")
+    assert curve.plan.autocast_dtype is None                           # float32 on the CPU unless asked
     curve.train(epochs=1)
     assert len(curve.error) == 4 and curve.epochs == [0.25, 0.5, 0.75, 1.0]
     assert curve.seconds == sorted(curve.seconds)

@@ -172,7 +172,8 @@ def test_the_setup_cell_installs_cnnlit_and_a_chapter_runs_end_to_end(colab, tmp
 
     # Every module of the package and every module a chapter imports, in that environment.
     modules = sorted({f"cnnlit.{p.relative_to(ROOT / 'cnnlit').with_suffix('').as_posix().replace('/', '.')}"
-                      .removesuffix(".__init__") for p in (ROOT / "cnnlit").rglob("*.py")} | _notebook_imports())
+                      .removesuffix(".__init__") for p in (ROOT / "cnnlit").rglob("*.py")
+                      if p.name != "__main__.py"} | _notebook_imports())
     result = _python(colab, f"import importlib\nfor m in {modules!r}:\n    importlib.import_module(m)", scratch)
     assert result.returncode == 0, f"a runtime import is missing from pyproject's dependencies:\n{result.stderr[-2000:]}"
 

@@ -98,8 +98,8 @@ def test_bad_switch_values_are_refused():
         fastpath.plan(get_model("resnet20"), "cpu", amp="bf16")
 
 
-def test_describe_names_the_cpu_support():
-    assert str(fastpath.cpu_bf16()) in fastpath.describe()
+def test_fast_path_settings_name_the_cpu_support():
+    assert str(fastpath.cpu_bf16()) in fastpath.fast_path_settings()
 
 
 # --------------------------------------------------------------------------- inside a training step

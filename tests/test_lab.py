@@ -243,6 +243,7 @@ class Chapters:
 
     def __init__(self, browser, url: str):
         self.browser, self.url, self.pages, self.errors = browser, url, {}, {}
+        self.order: list[str] = []
 
     def start(self, chapter: str) -> None:
         if chapter in self.pages:
@@ -266,8 +267,10 @@ class Chapters:
 
 
 @pytest.fixture(scope="module")
-def chapters(lab, browser):
+def chapters(lab, browser, request):
     runner = Chapters(browser, lab[0])
+    runner.order = [item.callspec.params["chapter"] for item in request.session.items
+                    if getattr(item, "originalname", "") == "test_chapter_in_jupyterlab"]
     yield runner
     for chapter in list(runner.pages):
         runner.close(chapter)
@@ -284,9 +287,9 @@ def test_chapter_in_jupyterlab(lab, chapters, chapter):
     problems = []
     try:
         chapters.start(chapter)
-        following = CHAPTERS.index(chapter) + 1
-        if following < len(CHAPTERS):
-            chapters.start(CHAPTERS[following])
+        following = chapters.order.index(chapter) + 1          # the next chapter this session tests
+        if following < len(chapters.order):
+            chapters.start(chapters.order[following])
         page = chapters.pages[chapter]
         _wait_for_run(page, chapter, code_cells)
         errors = page.evaluate(ERRORS)

@@ -27,7 +27,7 @@ def _spin_count(result) -> str:
     return found.group(1)
 
 
-PROBE = "import torch; torch.ones(8).sum(); print(cnnlit.threads.describe())"
+PROBE = "import torch; torch.ones(8).sum(); print(cnnlit.threads.thread_settings())"
 
 
 def test_importing_cnnlit_first_makes_openmp_wait_passively():

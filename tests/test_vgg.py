@@ -218,3 +218,28 @@ def test_plots_clamp_and_fall_back():
     assert "VGG-B at 512x512" in figure.axes[0].get_title()
     assert len(figure.axes) == 3
     matplotlib.pyplot.close(figure)
+
+
+def test_conv_layers_are_named_by_block_and_position():
+    a, e = vgg("A", width=16, hidden=8, pool_size=1), vgg("E", width=16, hidden=8, pool_size=1)
+    a_names, e_names = chapter_vgg.conv_layers(a), chapter_vgg.conv_layers(e)
+    assert list(a_names)[:4] == ["conv1_1", "conv2_1", "conv3_1", "conv3_2"]
+    assert len(a_names) == 8 and len(e_names) == 16 and "conv5_4" in e_names
+    # A's first four layers fit the places of the same names in E (Sec. 3.1's staged initialisation)
+    for name in list(a_names)[:4]:
+        assert a_names[name].weight.shape == e_names[name].weight.shape
+    lrn = chapter_vgg.conv_layers(vgg("A-LRN", width=16, hidden=8, pool_size=1))
+    assert list(lrn) == list(a_names)
+    with pytest.raises(ValueError, match="unknown VGG configuration"):
+        chapter_vgg.conv_layers(nn.Sequential(nn.Conv2d(1, 1, 3)))
+
+
+def test_activation_spread_one_number_per_relu_and_nothing_changes():
+    torch.manual_seed(0)
+    net = vgg("A", batch_norm=True, width=16, hidden=8, pool_size=1, in_channels=1, num_classes=3)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    spreads = chapter_vgg.activation_spread(net, torch.randn(8, 1, 32, 32))
+    assert len(spreads) == 8 + 2                            # eight convolutions, two hidden FC layers
+    # train-mode batch norm: every conv's output standardised, so a ReLU of N(0, 1): std sqrt(1/2 - 1/(2π))
+    assert all(abs(s - (0.5 - 1 / (2 * torch.pi)) ** 0.5) < 0.08 for s in spreads[:6])
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())

@@ -45,11 +45,11 @@ def test_decimals_and_readout_format_show_the_step():
 
 
 def test_fit_shrinks_wide_figures_to_the_notebook_width_only():
-    figure = widgets.fit(wide_plot(15.0))
+    figure = widgets.fit_to_width(wide_plot(15.0))
     width, height = figure.get_size_inches()
     assert width == pytest.approx(widgets.NOTEBOOK_WIDTH)
     assert height == pytest.approx(2.9 * widgets.NOTEBOOK_WIDTH / 15)
-    small = widgets.fit(line_plot())
+    small = widgets.fit_to_width(line_plot())
     assert tuple(small.get_size_inches()) == pytest.approx((4, 3))
     plt.close("all")
 
@@ -91,7 +91,7 @@ def test_fit_keeps_the_figure_title_clear_of_the_panels():
     narrowed.set_size_inches(8.5, height * 8.5 / width)
     widgets.wrap_titles(narrowed)
     assert widgets._title_overlap(narrowed, narrowed.canvas.get_renderer()) > 2
-    figure = widgets.fit(view(), width=8.5)
+    figure = widgets.fit_to_width(view(), width=8.5)
     assert widgets._title_overlap(figure, figure.canvas.get_renderer()) <= 1
     plt.close("all")
 
@@ -101,7 +101,7 @@ def test_fit_wraps_titles_that_spill_out_of_a_narrowed_figure():
     plain.set_size_inches(4.0, 2.0)
     spilled = widgets.png(plain)                                       # narrowed, not fitted
     assert widgets.png_width(spilled) > 4.0 * widgets.DPI + 20           # what a notebook would shrink
-    figure = widgets.fit(long_titles(), width=4.0)
+    figure = widgets.fit_to_width(long_titles(), width=4.0)
     assert "\n" in figure.axes[0].get_title() and "\n" in figure._suptitle.get_text()
     assert widgets.png_width(widgets.png(figure)) <= 4.0 * widgets.DPI + 1
 

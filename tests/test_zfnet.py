@@ -6,7 +6,7 @@ from torch import nn
 
 matplotlib.use("Agg")
 
-from cnnlit import analysis, occlusion  # noqa: E402
+from cnnlit import analysis, deconvnet, occlusion  # noqa: E402
 from cnnlit.layers import LocalResponseNorm  # noqa: E402
 from cnnlit.models import InputShapeError, get_model  # noqa: E402
 from cnnlit.models.zfnet import zfnet, zfnet_small  # noqa: E402
@@ -118,3 +118,26 @@ def test_filter_inspector_draws_and_clamps():
     assert "layer 5" in figure.texts[0].get_text() and "filter 63" in figure.texts[0].get_text()
     gallery = inspector.gallery("ZF-style", filters=1, k=4)
     assert len(gallery.axes) == 5 * 2                 # five layers, projections and patches
+
+
+def test_strongest_filters_and_likeness():
+    from cnnlit.chapters.zfnet import FilterInspector, likeness, strongest_filters
+
+    torch.manual_seed(0)
+    model = zfnet_small(1, 10, image_size=32).eval()
+    images = torch.rand(8, 1, 32, 32)
+    chosen = strongest_filters(model, images, "features.1", count=3)
+    peaks = deconvnet.feature_maps(model, images, "features.1").amax((0, 2, 3))
+    assert chosen == peaks.topk(3).indices.tolist()
+    # likeness: 1 for copies (any scale and offset), -1 for a sign flip, about 0 for noise
+    pattern = torch.randn(1, 1, 6, 6)
+    assert likeness(torch.cat([pattern, 3 * pattern + 1])) == pytest.approx(1.0)
+    assert likeness(torch.cat([pattern, -pattern])) == pytest.approx(-1.0)
+    assert abs(likeness(torch.randn(200, 1, 6, 6))) < 0.02
+    with pytest.raises(ValueError, match="at least two"):
+        likeness(pattern)
+    inspector = FilterInspector({"ZF-style": model}, images, k=4)
+    numbers = inspector.gallery_numbers("ZF-style", filters=2)
+    assert list(numbers["layer"]) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    sides = numbers.groupby("layer")["patch side"].first().tolist()
+    assert sides == sorted(sides) and sides[0] == 7          # the receptive fields grow with depth

@@ -44,15 +44,18 @@ SETUP_CELL = """\
 # Setup (the same in every chapter): on Colab, install cnnlit from the book's repository.
 import importlib.util, subprocess, sys
 REPOSITORY = "{url}"
+OFFLINE = ("resolve host", "name resolution", "unreachable", "failed to connect",
+           "establish a new connection", "timed out", "satisfies the requirement")
+NOT_A_REPOSITORY = ("not found", "not appear to be a git repository", "could not read")
 if importlib.util.find_spec("cnnlit") is None:
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{{REPOSITORY}}"],
                          capture_output=True, text=True)
     if pip.returncode != 0:
         log = pip.stderr.lower()
-        if any(s in log for s in ("resolve host", "name resolution", "unreachable", "failed to connect",
-                                  "establish a new connection", "timed out", "satisfies the requirement")):
-            cause = "there is no network here; connect (on Colab: Runtime > Reconnect) and run this cell again"
-        elif any(s in log for s in ("not found", "not appear to be a git repository", "could not read")):
+        if any(s in log for s in OFFLINE):
+            cause = ("there is no network here; connect (on Colab: Runtime > Reconnect) "
+                     "and run this cell again")
+        elif any(s in log for s in NOT_A_REPOSITORY):
             cause = f"{{REPOSITORY}} is not a repository pip can read; correct REPOSITORY above"
         else:
             cause = "pip failed, saying: " + " | ".join(pip.stderr.strip().splitlines()[-3:])
@@ -62,7 +65,8 @@ import cnnlit
 cnnlit.about()
 if "google.colab" in sys.modules:
     import torch
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none (Runtime > Change runtime type)"
+    gpu = (torch.cuda.get_device_name() if torch.cuda.is_available()
+           else "none (Runtime > Change runtime type)")
     print(f"Colab GPU: {{gpu}} | profile: {{cnnlit.profile().name}}")"""
 
 

@@ -3,14 +3,21 @@
 - :func:`configuration_table`: the paper's Table 1 (configurations in columns) built from ``TABLE_1``.
 - :func:`layer_costs`: per weight/pooling layer: channels, spatial side, activations, parameters,
   multiply-adds and receptive field, from :func:`cnnlit.analysis.summary`.
+- :func:`conv_layers`: a configuration's convolutions by the paper's names (``conv3_2``: block 3, second),
+  the handle of VGG's staged initialisation (deeper nets started from A's layers, Sec. 3.1);
+- :func:`activation_spread`: the spread of every ReLU's output for a batch of images, the quantity the
+  initialisation argument (He et al. 2015) and batch normalisation keep in check;
 - :func:`plot_shape_flow` and :func:`plot_costs`: the widget callbacks (out-of-range values are clamped,
   an unknown configuration falls back to D with a note; never a traceback).
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import matplotlib.pyplot as plt
+import torch
+from torch import nn
 
 from ..analysis import summary
 from ..models.vgg import CLASSIFIER, TABLE_1, WEIGHT_LAYERS, check_config, vgg
@@ -40,6 +47,40 @@ def configuration_table(configs=None):
         rows.append(["maxpool"] * len(configs))
     rows.extend([[entry] * len(configs) for entry in CLASSIFIER])
     return pd.DataFrame(rows, columns=configs)
+
+
+def conv_layers(model) -> dict:
+    """The convolutions of a :class:`cnnlit.models.vgg.VGG`, named by block and position as in Caffe's
+    VGG models (``conv1_1``, ``conv1_2``, ``conv2_1``...), in order: the names by which VGG's staged
+    initialisation copies A's first four layers into the same places of a deeper configuration."""
+    config = check_config(getattr(model, "config", ""))
+    convs = iter([m for m in model.features if isinstance(m, nn.Conv2d)])
+    named = {}
+    for block, layers in enumerate(TABLE_1[config], start=1):
+        position = 0
+        for entry in layers:
+            if entry != "LRN":
+                position += 1
+                named[f"conv{block}_{position}"] = next(convs)
+    return named
+
+
+@torch.no_grad()
+def activation_spread(model, images) -> list:
+    """The standard deviation of each ReLU's output over ``images``, one number per ReLU from the input
+    side to the output side, in the model's current mode (train-mode batch norm normalises with the batch's
+    statistics). Nothing changes: batch norm's running statistics are measured on a copy."""
+    if model.training and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        model = copy.deepcopy(model)
+    spreads = []
+    hooks = [module.register_forward_hook(lambda _m, _i, output: spreads.append(float(output.float().std())))
+             for module in model.modules() if isinstance(module, nn.ReLU)]
+    try:
+        model(images)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return spreads
 
 
 def _safe_arguments(config: str, input_size, width) -> tuple:

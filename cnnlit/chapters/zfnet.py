@@ -9,6 +9,9 @@ its weights, its feature map on an image, the deconvnet projection of that map a
 >>> figure = inspector.plot("ZF-style", layer=2, filter=5, image=0)     # the static figure
 >>> figure = inspector.gallery("ZF-style")                  # Fig. 2: top-9 for a few filters per layer
 >>> inspector.show_control()                                # the same with controls (ipywidgets)
+>>> best = strongest_filters(zf_model, torch.rand(20, 1, 32, 32), "features.1", count=3)   # 3 indices
+>>> round(likeness(torch.ones(4, 1, 5, 5).cumsum(-1)), 3)     # four identical patches
+1.0
 
 Out-of-range choices are clamped (an unknown network or layer falls back to the first); never an error.
 """
@@ -38,6 +41,28 @@ def rectified_layers(model: nn.Module) -> list[str]:
             break
         after_conv = isinstance(module, nn.Conv2d)
     return names
+
+
+def strongest_filters(model: nn.Module, images: torch.Tensor, layer: str, count: int = 3,
+                      batch_size: int = 256) -> list[int]:
+    """The ``count`` channels of ``layer`` with the strongest single activation over ``images``: the
+    filters the gallery (the paper's Fig. 2) shows for that layer."""
+    strongest = torch.cat([feature_maps(model, images[i:i + batch_size], layer).amax((2, 3))
+                           for i in range(0, len(images), batch_size)]).amax(0)
+    return strongest.topk(min(count, len(strongest))).indices.tolist()
+
+
+def likeness(patches: torch.Tensor) -> float:
+    """How alike k patches (k, C, r, r) are: the mean correlation over all pairs (each patch minus its own
+    mean, scaled to unit length); 1 for identical patterns, about 0 for unrelated ones."""
+    if patches.ndim != 4 or len(patches) < 2:
+        raise ValueError(f"likeness needs at least two (C, r, r) patches, got shape {tuple(patches.shape)}")
+    flat = patches.detach().flatten(1).float()
+    flat = flat - flat.mean(1, keepdim=True)
+    flat = flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    pairs = flat @ flat.T
+    k = len(flat)
+    return float((pairs.sum() - pairs.diagonal().sum()) / (k * (k - 1)))
 
 
 def _conv_before(model: nn.Module, layer: str) -> nn.Conv2d:
@@ -163,11 +188,9 @@ class FilterInspector:
         figure, axes = plt.subplots(len(names), 2 * filters, figsize=(2.0 * 2 * filters, 2.1 * len(names)),
                                     squeeze=False)
         for row, name in enumerate(names):
-            strongest = torch.cat([feature_maps(network, self.images[i:i + 256], name).amax((2, 3))
-                                   for i in range(0, len(self.images), 256)]).amax(0)
-            chosen = strongest.topk(min(filters, len(strongest))).indices.tolist()
-            for column, channel in enumerate(chosen):
-                best = top_activations(network, self.images, name, channel, k=k)
+            for column, channel in enumerate(strongest_filters(network, self.images, name, filters)):
+                best = self._top(model, name, channel) if k == self.k else \
+                    top_activations(network, self.images, name, channel, k=k)
                 axes[row, 2 * column].imshow(_to_display(montage(best.projection_patches, signed=True)),
                                              cmap="gray")
                 axes[row, 2 * column + 1].imshow(_to_display(montage(best.patches)), cmap="gray")
@@ -180,6 +203,22 @@ class FilterInspector:
         figure.suptitle(f"{model}: top-{k} deconvnet projections and image patches, strongest filters per layer")
         figure.tight_layout()
         return figure
+
+    def gallery_numbers(self, model: Optional[str] = None, filters: int = 3):
+        """The gallery's squares in numbers, one row per (layer, filter): the patch side (the receptive
+        field, clipped to nothing: it may exceed the image) and how alike the nine projections and the nine
+        patches are (:func:`likeness`). Reuses what :meth:`gallery` computed."""
+        import pandas as pd
+
+        model = model if model in self.models else next(iter(self.models))
+        network, rows = self.models[model], []
+        for number, name in enumerate(self.layers(model), 1):
+            for channel in strongest_filters(network, self.images, name, filters):
+                best = self._top(model, name, channel)
+                rows.append({"layer": number, "filter": channel, "patch side": best.patches.shape[-1],
+                             "projections alike": likeness(best.projection_patches),
+                             "patches alike": likeness(best.patches)})
+        return pd.DataFrame(rows)
 
     def show_control(self) -> None:
         """Show the inspector with controls (network, layer, filter, image), once
