@@ -78,8 +78,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--networks", default="lenet5,resnet20")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's); 1 on a CPU shared with other jobs")
     parser.add_argument("--write", action="store_true", help="write the table into benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     names = [n.strip() for n in args.networks.split(",") if n.strip()]
     bad = [n for n in names if n not in NETWORKS]
@@ -121,7 +125,8 @@ def main(argv=None) -> int:
                 "mean inside fp32's range?": "—" if mode == "fp32" else
                 ("yes" if low <= mean <= high else f"no ({low:.2%}–{high:.2%})")})
     data = "; ".join(sorted({f"{r['network']}: {r['data']}" for r in rows if "data" in r}))
-    text = (f"Measured {started} by `python benchmarks/fastpath_accuracy.py` (seeds {args.seeds}; {machine_line()}); "
+    command = " ".join(argv if argv is not None else sys.argv[1:])
+    text = (f"Measured {started} by `python benchmarks/fastpath_accuracy.py {command}` ({machine_line()}); "
             f"{data}. Load average at the start {start_load}.\n\n"
             + markdown(summary, ["network", "mode", "runs as", "test error per seed", "mean ± sd",
                                  "training s (mean)", "mean inside fp32's range?"])

@@ -7,11 +7,11 @@ On the CPU, two things can make a step faster, and neither helps every network:
   reordered around every convolution unless the model and its inputs are channels-last already;
 - **bfloat16 autocast**: matrix products and convolutions in bfloat16 (float32's exponent range, so no
   gradient scaler), the weights and the optimizer's update in float32. Only where the CPU has bfloat16
-  instructions (x86 AVX512_BF16 or AMX-BF16): elsewhere oneDNN emulates it with float32 instructions
-  plus conversions, and it is slower than float32.
+  instructions (x86 AVX512_BF16 or AMX-BF16): without them it is emulated in float32 arithmetic plus
+  conversions, so it is not used.
 
 What is on by default is decided per network family from measurements (``FAMILIES``, numbers in
-benchmarks/RESULTS.md), not by rule: LeNet-5's own layers, for instance, gain nothing from either.
+benchmarks/RESULTS.md), not by rule: LeNet-5, for instance, gains too little from either to count on.
 ``fit(..., amp=False, channels_last=False)`` (``--no-amp``/``--no-channels-last`` on the command line)
 switches them off; ``CNNLIT_FASTPATH=0`` switches off the automatic CPU choices for a whole session.
 """
@@ -113,8 +113,8 @@ FAMILIES: dict[str, FamilyChoice] = {
     "LeNet5": FamilyChoice(False, False, "1.10x / 0.97x / 1.17x: too little to count on, and bf16 would "
                                          "compute the RBF output's squared distances in bfloat16"),
     "LeNet5Modern": FamilyChoice(False, False, "1.08x / 0.99x / 1.13x: too little arithmetic per image to gain"),
-    "AlexNetSmall": FamilyChoice(False, True, "1.17x / 1.46x / 1.25x: bf16 pays; with it, channels-last "
-                                              "slows the local response normalisation"),
+    "AlexNetSmall": FamilyChoice(False, True, "1.17x / 1.46x / 1.25x: bf16 pays, channels-last on top of "
+                                              "it does not"),
     "ZFNetSmall": FamilyChoice(True, True, "1.15x / 1.30x / 1.56x"),
     "VGG": FamilyChoice(True, True, "configuration A 1.26x / 1.03x / 1.27x, E with batch norm 1.27x / 1.23x / 1.58x"),
     "CifarResNet": FamilyChoice(True, True, "1.39x / 1.77x / 1.75x"),
