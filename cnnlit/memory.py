@@ -188,8 +188,8 @@ def _small_zfnet(kernel: int, stride: int) -> Callable[[], nn.Module]:    # chap
                   first_stride=stride)
 
 
-def _vgg(config: str, batch_norm: bool) -> Callable[[], nn.Module]:
-    return _model("vgg", config=config, batch_norm=batch_norm, num_classes=10, in_channels=3, width=2,
+def _vgg(config: str, batch_norm: bool) -> Callable[[], nn.Module]:      # chapter 4: Fashion-MNIST
+    return _model("vgg", config=config, batch_norm=batch_norm, num_classes=10, in_channels=1, width=2,
                   hidden=512, pool_size=1, init="glorot")
 
 
@@ -200,6 +200,7 @@ def _resnet_cifar(depth: int, plain: bool) -> Callable[[], nn.Module]:
 # The whole training and test sets, as the full profile loads them with a network connection.
 MNIST_32 = dataset_bytes(60_000 + 10_000, (1, 32, 32))          # padded to 32x32 (LeNet-5's input)
 FASHION_MNIST = dataset_bytes(60_000 + 10_000, (1, 28, 28))
+FASHION_MNIST_32 = dataset_bytes(60_000 + 10_000, (1, 32, 32))  # padded to 32x32
 CIFAR10 = dataset_bytes(50_000 + 10_000, (3, 32, 32))
 CIFAR10_TRAIN = dataset_bytes(50_000, (3, 32, 32))
 FASHION_MNIST_TRAIN_TEST_96 = dataset_bytes(60_000, (1, 28, 28)) + dataset_bytes(10_000, (1, 96, 96))
@@ -237,7 +238,7 @@ def chapter_plans() -> list[ChapterPlan]:
                      Run("alexnet_small, width 32, hidden 256 (ablations)",
                          _model("alexnet_small", in_channels=3, image_size=32, width=32, hidden=256),
                          (3, 32, 32), 64, 1, 6 * CIFAR10_TRAIN + dataset_bytes(5_000 + 10_000, (3, 32, 32)))),
-                    ('figure1 = dict(train=p.choose(smoke=512, cpu=5000, full=None)',
+                    ('DATA = ["cifar10", "fashion-mnist"]', 'figure1 = dict(train=p.choose(smoke=512, cpu=5000, full=None)',
                      "width=p.choose(smoke=8, cpu=16, full=32)", 'RATES = {"relu": [0.001, 0.003, 0.01], "tanh"',
                      "ErrorCurve(four_layer(unit), raw, lr, label=unit)",
                      "ablation = dict(train=p.choose(smoke=256, cpu=1000, full=5000)",
@@ -256,24 +257,29 @@ def chapter_plans() -> list[ChapterPlan]:
                      "batch_size=p.batch_size", "test_data.images[:p.choose(smoke=150, cpu=600, full=3000)]"),
                     "training images enlarged to 96x96 batch by batch; the test set is enlarged whole"),
         ChapterPlan("04_vgg.ipynb",
-                    (Run("VGG A, width / 2", _vgg("A", False), (3, 32, 32), batch, 1, CIFAR10),
-                     Run("VGG E, width / 2", _vgg("E", False), (3, 32, 32), batch, 1, CIFAR10),
-                     Run("VGG E + batch norm, width / 2", _vgg("E", True), (3, 32, 32), batch, 1, CIFAR10)),
+                    (Run("VGG A, width / 2", _vgg("A", False), (1, 32, 32), batch, 1, FASHION_MNIST_32),
+                     Run("VGG E, width / 2", _vgg("E", False), (1, 32, 32), batch, 1, FASHION_MNIST_32),
+                     Run("VGG E + batch norm, width / 2", _vgg("E", True), (1, 32, 32), batch, 1,
+                         FASHION_MNIST_32)),
                     ("WIDTH = p.choose(smoke=16, cpu=8, full=2)", "HIDDEN = p.choose(smoke=64, cpu=128, full=512)",
                      'run("E + batch norm", narrow("E", seed, batch_norm=True), seed)', "pool_size=1",
-                     "batch_size=p.batch_size")),
+                     "batch_size=p.batch_size", 'cnnlit.data.load("fashion-mnist", "train",',
+                     "subset=p.choose(smoke=512, cpu=8000, full=None)).map(pad)", "in_channels=1")),
         ChapterPlan("05_googlenet.ipynb",
                     (Run("small GoogLeNet, width 0.5", _model("googlenet_small", in_channels=3,
                                                                num_classes=10, width=0.5),
                          (3, 32, 32), batch, 2, CIFAR10),),
                     ("width=p.choose(smoke=0.25, cpu=0.25, full=0.5)", "torch.optim.Adam(small.parameters()",
-                     "batch_size=p.batch_size")),
+                     "batch_size=p.batch_size",
+                     'load_first_available(["cifar10", "fashion-mnist"], "train", subset=p.train_size)')),
         ChapterPlan("06_resnet.ipynb",
                     (Run("plain-20", _resnet_cifar(20, True), (3, 32, 32), batch, 1, CIFAR10),
                      Run("plain-56", _resnet_cifar(56, True), (3, 32, 32), batch, 1, CIFAR10),
                      Run("ResNet-56", _resnet_cifar(56, False), (3, 32, 32), batch, 1, CIFAR10)),
                     ("depths = p.choose(smoke=(8, 14), cpu=(8, 20), full=(20, 56))",
-                     "full=train.images.shape[-1]", "batch_size=p.batch_size")),
+                     "full=train.images.shape[-1]", "batch_size=p.batch_size",
+                     'load_first_available(["cifar10", "fashion-mnist"], "train",',
+                     "subset=p.choose(smoke=512, cpu=5000, full=None)")),
         ChapterPlan("07_comparison.ipynb", (), (), "no training: per-layer summaries on the CPU, nothing on the GPU"),
     ]
 
