@@ -17,6 +17,7 @@ import pytest
 _notebook_seconds: dict[str, float] = defaultdict(float)
 _notebook_peak_rss: dict[str, int] = {}
 _notebook_cpu_seconds: dict[str, float] = {}
+_budget_seen: dict[str, int] = {}          # per notebook, in the process that runs it
 
 
 def _cpu_seconds(pid: int):
@@ -46,6 +47,9 @@ def _kernel_pid(item):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """Read the kernel's CPU time and peak memory after each cell (in the process that runs the notebook:
+    a pytest-xdist worker or pytest itself) and carry them in the report's user_properties, which reach
+    the process that prints the table."""
     outcome = yield
     path = item.nodeid.split("::")[0]
     if call.when != "call" or not path.endswith(".ipynb"):
@@ -55,13 +59,12 @@ def pytest_runtest_makereport(item, call):
     pid = _kernel_pid(item)
     peak = peak_rss(pid) if pid else None
     cpu = _cpu_seconds(pid) if pid else None
-    if cpu is not None:
-        _notebook_cpu_seconds[path] = max(cpu, _notebook_cpu_seconds.get(path, 0.0))
+    report = outcome.get_result()
+    report.user_properties += [("kernel_cpu_seconds", cpu), ("peak_rss", peak)]
     if peak is None:
         return
-    first_time_over = peak > HOST_RSS_BUDGET and _notebook_peak_rss.get(path, 0) <= HOST_RSS_BUDGET
-    _notebook_peak_rss[path] = max(peak, _notebook_peak_rss.get(path, 0))
-    report = outcome.get_result()
+    first_time_over = peak > HOST_RSS_BUDGET and _budget_seen.get(path, 0) <= HOST_RSS_BUDGET
+    _budget_seen[path] = max(peak, _budget_seen.get(path, 0))
     if first_time_over and report.passed:
         report.outcome = "failed"
         report.longrepr = (f"the kernel's peak memory reached {peak / 1e9:.2f} GB during this cell, over the "
@@ -70,8 +73,14 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_runtest_logreport(report):
     path = report.nodeid.split("::")[0]
-    if path.endswith(".ipynb"):
-        _notebook_seconds[path] += report.duration
+    if not path.endswith(".ipynb"):
+        return
+    _notebook_seconds[path] += report.duration
+    measured = dict(report.user_properties)
+    if measured.get("kernel_cpu_seconds") is not None:
+        _notebook_cpu_seconds[path] = max(measured["kernel_cpu_seconds"], _notebook_cpu_seconds.get(path, 0.0))
+    if measured.get("peak_rss") is not None:
+        _notebook_peak_rss[path] = max(measured["peak_rss"], _notebook_peak_rss.get(path, 0))
 
 
 def pytest_terminal_summary(terminalreporter):

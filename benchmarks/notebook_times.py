@@ -2,7 +2,8 @@
 
     python benchmarks/notebook_times.py                         # smoke profile, all notebooks
     python benchmarks/notebook_times.py --profiles smoke,cpu    # both profiles
-    python benchmarks/notebook_times.py notebooks/01_lenet.ipynb --profiles cpu
+    python benchmarks/notebook_times.py notebooks/01_lenet5.ipynb --profiles cpu
+    python benchmarks/notebook_times.py --profiles cpu --save _build/executed   # keep the executed copies
 
 Each notebook is executed with nbclient in a fresh kernel (``CNNLIT_PROFILE`` set for it), from a
 scratch working folder: nothing is written into ``notebooks/``. The time includes the kernel's start and
@@ -22,8 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BUDGETS = {"smoke": 60, "cpu": 300, "full": 900}
 
 
-def time_notebook(path: Path, profile: str, timeout: int, kernel: str) -> tuple[float, str]:
-    """(seconds, status) for one execution of ``path`` under ``profile``."""
+def time_notebook(path: Path, profile: str, timeout: int, kernel: str,
+                  save: Path | None = None) -> tuple[float, str]:
+    """(seconds, status) for one execution of ``path`` under ``profile``; with ``save``, the executed
+    notebook (outputs included, as far as it ran) is written to ``save/<profile>/<name>``."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -48,6 +51,9 @@ def time_notebook(path: Path, profile: str, timeout: int, kernel: str) -> tuple[
             except DeadKernelError:
                 status = "error: the kernel died"
             seconds = time.perf_counter() - tick
+        if save is not None:
+            (save / profile).mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, save / profile / path.name)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -63,6 +69,7 @@ def main(argv=None) -> int:
     parser.add_argument("--profiles", default="smoke", help="comma-separated: smoke, cpu, full")
     parser.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds")
     parser.add_argument("--kernel", default="python3")
+    parser.add_argument("--save", type=Path, default=None, help="write the executed notebooks under SAVE/<profile>/")
     args = parser.parse_args(argv)
     profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
     unknown = [p for p in profiles if p not in BUDGETS]
@@ -77,7 +84,7 @@ def main(argv=None) -> int:
     rows = []
     for profile in profiles:
         for path in paths:
-            seconds, status = time_notebook(path, profile, args.timeout, args.kernel)
+            seconds, status = time_notebook(path, profile, args.timeout, args.kernel, args.save)
             over = " (over budget)" if seconds > BUDGETS[profile] else ""
             rows.append((path.name, profile, seconds, status + over))
             print(f"  {path.name:<32} {profile:<6} {seconds:8.1f} s  {status}{over}", flush=True)

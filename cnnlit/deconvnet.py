@@ -32,6 +32,7 @@ from torch import nn
 
 from .layers import LocalResponseNorm
 from .module_tools import evaluating, pair
+from .profiles import DRY_RUN_BATCHES, dry_run
 
 # Layers the deconvnet passes over unchanged (Section 2.1: "contrast normalization ... passed over").
 PASS_OVER = (nn.LocalResponseNorm, LocalResponseNorm, nn.modules.batchnorm._BatchNorm, nn.Dropout,
@@ -287,10 +288,13 @@ class TopActivations:
 def top_activations(model: nn.Module, data, layer: str, channel: int, k: int = 9,
                     batch_size: int = 256) -> TopActivations:
     """The ``k`` inputs of ``data`` (a :class:`cnnlit.data.TensorData` or an image tensor) whose
-    ``channel`` of ``layer`` has the strongest single activation, with their patches and projections."""
+    ``channel`` of ``layer`` has the strongest single activation, with their patches and projections.
+    In a dry run (``CNNLIT_DRY_RUN=1``) only the first ``DRY_RUN_BATCHES`` batches are searched."""
     images = data.images if hasattr(data, "images") else data
     if not torch.is_tensor(images) or images.ndim != 4:
         raise TypeError("data must be a TensorData or an (N, C, H, W) image tensor")
+    if dry_run():
+        images = images[:DRY_RUN_BATCHES * batch_size]
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     strongest, where = [], []

@@ -21,7 +21,7 @@ from ..data import TensorData
 from ..fastpath import plan as plan_steps
 from ..layers.dropout import ClassicDropout
 from ..layers.normalization import ALEXNET_LRN, LocalResponseNorm
-from ..profiles import dry_run
+from ..profiles import DRY_RUN_BATCHES, dry_run
 from ..runtime import device as default_device
 from ..train import TrainingDiverged, batches, train_epoch
 from ..widgets import clamp
@@ -66,7 +66,8 @@ class ErrorCurve:
         while seen < goal and not self.diverged:
             started = time.perf_counter()
             try:
-                totals = train_epoch(self.model, itertools.islice(self._batches, self.chunk), self.optimizer,
+                chunk = DRY_RUN_BATCHES if dry_run() else self.chunk     # a dry run records one short chunk
+                totals = train_epoch(self.model, itertools.islice(self._batches, chunk), self.optimizer,
                                      loss_fn, self.device, scaler=self.scaler, plan=self.plan)
             except TrainingDiverged:
                 self.diverged = True        # the learning rate is too high for this network
