@@ -17,13 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-from torch import nn
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import cnnlit  # noqa: E402
+import cnnlit  # noqa: E402  (before torch: it sets OpenMP's wait policy, as the chapters' setup cell does)
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 from cnnlit import fastpath  # noqa: E402
 from cnnlit.models import get_model  # noqa: E402
 from cnnlit.models.lenet import MAPCriterion, paper_distortions, paper_input  # noqa: E402

@@ -27,7 +27,8 @@ DRY_RUN_BATCHES = 2      # batches per epoch (and per evaluation) in a dry run, 
 class Profile:
     """The sizes a notebook reads instead of hard-coding them.
 
-    ``train_size``/``test_size`` of ``None`` mean the whole split.
+    ``train_size``/``test_size`` of ``None`` mean the whole split. Image sizes are not here: each chapter
+    chooses its own (its network's input, ``p.choose(...)``), so a profile never claims one.
     """
 
     name: str
@@ -35,7 +36,6 @@ class Profile:
     test_size: Optional[int]
     epochs: int
     batch_size: int
-    image_size: int
     description: str = field(default="", compare=False)
 
     def choose(self, *, smoke: Any, cpu: Any, full: Any) -> Any:
@@ -46,15 +46,15 @@ class Profile:
         train = "all" if self.train_size is None else f"{self.train_size:,}"
         test = "all" if self.test_size is None else f"{self.test_size:,}"
         return (f"profile '{self.name}': train {train} / test {test} images, {self.epochs} epoch(s), "
-                f"batch {self.batch_size}, image size {self.image_size}")
+                f"batch {self.batch_size}")
 
 
 PROFILES = {
-    "smoke": Profile("smoke", train_size=512, test_size=256, epochs=1, batch_size=64, image_size=32,
+    "smoke": Profile("smoke", train_size=512, test_size=256, epochs=1, batch_size=64,
                      description="tiny subsets, 1 epoch: proves every cell runs (CI, nbval)"),
-    "cpu": Profile("cpu", train_size=8_000, test_size=2_000, epochs=8, batch_size=64, image_size=64,
+    "cpu": Profile("cpu", train_size=8_000, test_size=2_000, epochs=8, batch_size=64,
                    description="reduced data and epochs on a laptop CPU; results still meaningful"),
-    "full": Profile("full", train_size=None, test_size=None, epochs=30, batch_size=128, image_size=224,
+    "full": Profile("full", train_size=None, test_size=None, epochs=30, batch_size=128,
                     description="whole MNIST / Fashion-MNIST / CIFAR-10 on a GPU"),
 }
 
