@@ -385,9 +385,9 @@ def section_accuracy(args) -> list:
     return rows
 
 
-# Training steps per network in a chapter's cpu-profile run: 8,000 images / 64 per epoch times its epochs.
-CHAPTER_STEPS = {"lenet5": (125 * 16, "01: 16 epochs of 125 steps"),
-                 "resnet20": (125 * 8, "06: 8 epochs of 125 steps, per network (4 networks)")}
+# Training steps per network in a chapter's cpu-profile run (its images / 64 per epoch, times its epochs).
+CHAPTER_STEPS = {"lenet5": (125 * 16, "01: 16 epochs of 125 steps (7,996 digits)"),
+                 "resnet20": (79 * 6, "06: 6 epochs of 79 steps (5,000 images), per network (12 networks)")}
 
 
 def section_compile(names, args) -> list:
