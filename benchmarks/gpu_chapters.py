@@ -20,12 +20,13 @@ import os
 import platform
 import re
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from notebook_times import execute, with_checkout  # noqa: E402
 START, END = "<!-- gpu_chapters: start -->", "<!-- gpu_chapters: end -->"
 BUDGET_SECONDS = 15 * 60                      # DESIGN.md: the full profile, per notebook on a T4-class GPU
 REPORT_PREFIX = "GPU_CHAPTERS_REPORT "
@@ -46,38 +47,12 @@ HEADLINES_PER_CHAPTER = 4
 def run_chapter(path: Path, timeout: int, dry_run: bool) -> dict:
     """Execute one notebook; return its seconds, status, memory report and headline lines."""
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(REPORT_CELL))
-    environment = {"CNNLIT_PROFILE": "full", "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    environment = {"CNNLIT_PROFILE": "full"}
     environment.update({"CNNLIT_DRY_RUN": "1", "CNNLIT_DEVICE": "cpu"} if dry_run else {"CNNLIT_DRY_RUN": "0"})
-    saved = {key: os.environ.get(key) for key in environment}
-    os.environ.update(environment)
-    status = "ok"
-    try:
-        with tempfile.TemporaryDirectory(prefix="cnnlit-gpu-chapters-") as scratch:
-            client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                                    resources={"metadata": {"path": scratch}})
-            tick = time.perf_counter()
-            try:
-                client.execute()
-            except CellTimeoutError:
-                status = f"timeout: a cell ran over {timeout} s"
-            except CellExecutionError as error:
-                lines = [line for line in str(error).splitlines() if line.strip()]
-                status = "error: " + (lines[-1][:120] if lines else "a cell raised")
-            except DeadKernelError:
-                status = "error: the kernel died (out of memory?)"
-            seconds = time.perf_counter() - tick
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    seconds, status = execute(notebook, with_checkout(environment), timeout)
     printed = [output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
                for output in cell.get("outputs", []) if output.get("output_type") == "stream"]
     lines = [line.strip() for text in printed for line in text.splitlines()]

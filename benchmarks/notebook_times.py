@@ -23,21 +23,18 @@ ROOT = Path(__file__).resolve().parents[1]
 BUDGETS = {"smoke": 60, "cpu": 300, "full": 900}
 
 
-def time_notebook(path: Path, profile: str, timeout: int, kernel: str,
-                  save: Path | None = None) -> tuple[float, str]:
-    """(seconds, status) for one execution of ``path`` under ``profile``; with ``save``, the executed
-    notebook (outputs included, as far as it ran) is written to ``save/<profile>/<name>``."""
-    import nbformat
+def execute(notebook, environment: dict, timeout: int, kernel: str = "python3") -> tuple[float, str]:
+    """Run an nbformat ``notebook`` in place (its outputs filled in) with nbclient, in a fresh kernel started
+    with ``environment`` added to this process's, from a scratch working folder. Returns (seconds, status):
+    status is "ok", "timeout ..." or "error: <the last line of the error>"."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    notebook = nbformat.read(path, as_version=4)
-    saved = {k: os.environ.get(k) for k in ("CNNLIT_PROFILE", "PYTHONPATH")}
-    os.environ["CNNLIT_PROFILE"] = profile
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), saved["PYTHONPATH"]]))
+    saved = {key: os.environ.get(key) for key in environment}
+    os.environ.update(environment)
     status = "ok"
     try:
-        with tempfile.TemporaryDirectory(prefix="cnnlit-nbtime-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="cnnlit-notebook-") as scratch:
             client = NotebookClient(notebook, timeout=timeout, kernel_name=kernel,
                                     resources={"metadata": {"path": scratch}})
             tick = time.perf_counter()
@@ -47,19 +44,35 @@ def time_notebook(path: Path, profile: str, timeout: int, kernel: str,
                 status = f"timeout (a cell ran over {timeout} s)"
             except CellExecutionError as error:
                 lines = [line for line in str(error).splitlines() if line.strip()]
-                status = "error: " + (lines[-1][:100] if lines else "a cell raised")
+                status = "error: " + (lines[-1][:120] if lines else "a cell raised")
             except DeadKernelError:
-                status = "error: the kernel died"
+                status = "error: the kernel died (out of memory?)"
             seconds = time.perf_counter() - tick
-        if save is not None:
-            (save / profile).mkdir(parents=True, exist_ok=True)
-            nbformat.write(notebook, save / profile / path.name)
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    return seconds, status
+
+
+def with_checkout(environment: dict) -> dict:
+    """``environment`` plus PYTHONPATH with this checkout first, so kernels import its cnnlit."""
+    return {**environment, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+def time_notebook(path: Path, profile: str, timeout: int, kernel: str,
+                  save: Path | None = None) -> tuple[float, str]:
+    """(seconds, status) for one execution of ``path`` under ``profile``; with ``save``, the executed
+    notebook (outputs included, as far as it ran) is written to ``save/<profile>/<name>``."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    seconds, status = execute(notebook, with_checkout({"CNNLIT_PROFILE": profile}), timeout, kernel)
+    if save is not None:
+        (save / profile).mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, save / profile / path.name)
     return seconds, status
 
 

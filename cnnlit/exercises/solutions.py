@@ -383,6 +383,13 @@ def option_b_extra_params() -> int:
         _parameters(get_model("resnet_cifar", depth=20, shortcut="A"))
 
 
+def option_b_shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    """Option B (Sec. 3.3): the identity where the shapes agree, else a 1×1 projection with batch norm."""
+    if stride == 1 and in_channels == out_channels:
+        return nn.Identity()
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels))
+
+
 class BasicBlockOptionB(nn.Module):
     """Fig. 5 (left) with option B: a 1×1 projection (and BN) on the shortcut only where the shape changes."""
 
@@ -392,10 +399,7 @@ class BasicBlockOptionB(nn.Module):
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
-        self.shortcut = nn.Identity()
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                                          nn.BatchNorm2d(out_channels))
+        self.shortcut = option_b_shortcut(in_channels, out_channels, stride)
 
     def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))
@@ -417,10 +421,7 @@ class BottleneckOptionB(nn.Module):
         self.bn2 = nn.BatchNorm2d(channels)
         self.conv3 = nn.Conv2d(channels, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
-        self.shortcut = nn.Identity()
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                                          nn.BatchNorm2d(out_channels))
+        self.shortcut = option_b_shortcut(in_channels, out_channels, stride)
 
     def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))
