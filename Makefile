@@ -4,9 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.cnnlit-installed
 DATA_DIR := $(or $(CNNLIT_DATA),$(HOME)/.cache/cnnlit)
-# OpenMP threads that sleep instead of spinning while they wait: on a busy 2-core machine spinning threads
-# slowed LeNet-5 training over tenfold (benchmarks/RESULTS.md). Must be set before torch starts.
-export OMP_WAIT_POLICY ?= PASSIVE
+# How OpenMP's idle threads wait is set by `import cnnlit` (a short spin, cnnlit/threads.py); the test
+# workers below run one torch thread each, so they have no idle threads to wait.
 
 .PHONY: setup data book test lab student clean help
 help:

@@ -328,7 +328,7 @@ def section_throughput(names, args) -> list:
 @dataclass(frozen=True)
 class Target:
     case: str
-    accuracy: float
+    accuracies: tuple                     # test accuracies to time, lowest first; training stops at the last
     train_size: Optional[int]             # None: the whole split
     test_size: Optional[int]
     epochs: int
@@ -338,10 +338,12 @@ class Target:
 
 TARGETS = [
     # Chapter 01's recipe: SGD 0.05, momentum 0.9, cosine schedule over 20 epochs (the paper's passes).
-    Target("lenet5", 0.985, None, None, 20, 64,
+    # 98.5% is the target asked for; the offline copy's 7,996 training digits peak near 98.3% with this
+    # recipe, so 98.0% is timed as well, to compare the two paths on a target both reach.
+    Target("lenet5", (0.98, 0.985), None, None, 20, 64,
            lambda opt, epochs: torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)),
     # He et al. (2016), section 4.2: SGD 0.1, momentum 0.9, weight decay 1e-4, rate / 10 at 50% and 75%.
-    Target("resnet20-28", 0.90, None, None, 8, 128,
+    Target("resnet20-28", (0.90,), None, None, 8, 128,
            lambda opt, epochs: torch.optim.lr_scheduler.MultiStepLR(opt, [epochs // 2, 3 * epochs // 4], 0.1)),
 ]
 
@@ -358,7 +360,7 @@ def section_accuracy(args) -> list:
             model, optimizer = _fresh(case)
             scheduler = target.schedule(optimizer, target.epochs)
             loader = torch.utils.data.DataLoader(tutorial, batch_size=case.batch_size, shuffle=True)
-            before, seconds, curve, reached = load_average(), 0.0, [], None
+            before, seconds, curve, reached = load_average(), 0.0, [], {}
             for epoch in range(1, target.epochs + 1):
                 if path.startswith("tutorial"):
                     seconds += timed(lambda: tutorial_epoch(model, loader, optimizer, case.loss), time.perf_counter)
@@ -372,25 +374,32 @@ def section_accuracy(args) -> list:
                 curve.append(accuracy)
                 print(f"    {target.case} {path}: epoch {epoch} test accuracy {accuracy:.2%}, {seconds:.0f} s",
                       flush=True)
-                if accuracy >= target.accuracy:
-                    reached = (epoch, seconds)
+                for goal in target.accuracies:
+                    if accuracy >= goal and goal not in reached:
+                        reached[goal] = (epoch, seconds)
+                if len(reached) == len(target.accuracies):
                     break
-            rows.append({"network": target.case, "target": target.accuracy, "path": path,
-                         "train/test images": f"{len(train):,} / {len(test):,} ({train.source.split('(')[0].strip()})",
-                         "epochs": reached[0] if reached else None, "seconds": reached[1] if reached else None,
-                         "best": max(curve), "load": f"{before} -> {load_average()}"})
-            print(f"  {target.case} {path}: " + (f"{target.accuracy:.1%} after {reached[0]} epoch(s), {reached[1]:.0f} s"
-                                                 if reached else f"did not reach {target.accuracy:.1%} "
-                                                 f"in {target.epochs} epochs (best {max(curve):.2%})"), flush=True)
+            for goal in target.accuracies:
+                epoch_and_seconds = reached.get(goal, (None, None))
+                rows.append({"network": target.case, "target": goal, "path": path,
+                             "train/test images": f"{len(train):,} / {len(test):,} ({train.source.split('(')[0].strip()})",
+                             "epochs": epoch_and_seconds[0], "seconds": epoch_and_seconds[1],
+                             "best": max(curve), "load": f"{before} -> {load_average()}"})
+                print(f"  {target.case} {path}: " + (f"{goal:.1%} after {reached[goal][0]} epoch(s), {reached[goal][1]:.0f} s"
+                                                     if goal in reached else f"did not reach {goal:.1%} "
+                                                     f"in {target.epochs} epochs (best {max(curve):.2%})"), flush=True)
     return rows
 
 
 # Training steps per network in a chapter's cpu-profile run (its images / 64 per epoch, times its epochs).
-CHAPTER_STEPS = {"lenet5": (125 * 16, "01: 16 epochs of 125 steps (7,996 digits)"),
+CHAPTER_STEPS = {"lenet5": (125 * 20, "01: 20 epochs of 125 steps (7,996 digits)"),
                  "resnet20": (79 * 6, "06: 6 epochs of 79 steps (5,000 images), per network (12 networks)")}
 
 
 def section_compile(names, args) -> list:
+    # A cold compile each time, as in a student's first run: no graphs or kernels from Inductor's on-disk
+    # cache or from an earlier compile of the same graph in this process.
+    torch._inductor.config.force_disable_caches = True
     rows = []
     for name in names:
         case = CASES[name]

@@ -23,7 +23,7 @@ import pkgutil
 
 from . import threads as _threads
 
-_threads.prefer_passive_waiting()     # OMP_WAIT_POLICY=PASSIVE, which only works before torch loads
+_threads.prefer_short_spin()         # GOMP_SPINCOUNT, which only works before torch loads
 
 from .profiles import PROFILES, Profile, profile  # noqa: E402 - torch loads here, after the line above
 from .runtime import device, seed_everything

@@ -106,19 +106,23 @@ class FamilyChoice:
 
 
 # Training throughput of fit relative to fp32 NCHW (channels-last / bf16 / both), each network as its chapter
-# trains it in the cpu profile, batch 64, on a 2-core AMD EPYC (Zen 4, AVX512_BF16): CPU seconds per image,
-# one thread, median of 3 interleaved rounds (`benchmarks/throughput.py --sections layouts --clock cpu
-# --threads 1`; the machine was shared, see benchmarks/RESULTS.md).
+# trains it in the cpu profile, batch 64, on a 2-core AMD EPYC (Zen 4, AVX512_BF16), torch's 2 threads,
+# GOMP_SPINCOUNT=3000, wall clock, median of 3 interleaved rounds (`benchmarks/throughput.py --sections
+# layouts`, 2026-12-02 04:32; benchmarks/RESULTS.md). Differences under about 10% are within this machine's
+# round-to-round spread, so where two settings are that close the earlier runs in RESULTS.md decide.
 FAMILIES: dict[str, FamilyChoice] = {
-    "LeNet5": FamilyChoice(False, False, "1.10x / 0.97x / 1.17x: too little to count on, and bf16 would "
-                                         "compute the RBF output's squared distances in bfloat16"),
-    "LeNet5Modern": FamilyChoice(False, False, "1.08x / 0.99x / 1.13x: too little arithmetic per image to gain"),
-    "AlexNetSmall": FamilyChoice(False, True, "1.17x / 1.46x / 1.25x: bf16 pays, channels-last on top of "
-                                              "it does not"),
-    "ZFNetSmall": FamilyChoice(True, True, "1.15x / 1.30x / 1.56x"),
-    "VGG": FamilyChoice(True, True, "configuration A 1.26x / 1.03x / 1.27x, E with batch norm 1.27x / 1.23x / 1.58x"),
-    "CifarResNet": FamilyChoice(True, True, "1.39x / 1.77x / 1.75x"),
-    "GoogLeNetSmall": FamilyChoice(True, True, "1.58x / 1.14x / 2.17x"),
+    "LeNet5": FamilyChoice(False, False, "1.01x / 0.93x / 1.15x: too little to count on, and bf16 would "
+                                         "compute the RBF output's squared distances in bfloat16 (its test "
+                                         "error left fp32's seed range: benchmarks/RESULTS.md)"),
+    "LeNet5Modern": FamilyChoice(False, False, "1.15x / 1.03x / 1.27x, and 0.98x / 0.68x / 0.92x in the run "
+                                               "before: too little arithmetic per image to gain reliably"),
+    "AlexNetSmall": FamilyChoice(True, True, "1.59x / 1.20x / 1.84x, with local response normalisation's "
+                                             "channel sum as one matrix product (cnnlit.layers.normalization)"),
+    "ZFNetSmall": FamilyChoice(True, True, "1.18x / 1.14x / 1.58x"),
+    "VGG": FamilyChoice(True, True, "configuration A 1.33x / 1.02x / 1.59x, E with batch norm 1.21x / 1.14x / 1.36x"),
+    "CifarResNet": FamilyChoice(True, True, "at 14 px 1.08x / 1.31x / 1.18x (1.45x both in the run before); "
+                                            "channels-last is kept for the 28 and 32 px runs, where it pays"),
+    "GoogLeNetSmall": FamilyChoice(True, True, "1.67x / 1.12x / 2.17x"),
 }
 UNMEASURED = FamilyChoice(False, False, "not measured: PyTorch's defaults (fp32, NCHW)")
 

@@ -164,6 +164,19 @@ def test_lrn_even_size_agrees_with_torch():
     assert torch.allclose(LocalResponseNorm(4, 1e-2, 0.75, 2)(a), nn.LocalResponseNorm(4, 4e-2, 0.75, 2)(a))
 
 
+@pytest.mark.parametrize("n", [2, 5, 6])
+def test_lrn_in_channels_last_and_its_gradient_match_torch(n):
+    """The channel sum is a band-matrix product: the same values and gradients in either memory layout."""
+    a = (torch.rand(3, 9, 5, 4, dtype=torch.float64) * 20).requires_grad_()
+    ours, theirs = LocalResponseNorm(n, 1e-2, 0.75, 2), nn.LocalResponseNorm(n, 1e-2 * n, 0.75, 2)
+    last = a.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
+    out = ours(last)
+    assert torch.allclose(out, theirs(a), rtol=1e-10)
+    (grad_ours,) = torch.autograd.grad(out.sum(), last)
+    (grad_torch,) = torch.autograd.grad(theirs(a).sum(), a)
+    assert torch.allclose(grad_ours, grad_torch, rtol=1e-10)
+
+
 def test_lrn_silent_neighbours_divide_by_k_to_the_beta():
     a = torch.zeros(1, 5, 1, 1)
     a[0, 2] = 1e-3

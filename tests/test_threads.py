@@ -1,7 +1,8 @@
-"""OMP_WAIT_POLICY=PASSIVE reaches OpenMP when cnnlit is imported before torch, and about() says so.
+"""GOMP_SPINCOUNT=3000 reaches OpenMP when cnnlit is imported before torch, and about() says so.
 
-GNU OpenMP prints its settings at start-up with OMP_DISPLAY_ENV=VERBOSE: GOMP_SPINCOUNT is 0 under the
-passive policy and 300000 by default, which shows what the runtime itself read, not just os.environ."""
+GNU OpenMP prints its settings at start-up with OMP_DISPLAY_ENV=VERBOSE: GOMP_SPINCOUNT is 300000 by
+default, 0 under OMP_WAIT_POLICY=PASSIVE and 3000 with cnnlit's short spin, which shows what the runtime
+itself read, not just os.environ."""
 import os
 import re
 import subprocess
@@ -30,23 +31,26 @@ def _spin_count(result) -> str:
 PROBE = "import torch; torch.ones(8).sum(); print(cnnlit.threads.thread_settings())"
 
 
-def test_importing_cnnlit_first_makes_openmp_wait_passively():
+def test_importing_cnnlit_first_gives_openmp_a_short_spin():
     result = _run("import cnnlit; " + PROBE)
-    assert _spin_count(result) == "0"
-    assert "OMP_WAIT_POLICY=PASSIVE (set by cnnlit before torch loaded)" in result.stdout
+    assert _spin_count(result) == threads.SPIN_COUNT == "3000"
+    assert "GOMP_SPINCOUNT=3000 (set by cnnlit before torch loaded" in result.stdout
 
 
 def test_after_torch_it_is_too_late_and_about_says_so():
     result = _run("import torch, cnnlit; " + PROBE)
-    assert _spin_count(result) != "0"                  # the runtime kept spinning waits
-    assert "torch was imported before cnnlit" in result.stdout
+    assert _spin_count(result) == "300000"             # GNU OpenMP's own default spin
+    assert "OpenMP's default waiting: torch was imported before cnnlit" in result.stdout
 
 
-def test_a_policy_chosen_by_the_environment_is_kept():
-    result = _run("import os, cnnlit; " + PROBE + "; print(os.environ['OMP_WAIT_POLICY'])",
-                  OMP_WAIT_POLICY="ACTIVE")
-    assert result.stdout.split()[-1] == "ACTIVE"
-    assert "OMP_WAIT_POLICY=ACTIVE (from the environment)" in result.stdout
+@pytest.mark.parametrize("variable, value, runtime_spin", [("OMP_WAIT_POLICY", "PASSIVE", "0"),
+                                                           ("GOMP_SPINCOUNT", "50", "50")])
+def test_a_wait_setting_chosen_by_the_environment_is_kept(variable, value, runtime_spin):
+    result = _run("import os, cnnlit; " + PROBE + "; print(os.environ.get('GOMP_SPINCOUNT'))",
+                  **{variable: value})
+    assert _spin_count(result) == runtime_spin
+    assert result.stdout.split()[-1] == (value if variable == "GOMP_SPINCOUNT" else "None")
+    assert f"{variable}={value} (from the environment)" in result.stdout
 
 
 def test_about_prints_the_thread_settings(capsys):
@@ -54,14 +58,16 @@ def test_about_prints_the_thread_settings(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("cnnlit ") and len(lines) == 2
     import torch
-    assert lines[1].startswith(f"CPU: {torch.get_num_threads()} torch threads, OMP_WAIT_POLICY")
+    assert lines[1].startswith(f"CPU: {torch.get_num_threads()} torch threads, ")
+    assert "GOMP_SPINCOUNT" in lines[1] or "OMP_WAIT_POLICY" in lines[1] or "OpenMP's default" in lines[1]
     assert "bfloat16" in lines[1]
 
 
 def test_first_outcome_is_kept(monkeypatch):
     monkeypatch.setattr(threads, "_outcome", None)
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    assert threads.prefer_passive_waiting() == "too late"       # torch is loaded in this test process
-    assert "OMP_WAIT_POLICY" not in os.environ
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    assert threads.prefer_short_spin() == "too late"            # torch is loaded in this test process
+    assert "GOMP_SPINCOUNT" not in os.environ
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
-    assert threads.prefer_passive_waiting() == "too late"
+    assert threads.prefer_short_spin() == "too late"
