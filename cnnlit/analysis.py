@@ -115,6 +115,16 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 WEIGHT_LAYER_NODES = ("ConvolutionBackward", "AddmmBackward", "MmBackward", "BmmBackward")
 
 
+def _is_weight_layer(node) -> bool:
+    """A convolution, or a matrix product whose operands are all learned or computed: a product with a
+    constant (local response normalisation's band matrix, which sums neighbouring channels) has an operand
+    outside the autograd graph (``None`` among its inputs) and is no weight layer."""
+    name = type(node).__name__
+    if not name.startswith(WEIGHT_LAYER_NODES):
+        return False
+    return name.startswith("ConvolutionBackward") or all(child is not None for child, _ in node.next_functions)
+
+
 def depth(model: nn.Module, input_size: Sequence[int]) -> int:
     """Weight layers (convolutions and fully connected layers) on the longest path from input to output —
     how the papers count depth: VGG-16 has 16, GoogLeNet 22 (an Inception module counts twice), ResNet-152
@@ -134,6 +144,5 @@ def depth(model: nn.Module, input_size: Sequence[int]) -> int:
             stack.append((node, True))
             stack.extend((child, False) for child in children if child not in longest)
             continue
-        is_weight_layer = type(node).__name__.startswith(WEIGHT_LAYER_NODES)
-        longest[node] = int(is_weight_layer) + max((longest[c] for c in children), default=0)
+        longest[node] = int(_is_weight_layer(node)) + max((longest[c] for c in children), default=0)
     return longest.get(output.grad_fn, 0)

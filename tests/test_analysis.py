@@ -115,3 +115,13 @@ def test_depth_counts_weight_layers_on_the_longest_path():
             return self.shortcut(x) + self.f(x)
 
     assert depth(nn.Sequential(nn.Conv2d(1, 2, 3), Residual(), Residual()), (1, 1, 8, 8)) == 1 + 2 + 2
+
+
+def test_depth_does_not_count_a_product_with_a_constant():
+    """Local response normalisation sums neighbouring channels with a band-matrix product: not a layer."""
+    from cnnlit.layers import LocalResponseNorm
+
+    with_lrn = nn.Sequential(nn.Conv2d(1, 6, 3), nn.ReLU(), LocalResponseNorm(), nn.Flatten(), nn.Linear(6 * 6 * 6, 2))
+    assert depth(with_lrn, (1, 1, 8, 8)) == 2
+    no_bias = nn.Sequential(nn.Linear(4, 4, bias=False), nn.ReLU(), nn.Linear(4, 2, bias=False))
+    assert depth(no_bias, (2, 4)) == 2              # products with learned weights still count (MmBackward)
