@@ -54,8 +54,9 @@ class LocalResponseNorm(nn.Module):
         min(N-1, .)). For even n the paper's limits i +- n/2 would span n+1 channels; we keep n, as torch does.
 
         The window sum is one matrix product: the squares times a C x C band matrix whose entry (j, i) is 1
-        when channel j lies in channel i's window. It is the same sum as adding n shifted copies, and one
-        product is faster on the CPU in either memory layout (benchmarks/RESULTS.md)."""
+        when channel j lies in channel i's window. It is the same sum as adding n shifted copies; in the
+        channels-last layout, where those copies are strided, one product is faster on the CPU
+        (AlexNet-small's training 1.35x, benchmarks/RESULTS.md)."""
         if a.ndim != 4:
             raise ValueError(f"LocalResponseNorm expects (N, C, H, W) activations, got {tuple(a.shape)}")
         channels = torch.arange(a.shape[1], device=a.device)
