@@ -43,7 +43,7 @@ def test_fit_lowers_the_loss_on_real_data(real_subset):
     assert history.loss[-1] < history.loss[0]
     assert after.loss < before.loss and after.accuracy > 0.5 > before.accuracy
     assert all(s > 0 for s in history.seconds)
-    assert list(history.to_frame().columns) == ["loss", "accuracy", "seconds"]
+    assert list(history.to_frame().columns) == ["loss", "accuracy", "seconds", "lr"]
 
 
 def test_fit_accepts_a_plain_dataset_and_validation(real_subset):

@@ -14,10 +14,11 @@ each process reads its share through a DistributedSampler; otherwise one process
 Rank 0 prints one line per epoch and writes the checkpoint (atomically) after every epoch; ``--resume``
 continues from it: weights, optimizer, schedule, epoch count and history.
 
-Each epoch is :func:`cnnlit.train.loop.train_epoch`, the loop :func:`cnnlit.train.fit` runs in the notebooks:
-a model's own ``training_loss`` (GoogLeNet's auxiliary classifiers) is used where it has one, a loss that
-stops being finite ends the run with :class:`~cnnlit.train.loop.TrainingDiverged` (exit status 1), and
-``CNNLIT_DRY_RUN=1`` runs one epoch of two batches.
+Training is :func:`cnnlit.train.fit`, the loop the notebooks run, with the recipe's optimiser and schedule
+and a callback (:class:`EpochLines`) for what the command line adds: a model's own ``training_loss``
+(GoogLeNet's auxiliary classifiers) is used where it has one, a loss that stops being finite ends the run
+with :class:`~cnnlit.train.loop.TrainingDiverged` (exit status 1), and ``CNNLIT_DRY_RUN=1`` runs one epoch
+of two batches.
 """
 from __future__ import annotations
 
@@ -27,18 +28,16 @@ import importlib
 import inspect
 import os
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..checkpoints import CheckpointMismatchError, load_checkpoint, save_checkpoint
-from ..fastpath import StepPlan, plan
-from ..module_tools import evaluating
+from ..checkpoints import CheckpointMismatchError
 from ..runtime import seed_everything
-from .loop import History, TrainingDiverged, batches, capped_last_epoch, main_output, train_epoch
+from .callbacks import Callback, FitState
+from .loop import TrainingDiverged, fit
 from .recipes import (RECIPES, UnknownRecipeError, eval_transform, get_recipe, make_optimizer, make_scheduler,
                       train_transform)
 
@@ -199,33 +198,6 @@ def start_processes() -> Processes:
     return Processes(dist.get_rank(), dist.get_world_size(), device)
 
 
-def _sum_across(processes: Processes, *values: float) -> list:
-    tensor = torch.tensor(values, dtype=torch.float64, device=processes.device)
-    if processes.distributed:
-        import torch.distributed as dist
-        dist.all_reduce(tensor)
-    return tensor.tolist()
-
-
-# --------------------------------------------------------------------------- validation
-
-@torch.no_grad()
-def validate(model, loader, loss_fn, processes: Processes, steps: StepPlan):
-    """(mean loss, top-1 accuracy) over the whole validation set, shared out among the processes, in the
-    training's memory layout (float16 autocast on CUDA, float32 on the CPU)."""
-    loss_sum, correct, seen = 0.0, 0, 0
-    with evaluating(model):
-        for images, labels in batches(loader, loader.batch_size, False, processes.device):
-            images = steps.prepare_images(images)
-            with steps.evaluation_autocast():
-                outputs = main_output(model(images))
-            loss_sum += float(loss_fn(outputs.float(), labels)) * labels.shape[0]
-            correct += int((outputs.argmax(1) == labels).sum())
-            seen += labels.shape[0]
-    total, right, count = _sum_across(processes, loss_sum, correct, seen)
-    return total / max(count, 1), right / max(count, 1)
-
-
 # --------------------------------------------------------------------------- main
 
 def _loaders(train, val, batch: int, workers: int, processes: Processes, seed: int):
@@ -238,9 +210,9 @@ def _loaders(train, val, batch: int, workers: int, processes: Processes, seed: i
     options = dict(num_workers=workers, pin_memory=processes.device.type == "cuda",
                    persistent_workers=workers > 0)
     train_loader = DataLoader(train, batch_size=batch, shuffle=sampler is None, sampler=sampler, drop_last=False,
-                              **options)
+                              **options)     # fit gives a DistributedSampler each epoch's number
     val_loader = DataLoader(val_part, batch_size=batch, shuffle=False, **options)
-    return train_loader, val_loader, sampler
+    return train_loader, val_loader
 
 
 def _setup(args, processes: Processes):
@@ -279,92 +251,57 @@ def main(argv=None) -> int:
             dist.destroy_process_group()
 
 
+class EpochLines(Callback):
+    """The command line's part of :func:`~cnnlit.train.fit`: refuses a checkpoint trained on other
+    classes, names the run, prints one line per epoch (rank 0) and puts the run's description into every
+    checkpoint."""
+
+    def __init__(self, args, recipe, classes, train_size: int, val_size: int, processes: Processes):
+        self.args, self.recipe, self.classes, self.processes = args, recipe, list(classes), processes
+        self.sizes = (train_size, val_size)
+
+    def on_fit_start(self, state: FitState) -> None:
+        args, recipe = self.args, self.recipe
+        saved = (state.resumed or {}).get("extra", {})
+        if saved.get("classes") not in (None, self.classes):
+            raise CommandLineError(f"{args.checkpoint} was trained on classes {saved['classes']}, "
+                                   f"but {args.data} has {self.classes}")
+        state.extra.update(classes=self.classes, recipe=asdict(recipe), model=args.model,
+                           world_size=self.processes.world)
+        if not self.processes.main:
+            return
+        print(f"cnnlit.train: {args.model} on {args.data} ({self.sizes[0]:,} train / {self.sizes[1]:,} val "
+              f"images, {len(self.classes)} classes), recipe {recipe.name} ({recipe.paper}): batch "
+              f"{recipe.batch_size}, lr {state.optimizer.param_groups[0]['lr']:g}, momentum {recipe.momentum}, "
+              f"weight decay {recipe.weight_decay:g}, {recipe.schedule} schedule; {self.processes.world} "
+              f"process(es) on {self.processes.device.type}, {state.plan}", flush=True)
+        if state.epoch >= recipe.epochs:
+            print(f"cnnlit.train: {args.checkpoint} already holds {state.epoch} epoch(s); "
+                  f"ask for more with --epochs", flush=True)
+
+    def on_epoch_end(self, state: FitState) -> None:
+        h = state.history
+        if self.processes.main:
+            print(f"epoch {state.epoch}/{self.recipe.epochs}  train_loss {h.loss[-1]:.4f}  "
+                  f"val_loss {h.val_loss[-1]:.4f}  val_acc {h.val_accuracy[-1]:.4f}  lr {h.lr[-1]:.4g}  "
+                  f"{h.seconds[-1]:.1f} s", flush=True)
+
+
 def _run(args, processes: Processes) -> int:
     seed_everything(args.seed)
     try:
         recipe, train, val, model = _setup(args, processes)
     except ValueError as error:         # e.g. an unknown model name: the registry lists the valid ones
         raise CommandLineError(str(error)) from error
-
-    on_cuda = processes.device.type == "cuda"
-    steps = plan(model, processes.device, amp=False if args.no_amp else None,
-                 channels_last=False if args.no_channels_last else None)
-    steps.prepare_model(model.to(processes.device))
     optimizer = make_optimizer(recipe, model.parameters())
-    scheduler = make_scheduler(recipe, optimizer)
-    scaler = torch.amp.GradScaler("cuda") if steps.needs_scaler else None
-    net = model
-    if processes.distributed:
-        net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[processes.device.index] if on_cuda else None)
-    # cross-entropy; a network with its own training_loss (GoogLeNet: + 0.3 x each auxiliary loss) uses that
-    loss_fn = nn.CrossEntropyLoss()
+    scheduler = make_scheduler(recipe, optimizer)     # a plateau schedule: fit steps it with the val loss
     per_process = recipe.batch_size // processes.world
-    train_loader, val_loader, sampler = _loaders(train, val, per_process, args.workers, processes, args.seed)
-
-    history, lrs, first_epoch = History(), [], 1
-    if args.resume:
-        state = load_checkpoint(args.checkpoint, model, optimizer, map_location=processes.device)
-        extra = state.get("extra", {})
-        if extra.get("classes") not in (None, train.classes):
-            raise CommandLineError(f"{args.checkpoint} was trained on classes {extra['classes']}, "
-                                   f"but {args.data} has {train.classes}")
-        if "scheduler" in extra:
-            scheduler.load_state_dict(extra["scheduler"])
-        if scaler is not None and "scaler" in extra:
-            scaler.load_state_dict(extra["scaler"])
-        if state.get("history"):
-            history = History.from_dict(state["history"])
-        lrs = list(extra.get("lr", []))
-        first_epoch = state["epoch"] + 1
-        if processes.main:
-            print(f"cnnlit.train: resumed from {args.checkpoint} after epoch {state['epoch']}", flush=True)
-
-    if processes.main:
-        print(f"cnnlit.train: {args.model} on {args.data} ({len(train):,} train / {len(val):,} val images, "
-              f"{len(train.classes)} classes), recipe {recipe.name} ({recipe.paper}): batch {recipe.batch_size}, "
-              f"lr {optimizer.param_groups[0]['lr']:g}, momentum {recipe.momentum}, weight decay "
-              f"{recipe.weight_decay:g}, {recipe.schedule} schedule; {processes.world} process(es) on "
-              f"{processes.device.type}, {steps}", flush=True)
-
-    if first_epoch > recipe.epochs and processes.main:
-        print(f"cnnlit.train: {args.checkpoint} already holds {first_epoch - 1} epoch(s); "
-              f"ask for more with --epochs", flush=True)
-    check_every = 20 if on_cuda else 1          # reading the loss back forces a GPU sync: do it rarely
-    for epoch in range(first_epoch, capped_last_epoch(first_epoch, recipe.epochs, announce=processes.main) + 1):
-        tick = time.perf_counter()
-        if sampler is not None:
-            sampler.set_epoch(epoch)     # a different shuffle every epoch, the same on every process
-        lr = optimizer.param_groups[0]["lr"]
-        totals = train_epoch(model, batches(train_loader, per_process, True, processes.device), optimizer,
-                             loss_fn, processes.device, epoch=epoch, network=net, scaler=scaler,
-                             plan=steps, check_every=check_every)
-        loss_sum, correct, seen = _sum_across(processes, float(totals.loss_sum), float(totals.correct), totals.seen)
-        train_loss, train_accuracy = loss_sum / max(seen, 1), correct / max(seen, 1)
-        val_loss, val_accuracy = validate(model, val_loader, loss_fn, processes, steps)
-        if recipe.schedule == "plateau":
-            scheduler.step(val_loss)
-        else:
-            scheduler.step()
-        seconds = time.perf_counter() - tick
-        history.epoch.append(epoch)
-        history.loss.append(train_loss)
-        history.accuracy.append(train_accuracy)
-        history.val_loss.append(val_loss)
-        history.val_accuracy.append(val_accuracy)
-        history.seconds.append(seconds)
-        lrs.append(lr)
-        if processes.main:
-            print(f"epoch {epoch}/{recipe.epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}  "
-                  f"val_acc {val_accuracy:.4f}  lr {lr:.4g}  {seconds:.1f} s", flush=True)
-            if args.checkpoint:
-                extra = {"scheduler": scheduler.state_dict(), "classes": list(train.classes), "lr": lrs,
-                         "recipe": asdict(recipe), "model": args.model, "world_size": processes.world}
-                if scaler is not None:
-                    extra["scaler"] = scaler.state_dict()
-                save_checkpoint(args.checkpoint, model, optimizer, epoch=epoch, history=history.to_dict(),
-                                extra=extra)
-        if processes.distributed:
-            import torch.distributed as dist
-            dist.barrier()               # nobody runs ahead of the checkpoint being written
+    train_loader, val_loader = _loaders(train, val, per_process, args.workers, processes, args.seed)
+    lines = EpochLines(args, recipe, train.classes, len(train), len(val), processes)
+    # cross-entropy; a network with its own training_loss (GoogLeNet: + 0.3 x each auxiliary loss) uses that
+    fit(model, train_loader, recipe.epochs, optimizer=optimizer, scheduler=scheduler,
+        loss_fn=nn.CrossEntropyLoss(), batch_size=per_process, val_data=val_loader, device=processes.device,
+        amp=False if args.no_amp else None, channels_last=False if args.no_channels_last else None,
+        checkpoint=args.checkpoint, resume=args.checkpoint if args.resume else None, callbacks=[lines],
+        distributed=processes.distributed, val_plan=True, progress=False)
     return 0

@@ -1,14 +1,15 @@
-"""The training loop: one epoch function shared by :func:`fit` (notebooks) and the command line.
+"""The training loop: :func:`fit`, the only one, for the notebooks and for ``python -m cnnlit.train``.
 
 - :func:`batches`: (images, labels) on the device from a ``TensorData``, a ``Dataset`` or a ``DataLoader``.
   Tensor datasets (:class:`cnnlit.data.TensorData`) are moved to the device once and batched by indexing:
   no DataLoader, no per-batch host work. Every loop here reads its batches through it.
 - :func:`train_epoch`: one pass of SGD steps with the running loss and accuracy and the divergence check;
-  :func:`fit` calls it once per epoch, and so does ``python -m cnnlit.train``
-  (:mod:`cnnlit.train.command_line`).
+  :func:`fit` calls it once per epoch. What a chapter or the command line adds (a curve recorded every k
+  batches, a line per epoch, stopping) is a :class:`~cnnlit.train.callbacks.Callback` given to :func:`fit`.
 - A model may bring its own training loss: when it has a ``training_loss(outputs, labels, criterion)``
   method (GoogLeNet's auxiliary classifiers), the trainer calls it instead of ``criterion`` alone.
-- :func:`predict` and :func:`evaluate` run the model in eval mode over a whole dataset.
+- :func:`predict` and :func:`evaluate` run the model in eval mode over a whole dataset (optionally in the
+  training's layout and precision, and summed over the processes of a distributed run).
 - A dry run (``CNNLIT_DRY_RUN=1``, :func:`cnnlit.profiles.dry_run`) caps every loop here at
   ``DRY_RUN_BATCHES`` batches, and training at one epoch, with one line saying so.
 """
@@ -22,7 +23,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import torch
 from torch import nn
@@ -33,6 +34,7 @@ from ..fastpath import StepPlan, float32, plan as plan_steps
 from ..module_tools import evaluating
 from ..profiles import DRY_RUN_BATCHES, DRY_RUN_VARIABLE, dry_run
 from ..runtime import device as default_device
+from .callbacks import Callback, FitState
 
 
 class TrainingDiverged(RuntimeError):
@@ -49,6 +51,7 @@ class History:
     seconds: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
     val_accuracy: list = field(default_factory=list)
+    lr: list = field(default_factory=list)          # the learning rate each epoch trained with
     interrupted: bool = False
 
     def __len__(self) -> int:
@@ -138,25 +141,48 @@ def main_output(outputs):
 # --------------------------------------------------------------------------- evaluation
 
 @torch.no_grad()
-def predict(model: nn.Module, data, *, batch_size: int = 512, device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Model outputs and true labels for a whole dataset, on the CPU (the model in eval mode meanwhile)."""
+def predict(model: nn.Module, data, *, batch_size: int = 512, device=None,
+            plan: Optional[StepPlan] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Model outputs (float32) and true labels for a whole dataset, on the CPU (the model in eval mode
+    meanwhile). ``plan``: evaluate in the training's memory layout and evaluation precision (float16
+    autocast on CUDA, float32 on the CPU; :meth:`cnnlit.fastpath.StepPlan.evaluation_autocast`); without
+    one, float32 as given."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     outputs, targets = [], []
     with evaluating(model):
         for images, labels in batches(_prepare(data, device), batch_size, False, device):
-            outputs.append(main_output(model(images)).float().cpu())
+            if plan is not None:
+                images = plan.prepare_images(images)
+            with plan.evaluation_autocast() if plan is not None else nullcontext():
+                outputs.append(main_output(model(images)).float().cpu())
             targets.append(labels.cpu())
     return torch.cat(outputs), torch.cat(targets)
 
 
+def summed(*values: float, device, distributed: bool = False) -> list:
+    """``values`` summed over the processes of a distributed run (all-reduce), or as they are."""
+    if not distributed:
+        return [float(v) for v in values]
+    import torch.distributed as dist
+    tensor = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
 def evaluate(model: nn.Module, data, *, loss_fn: Optional[Callable] = None, batch_size: int = 512,
-             device=None) -> Evaluation:
-    """Mean loss and top-1 accuracy of ``model`` on ``data`` (in eval mode)."""
+             device=None, plan: Optional[StepPlan] = None, distributed: bool = False) -> Evaluation:
+    """Mean loss and top-1 accuracy of ``model`` on ``data`` (in eval mode; ``plan`` as in
+    :func:`predict`). ``distributed``: each process holds its share of the data, and the loss and
+    accuracy are those of the whole (summed over the processes)."""
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    outputs, labels = predict(model, data, batch_size=batch_size, device=device)
-    loss = float(loss_fn(outputs, labels))
-    accuracy = float((outputs.argmax(1) == labels).float().mean())
-    return Evaluation(loss=loss, accuracy=accuracy, count=len(labels))
+    outputs, labels = predict(model, data, batch_size=batch_size, device=device, plan=plan)
+    loss, right = float(loss_fn(outputs, labels)), (outputs.argmax(1) == labels)
+    if not distributed:
+        return Evaluation(loss=loss, accuracy=float(right.float().mean()), count=len(labels))
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    loss_sum, correct, count = summed(loss * len(labels) if len(labels) else 0.0, int(right.sum()),
+                                      len(labels), device=device, distributed=True)
+    return Evaluation(loss=loss_sum / max(count, 1), accuracy=correct / max(count, 1), count=int(count))
 
 
 def topk_error(outputs: torch.Tensor, labels: torch.Tensor, k: int = 5) -> float:
@@ -222,12 +248,14 @@ class EpochTotals:
 def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer, loss_fn: Callable,
                 device, *, epoch: int = 1, network: Optional[nn.Module] = None, scaler=None,
                 augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
-                plan: Optional[StepPlan] = None, check_every: int = 1) -> EpochTotals:
+                plan: Optional[StepPlan] = None, check_every: int = 1,
+                on_batch: Optional[Callable[..., bool]] = None) -> EpochTotals:
     """One epoch: a :func:`training_step` per (images, labels) batch of ``batches`` (on ``device``), with
     ``augment`` applied to each batch of images first, then ``plan``'s memory layout and precision
     (:func:`cnnlit.fastpath.plan`; float32 as given without one). The loss is checked every ``check_every`` batches
     (reading it back synchronises a GPU) and at the end: a non-finite loss raises :class:`TrainingDiverged`
-    naming the epoch and the batch."""
+    naming the epoch and the batch. ``on_batch(batch_index, outputs, labels, loss)``, called after every
+    step with the main output and the loss detached, ends the epoch early by returning True."""
     (network if network is not None else model).train()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
@@ -246,6 +274,9 @@ def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Opti
                 f"the training loss became {float(loss.detach()):.4g} at epoch {epoch}, batch {batch_index} "
                 f"(or up to {check_every - 1} batches before); lower the learning rate "
                 "or check the inputs. The model's weights are no longer usable.")
+        if on_batch is not None and on_batch(batch_index, main_output(outputs).detach(), labels,
+                                             loss.detach()):
+            break
     if seen and not torch.isfinite(loss_sum):
         raise TrainingDiverged(f"the training loss became non-finite during epoch {epoch} "
                                f"(by its last batch); lower the learning rate or check the inputs.")
@@ -276,6 +307,28 @@ def _progress_bar(total: int, enabled: bool, description: str):
     return FinalLine(total=total, desc=description, unit="epoch", leave=True, file=io.StringIO(), ascii=False)
 
 
+def sgd(parameters, lr: float, momentum: float = 0.9, weight_decay: float = 0.0) -> torch.optim.SGD:
+    """SGD with momentum (0.9 unless told): :func:`fit`'s optimiser when it is given none."""
+    return torch.optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
+def _step_schedule(scheduler, history: History) -> None:
+    """One step of a per-epoch schedule; ReduceLROnPlateau is stepped with the epoch's validation loss
+    (the training loss where there is no validation set)."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(history.val_loss[-1] if len(history.val_loss) == len(history) else history.loss[-1])
+    else:
+        scheduler.step()
+
+
+def _set_sampler_epoch(data, epoch: int) -> None:
+    """A DataLoader's DistributedSampler shuffles by epoch: a different order each epoch, the same on
+    every process."""
+    set_epoch = getattr(getattr(data, "sampler", None), "set_epoch", None)
+    if callable(set_epoch):
+        set_epoch(epoch)
+
+
 def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
         optimizer: Optional[torch.optim.Optimizer] = None, scheduler=None,
         loss_fn: Optional[Callable] = None, batch_size: int = 64, val_data=None, device=None,
@@ -283,20 +336,30 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
         channels_last: Optional[bool] = None, compile: bool = False,
         checkpoint: Optional[str] = None, resume: Optional[str] = None,
         stop_when: Optional[Callable[[History], bool]] = None, max_seconds: Optional[float] = None,
+        callbacks: Sequence[Callback] = (), distributed: bool = False, val_plan: bool = False,
         progress: bool = True, description: str = "training") -> History:
     """Train ``model`` on ``train_data`` and return its :class:`History`.
 
-    - ``optimizer`` defaults to SGD with momentum 0.9 at ``lr``; ``scheduler`` steps once per epoch.
+    - ``optimizer`` defaults to SGD with momentum 0.9 at ``lr`` (:func:`sgd`); ``scheduler`` steps once
+      per epoch (a ReduceLROnPlateau with the validation loss, or the training loss without validation).
     - ``loss_fn`` defaults to cross-entropy; a model with a ``training_loss`` method trains with that
       (see :func:`model_loss`), and validation uses ``loss_fn`` on the main output.
     - ``augment`` transforms each batch of images on the device (see :func:`cnnlit.data.pad_crop_flip`).
     - ``amp`` (mixed precision) and ``channels_last``: None (the default) is the fast path where it pays,
       :func:`cnnlit.fastpath.plan`: on CUDA float16 autocast and channels-last; on the CPU bfloat16 autocast
       (only where the CPU has bfloat16 instructions) and channels-last for the network families measured
-      to gain. False switches either off, True asks for it. Evaluation stays float32 on the CPU.
-    - ``checkpoint``: a path written atomically after every epoch; ``resume``: a path to continue from.
+      to gain. False switches either off, True asks for it. Validation is float32 as given, unless
+      ``val_plan`` (then in the training's layout, and float16 on CUDA: the command line's choice).
+    - ``callbacks``: :class:`~cnnlit.train.callbacks.Callback` objects called at the start and end of
+      training, of every epoch and after every batch; one that sets ``state.stop`` ends training after
+      the current batch.
+    - ``checkpoint``: a path written atomically after every epoch; ``resume``: a path to continue from
+      (weights, optimizer, schedule, loss scaler, epoch count and history).
     - ``stop_when(history)`` ends training early (e.g. once the training error is below a threshold);
       ``max_seconds`` bounds the wall-clock time (checked after each epoch).
+    - ``distributed``: one process of a ``torchrun`` group (torch.distributed initialised): the model is
+      trained through DistributedDataParallel, a DataLoader's DistributedSampler gets each epoch's number,
+      the losses and accuracies are summed over the processes, and rank 0 alone writes the checkpoint.
     - Ctrl-C (KeyboardInterrupt) stops after the current batch: the model keeps its weights, the last
       complete checkpoint stays intact, and the history so far is returned with ``interrupted=True``.
     - A loss that becomes NaN or infinite raises :class:`TrainingDiverged` naming the epoch and batch.
@@ -310,48 +373,87 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
     on_cuda = device.type == "cuda"
     steps = plan_steps(model, device, amp=amp, channels_last=channels_last)
     steps.prepare_model(model.to(device))
-    optimizer = optimizer or torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    optimizer = optimizer or sgd(model.parameters(), lr)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     scaler = torch.amp.GradScaler("cuda") if steps.needs_scaler else None
-    step_model = torch.compile(model) if compile else model
+    step_model = model
+    if distributed:
+        step_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if on_cuda else None)
+    if compile:
+        step_model = torch.compile(step_model)
     train_data = _prepare(train_data, device)
     val_data = _prepare(val_data, device) if val_data is not None else None
+    main_process = not distributed or torch.distributed.get_rank() == 0
 
-    history, first_epoch = History(), 1
+    history, first_epoch, resumed = History(), 1, None
     if resume is not None:
-        state = load_checkpoint(resume, model, optimizer, map_location=device)
-        history = History.from_dict(state.get("history", {})) if state.get("history") else History()
+        resumed = load_checkpoint(resume, model, optimizer, map_location=device)
+        history = History.from_dict(resumed["history"]) if resumed.get("history") else History()
         history.interrupted = False
-        first_epoch = state["epoch"] + 1
-        if scheduler is not None and "scheduler" in state.get("extra", {}):
-            scheduler.load_state_dict(state["extra"]["scheduler"])
-        print(f"cnnlit.train: resumed from {resume} after epoch {state['epoch']}")
+        first_epoch = resumed["epoch"] + 1
+        saved = resumed.get("extra", {})
+        if scheduler is not None and "scheduler" in saved:
+            scheduler.load_state_dict(saved["scheduler"])
+        if scaler is not None and "scaler" in saved:
+            scaler.load_state_dict(saved["scaler"])
+        if main_process:
+            print(f"cnnlit.train: resumed from {resume} after epoch {resumed['epoch']}", flush=True)
 
+    state = FitState(model, optimizer, steps, history, epoch=first_epoch - 1, resumed=resumed)
+
+    def after_batch(batch_index, outputs, labels, loss) -> bool:
+        state.batch, state.step = batch_index, state.step + 1
+        state.outputs, state.labels, state.loss = outputs, labels, loss
+        for callback in callbacks:
+            callback.on_batch_end(state)
+        return state.stop
+
+    for callback in callbacks:
+        callback.on_fit_start(state)
     check_every = 20 if on_cuda else 1          # reading the loss back forces a GPU sync: do it rarely
-    final_epoch = capped_last_epoch(first_epoch, epochs)
-    bar = _progress_bar(max(0, final_epoch - first_epoch + 1), progress, description)
+    final_epoch = capped_last_epoch(first_epoch, epochs, announce=main_process)
+    bar = _progress_bar(max(0, final_epoch - first_epoch + 1), progress and main_process, description)
     started = time.perf_counter()
     epoch = first_epoch - 1
     try:
         for epoch in range(first_epoch, final_epoch + 1):
+            if state.stop:
+                break
             tick = time.perf_counter()
+            state.epoch, state.batch = epoch, 0
+            _set_sampler_epoch(train_data, epoch)
+            for callback in callbacks:
+                callback.on_epoch_start(state)
+            lr = optimizer.param_groups[0]["lr"]
             totals = train_epoch(model, batches(train_data, batch_size, True, device), optimizer, loss_fn, device,
                                  epoch=epoch, network=step_model, scaler=scaler, augment=augment,
-                                 plan=steps, check_every=check_every)
-            if scheduler is not None:
-                scheduler.step()
+                                 plan=steps, check_every=check_every, on_batch=after_batch)
+            loss_sum, correct, seen = summed(totals.loss_sum, totals.correct, totals.seen, device=device,
+                                             distributed=distributed)
             history.epoch.append(epoch)
-            history.loss.append(totals.loss)
-            history.accuracy.append(totals.accuracy)
+            history.lr.append(lr)
+            history.loss.append(loss_sum / max(seen, 1))
+            history.accuracy.append(correct / max(seen, 1))
             if val_data is not None:
-                result = evaluate(model, val_data, loss_fn=loss_fn, device=device)
+                result = evaluate(model, val_data, loss_fn=loss_fn, device=device,
+                                  plan=steps if val_plan else None, distributed=distributed)
                 history.val_loss.append(result.loss)
                 history.val_accuracy.append(result.accuracy)
+            if scheduler is not None:
+                _step_schedule(scheduler, history)
             history.seconds.append(time.perf_counter() - tick)
-            if checkpoint is not None:
-                extra = {"scheduler": scheduler.state_dict()} if scheduler is not None else {}
+            for callback in callbacks:
+                callback.on_epoch_end(state)
+            if checkpoint is not None and main_process:
+                extra = dict(state.extra)
+                if scheduler is not None:
+                    extra["scheduler"] = scheduler.state_dict()
+                if scaler is not None:
+                    extra["scaler"] = scaler.state_dict()
                 save_checkpoint(checkpoint, model, optimizer, epoch=epoch, history=history.to_dict(),
                                 extra=extra)
+            if distributed:
+                torch.distributed.barrier()     # nobody runs ahead of the checkpoint being written
             if bar is not None:
                 postfix = {"loss": f"{history.loss[-1]:.3f}", "acc": f"{history.accuracy[-1]:.3f}"}
                 if history.val_accuracy:
@@ -371,4 +473,6 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
         if bar is not None:
             bar.close()
         model.eval()
+    for callback in callbacks:
+        callback.on_fit_end(state)
     return history
