@@ -212,3 +212,65 @@ def test_fit_and_train_epoch_are_one_loop():
     assert totals.seen == 64 and totals.loss == history.loss[0] and totals.accuracy == history.accuracy[0]
     for a, b in zip(by_fit.parameters(), by_hand.parameters()):
         assert torch.equal(a, b)
+
+
+# --------------------------------------------------------------------------- callbacks
+
+class Recorder(train.Callback):
+    """Counts every hook and records the batch accuracy every ``k`` batches; stops after ``stop_at`` steps."""
+
+    def __init__(self, k, stop_at=None):
+        self.k, self.stop_at, self.records, self.calls = k, stop_at, [], []
+
+    def on_fit_start(self, state):
+        self.calls.append("fit_start")
+
+    def on_epoch_start(self, state):
+        self.calls.append(f"epoch_start {state.epoch}")
+
+    def on_batch_end(self, state):
+        if state.step % self.k == 0:
+            right = (state.outputs.argmax(1) == state.labels).float().mean()
+            self.records.append((state.epoch, state.batch, float(right)))
+        state.stop = state.step == self.stop_at
+
+    def on_epoch_end(self, state):
+        self.calls.append(f"epoch_end {state.epoch}")
+
+    def on_fit_end(self, state):
+        self.calls.append("fit_end")
+
+
+def test_a_callback_records_every_k_batches():
+    recorder = Recorder(k=4)            # 160 images in batches of 16: 10 batches per epoch, 30 in all
+    history = train.fit(small_cnn(), toy_data(160), epochs=3, batch_size=16, device="cpu", progress=False,
+                        callbacks=[recorder])
+    assert len(recorder.records) == 30 // 4
+    assert [(e, b) for e, b, _ in recorder.records] == [(1, 4), (1, 8), (2, 2), (2, 6), (2, 10), (3, 4), (3, 8)]
+    assert all(0 <= right <= 1 for *_, right in recorder.records)
+    assert recorder.calls == ["fit_start", "epoch_start 1", "epoch_end 1", "epoch_start 2", "epoch_end 2",
+                              "epoch_start 3", "epoch_end 3", "fit_end"]
+    assert history.epoch == [1, 2, 3] and history.lr == [0.01] * 3
+
+
+def test_a_callback_stops_training_after_a_batch():
+    cnnlit.seed_everything(0)
+    model, stopped = small_cnn(), Recorder(k=100, stop_at=13)
+    calls = count_batches(model)
+    history = train.fit(model, toy_data(160), epochs=5, batch_size=16, device="cpu", progress=False,
+                        callbacks=[stopped])
+    assert len([c for c in calls if c[0]]) == 13                  # 10 batches of epoch 1, 3 of epoch 2
+    assert history.epoch == [1, 2] and stopped.calls[-2:] == ["epoch_end 2", "fit_end"]
+
+
+def test_fit_steps_a_plateau_schedule_with_the_validation_loss():
+    model = small_cnn()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    # patience 0, threshold so large that no epoch counts as progress: the rate falls every epoch
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, threshold=10.0)
+    seen, step = [], scheduler.step
+    scheduler.step = lambda metric: seen.append(metric) or step(metric)
+    history = train.fit(model, toy_data(32), epochs=3, optimizer=optimizer, scheduler=scheduler,
+                        val_data=toy_data(32), device="cpu", progress=False)
+    assert history.lr == pytest.approx([0.1, 0.01, 0.001])
+    assert seen == history.val_loss and seen != history.loss
