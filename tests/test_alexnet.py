@@ -14,7 +14,6 @@ from torch import nn  # noqa: E402
 from cnnlit import augment  # noqa: E402
 from cnnlit.analysis import summary, totals  # noqa: E402
 from cnnlit.chapters import alexnet as chapter  # noqa: E402
-from cnnlit.data import TensorData  # noqa: E402
 from cnnlit.layers import ClassicDropout, LocalResponseNorm  # noqa: E402
 from cnnlit.models import InputShapeError, get_model  # noqa: E402
 from cnnlit.models.alexnet import alexnet  # noqa: E402
@@ -291,28 +290,6 @@ def test_dropout_explorer_clamps_and_refuses():
     assert clamped.dropout_values["p"] == chapter.MAX_P
     refused = chapter.dropout_explorer(kind="gaussian")
     assert "kind must be one of" in refused.axes[0].texts[0].get_text()
-
-
-def test_error_curve_records_stops_and_continues():
-    torch.manual_seed(0)
-    images = torch.randn(256, 1, 8, 8)
-    labels = (images.mean(dim=(1, 2, 3)) > 0).long()                   # learnable: the sign of the mean
-    data = TensorData(images, labels, ["negative", "positive"])
-    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
-    curve = chapter.ErrorCurve(model, data, lr=0.1, batch_size=32, chunk=2, device="cpu")
-    assert curve.plan.autocast_dtype is None                           # float32 on the CPU unless asked
-    curve.train(epochs=1)
-    assert len(curve.error) == 4 and curve.epochs == [0.25, 0.5, 0.75, 1.0]
-    assert curve.seconds == sorted(curve.seconds)
-    curve.train(epochs=20, stop_below=0.05)                            # continues, stops at 5%
-    assert curve.error[-1] <= 0.05 and curve.epochs[-1] < 21
-    assert curve.reached(0.05) == curve.epochs[-1] and curve.reached(-1) is None
-    assert curve.seconds_to(0.05) == curve.seconds[-1]
-    huge = TensorData(images * 1e30, labels, data.classes)               # logits overflow float32
-    exploding = chapter.ErrorCurve(nn.Sequential(nn.Flatten(), nn.Linear(64, 2)), huge, lr=1.0, device="cpu")
-    assert exploding.train(epochs=2).diverged
-    with pytest.raises(ValueError, match="must be positive"):
-        chapter.ErrorCurve(model, data, lr=0)
 
 
 def test_lrn_explorer_values_and_clamping():

@@ -1,96 +1,22 @@
-"""Chapter 2 (AlexNet): the training-error curves of its ReLU-against-tanh experiment, a dropout explorer
-and a local-response-normalisation explorer.
+"""Chapter 2 (AlexNet): a dropout explorer and a local-response-normalisation explorer. (The ReLU-against-
+tanh experiment, its optimiser and the callback that records its error curve, is written in the notebook.)
 
-- :class:`ErrorCurve`: a network trained with SGD whose training error is recorded every few batches, as
-  the paper's Figure 1 plots it; it continues where it stopped (the learning-rate sweep's winner trains on).
 - :func:`dropout_explorer` and :func:`lrn_explorer`: plain plotting functions returning a matplotlib Figure;
   out-of-range values are clamped (and the clamp is said in the figure's title), unknown choices are
   refused with a message drawn in the figure.
 """
 from __future__ import annotations
 
-import itertools
-import time
-from typing import Optional
-
 import matplotlib.pyplot as plt
 import torch
-from torch import nn
 
-from ..data import TensorData
-from ..fastpath import plan as plan_steps
 from ..layers.dropout import ClassicDropout
 from ..layers.normalization import ALEXNET_LRN, LocalResponseNorm
-from ..profiles import DRY_RUN_BATCHES, dry_run
-from ..runtime import device as default_device
-from ..train import TrainingDiverged, batches, train_epoch
 from ..widgets import clamp
 
 DROPOUT_KINDS = ("classic", "inverted")
 MODES = ("train", "eval")
 MAX_P = 0.95
-
-
-class ErrorCurve:
-    """A network trained with SGD (momentum 0.9, no weight decay: the paper's Figure 1 used no
-    regularisation) whose training error is recorded every ``chunk`` batches: ``epochs`` (passes over the
-    data so far), ``seconds`` (training time so far) and ``error`` (over the last chunk's images).
-    :meth:`train` continues where the last call stopped. Steps run through :func:`cnnlit.train.train_epoch`
-    with :func:`cnnlit.fastpath.plan`'s layout and, on CUDA, its mixed precision; on the CPU they stay in
-    float32 unless ``amp=None`` (the fast path's choice, bfloat16 where it pays): the chapter's margins
-    between ReLU and tanh were measured in float32."""
-
-    def __init__(self, model: nn.Module, data: TensorData, lr: float, *, label: str = "",
-                 batch_size: int = 64, chunk: int = 20, device=None, amp: Optional[bool] = False):
-        if lr <= 0 or chunk < 1 or batch_size < 1:
-            raise ValueError(f"lr, chunk and batch_size must be positive, got {lr}, {chunk}, {batch_size}")
-        self.device = torch.device(device) if device is not None else default_device()
-        self.model, self.data = model.to(self.device), data.to(self.device)
-        self.plan = plan_steps(model, self.device, amp=None if self.device.type == "cuda" else amp)
-        self.plan.prepare_model(model)
-        self.scaler = torch.amp.GradScaler("cuda") if self.plan.needs_scaler else None
-        self.lr, self.label, self.chunk, self.batch_size = lr, label, chunk, batch_size
-        self.optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-        self.epochs, self.seconds, self.error = [], [], []
-        self.diverged = False
-        self._batches = self._endless()
-
-    def _endless(self):
-        while True:
-            yield from batches(self.data, self.batch_size, True, self.device)
-
-    def train(self, epochs: float, stop_below: float = 0.0) -> "ErrorCurve":
-        """Train for up to ``epochs`` more passes, stopping once a chunk's error is at most ``stop_below``."""
-        seen = (self.epochs[-1] if self.epochs else 0.0) * len(self.data)
-        goal, loss_fn = seen + epochs * len(self.data), nn.CrossEntropyLoss()
-        while seen < goal and not self.diverged:
-            started = time.perf_counter()
-            try:
-                chunk = DRY_RUN_BATCHES if dry_run() else self.chunk     # a dry run records one short chunk
-                totals = train_epoch(self.model, itertools.islice(self._batches, chunk), self.optimizer,
-                                     loss_fn, self.device, scaler=self.scaler, plan=self.plan)
-            except TrainingDiverged:
-                self.diverged = True        # the learning rate is too high for this network
-                break
-            seen += totals.seen
-            self.epochs.append(seen / len(self.data))
-            self.seconds.append((self.seconds[-1] if self.seconds else 0.0) + time.perf_counter() - started)
-            self.error.append(1.0 - totals.accuracy)
-            if self.error[-1] <= stop_below or dry_run():
-                break
-        self.model.eval()
-        return self
-
-    def reached(self, threshold: float) -> Optional[float]:
-        """Epochs of training until the error first fell to ``threshold`` (None if it has not)."""
-        return next((e for e, err in zip(self.epochs, self.error) if err <= threshold), None)
-
-    def seconds_to(self, threshold: float) -> Optional[float]:
-        return next((s for s, err in zip(self.seconds, self.error) if err <= threshold), None)
-
-    @property
-    def last_error(self) -> float:
-        return self.error[-1] if self.error else 1.0
 
 
 def _message_figure(text: str):
