@@ -7,7 +7,9 @@
   weights, their gradients and optimiser state, the activations autograd saves for the backward pass at
   the training batch size (recorded on the ``meta`` device: shapes only, no memory, no arithmetic), and
   the datasets ``cnnlit.train.fit`` moves to the device whole. :func:`chapter_plans` lists what each
-  chapter trains in the full profile; ``benchmarks/gpu_chapters.py`` measures the real peak on a GPU.
+  chapter trains in the full profile, with the sizes read from the notebook itself
+  (:func:`chapter_settings`: its ``p.choose(...)`` and ``batch_size=`` values), so that a chapter
+  cannot change them behind the estimate; ``benchmarks/gpu_chapters.py`` measures the real peak on a GPU.
 
 >>> from cnnlit import memory
 >>> plans = memory.chapter_plans()      # what each chapter trains in the full profile
@@ -163,12 +165,135 @@ def estimate(run: Run) -> GPUEstimate:
                        int(training), int(inference))
 
 
-# --------------------------------------------------------------------------- the chapters, full profile
+# --------------------------------------------------------------------------- the chapters' own settings
 
-def _full_batch() -> int:
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+class _NotASetting(Exception):
+    """An expression whose full-profile value cannot be read without running the notebook."""
+
+
+@dataclass(frozen=True)
+class ChapterSettings:
+    """What a chapter's code fixes for the ``full`` profile, read from the notebook (not run):
+
+    - ``names``: every ``NAME = value`` (or ``A, B = value``) at the top of a code cell whose value is a
+      literal, ``p.choose(...)`` (its ``full=`` choice), ``p.batch_size``-like profile fields, or a
+      ``dict(...)``/tuple of those; a value holding exactly one ``p.choose`` (or, without one, exactly
+      one profile field) otherwise gives that value (``pool = images[:p.choose(...)]``, ``train =
+      load(..., subset=p.train_size)``).
+    - ``keywords``: for every keyword argument of a call, ``name=value`` with such a value, all the values
+      in the order they appear (``batch_size=p.batch_size`` gives the full profile's batch size).
+    - ``code``: the notebook's code cells, joined.
+    """
+
+    notebook: str
+    names: dict
+    keywords: dict
+    code: str = field(repr=False)
+    fit_calls_without_batch_size: int = 0
+
+    @property
+    def training_batch(self) -> int:
+        """The largest training batch the chapter uses: its ``batch_size=`` arguments, and fit's default
+        where a ``fit(...)`` call gives none."""
+        import inspect
+
+        from .train import fit
+        sizes = [b for b in self.keywords.get("batch_size", []) if isinstance(b, int)]
+        if self.fit_calls_without_batch_size or not sizes:
+            sizes.append(inspect.signature(fit).parameters["batch_size"].default)
+        return max(sizes)
+
+
+def _full_value(node, profile):
+    """The value of ``node`` in the full profile, or _NotASetting."""
+    import ast
+
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "choose":
+        chosen = {k.arg: k.value for k in node.keywords}
+        if "full" not in chosen:
+            raise _NotASetting
+        return _full_value(chosen["full"], profile)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
+        return {k.arg: _full_value(k.value, profile) for k in node.keywords if k.arg}
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "p":
+        if not hasattr(profile, node.attr):
+            raise _NotASetting
+        return getattr(profile, node.attr)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        values = [_full_value(element, profile) for element in node.elts]
+        return tuple(values) if isinstance(node, ast.Tuple) else values
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise _NotASetting from None
+
+
+def _single_choice(node, profile):
+    """The one profile-dependent value inside ``node``: a ``p.choose(...)``, else a ``p.field``."""
+    import ast
+
+    choices = [n for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+               and n.func.attr == "choose"]
+    if not choices:
+        choices = [n for n in ast.walk(node) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+                   and n.value.id == "p" and hasattr(profile, n.attr) and not callable(getattr(profile, n.attr))]
+    if len(choices) != 1:
+        raise _NotASetting
+    return _full_value(choices[0], profile)
+
+
+def chapter_settings(notebook: str, root: Optional[Path] = None) -> ChapterSettings:
+    """The full profile's settings of ``notebook`` (a file name under ``notebooks/``), read from its code
+    cells (see :class:`ChapterSettings`); IPython lines (``%``, ``!``) are left out."""
+    import ast
+    import json
+
     from .profiles import PROFILES
-    return PROFILES["full"].batch_size
 
+    profile = PROFILES["full"]
+    cells = json.loads(((root or NOTEBOOKS) / notebook).read_text())["cells"]
+    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    names, keywords, bare_fits = {}, {}, 0
+    for source in sources:
+        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            continue
+        for statement in tree.body:
+            if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+                target = statement.targets[0]
+                try:
+                    try:
+                        value = _full_value(statement.value, profile)
+                    except _NotASetting:
+                        value = _single_choice(statement.value, profile)
+                except _NotASetting:
+                    continue
+                if isinstance(target, ast.Name):
+                    names[target.id] = value
+                elif isinstance(target, ast.Tuple) and isinstance(value, tuple) and \
+                        len(value) == len(target.elts):
+                    names.update({t.id: v for t, v in zip(target.elts, value) if isinstance(t, ast.Name)})
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            if isinstance(node.func, (ast.Name, ast.Attribute)) and \
+                    getattr(node.func, "id", getattr(node.func, "attr", "")) == "fit" and \
+                    not any(k.arg == "batch_size" for k in node.keywords):
+                bare_fits += 1
+            for keyword in node.keywords:
+                try:
+                    keywords.setdefault(keyword.arg, []).append(_full_value(keyword.value, profile))
+                except _NotASetting:
+                    continue
+    return ChapterSettings(notebook, names, keywords, "\n".join(sources), bare_fits)
+
+
+# --------------------------------------------------------------------------- the chapters, full profile
 
 def _tiny_cnn() -> nn.Module:                  # chapter 0's first training run
     return nn.Sequential(nn.Conv2d(1, 8, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
@@ -183,34 +308,22 @@ def _model(name: str, **kwargs) -> Callable[[], nn.Module]:
     return build
 
 
-def _small_zfnet(kernel: int, stride: int) -> Callable[[], nn.Module]:    # chapter 3: Fashion-MNIST
-    return _model("zfnet_small", in_channels=1, num_classes=10, image_size=96, first_kernel=kernel,
-                  first_stride=stride)
+# Whole training and test sets, as the full profile loads them with a network connection.
+SET_SIZES = {"mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000), "cifar10": (50_000, 10_000)}
 
 
-def _vgg(config: str, batch_norm: bool) -> Callable[[], nn.Module]:      # chapter 4: Fashion-MNIST
-    return _model("vgg", config=config, batch_norm=batch_norm, num_classes=10, in_channels=1, width=2,
-                  hidden=512, pool_size=1, init="glorot")
-
-
-def _resnet_cifar(depth: int, plain: bool) -> Callable[[], nn.Module]:
-    return _model("resnet_cifar", depth=depth, plain=plain, in_channels=3)
-
-
-# The whole training and test sets, as the full profile loads them with a network connection.
-MNIST_32 = dataset_bytes(60_000 + 10_000, (1, 32, 32))          # padded to 32x32 (LeNet-5's input)
-FASHION_MNIST = dataset_bytes(60_000 + 10_000, (1, 28, 28))
-FASHION_MNIST_32 = dataset_bytes(60_000 + 10_000, (1, 32, 32))  # padded to 32x32
-CIFAR10 = dataset_bytes(50_000 + 10_000, (3, 32, 32))
-CIFAR10_TRAIN = dataset_bytes(50_000, (3, 32, 32))
-FASHION_MNIST_TRAIN_TEST_96 = dataset_bytes(60_000, (1, 28, 28)) + dataset_bytes(10_000, (1, 96, 96))
+def _count(dataset: str, split: str, subset) -> int:
+    """Images of ``dataset``'s ``split`` that ``subset`` (None: all of them) keeps."""
+    whole = SET_SIZES[dataset][split == "test"]
+    return whole if subset is None else min(int(subset), whole)
 
 
 @dataclass(frozen=True)
 class ChapterPlan:
-    """What a chapter trains in the full profile, and the lines of its code that fix those numbers:
-    ``tests/test_memory.py`` checks that every line in ``evidence`` is still in the notebook, so a chapter
-    that changes its sizes must change its plan too."""
+    """What a chapter trains in the full profile. The numbers (batch sizes, widths, depths, dataset
+    sizes) are read from the notebook by :func:`chapter_settings`; ``evidence`` lists the lines of its
+    code that fix the rest (which network, which optimiser): ``tests/test_memory.py`` checks that each is
+    still in the notebook, so a chapter that changes them must change its plan too."""
 
     notebook: str
     runs: tuple = ()
@@ -218,70 +331,105 @@ class ChapterPlan:
     note: str = ""
 
 
-def chapter_plans() -> list[ChapterPlan]:
-    batch = _full_batch()
-    return [
-        ChapterPlan("00_foundations.ipynb",
-                    (Run("tiny CNN, Fashion-MNIST", _tiny_cnn, (1, 28, 28), batch, 2, FASHION_MNIST),),
-                    ("nn.Conv2d(1, 8, 5, padding=2)", "nn.Conv2d(8, 16, 5, padding=2)", "nn.Linear(16 * 7 * 7, 10)",
-                     "torch.optim.Adam(tiny.parameters()", "batch_size=p.batch_size",
-                     'cnnlit.data.load("fashion-mnist", "train", subset=p.train_size)')),
-        ChapterPlan("01_lenet5.ipynb",
-                    (Run("LeNet-5 (paper)", _model("lenet5"), (1, 32, 32), 64, 1, MNIST_32),
-                     Run("LeNet-5 (modern)", _model("lenet5_modern"), (1, 32, 32), 64, 1, MNIST_32)),
-                    ("model = get_model(name)", 'train_lenet("lenet5_modern"', "batch_size=64",
-                     'cnnlit.data.load("mnist", "train", subset=p.train_size).map(paper_input)')),
-        ChapterPlan("02_alexnet.ipynb",
-                    (Run("four-layer alexnet_small, width 32 (Figure 1)",
-                         _model("alexnet_small", in_channels=3, image_size=32, width=32, hidden=0, lrn=False,
-                                dropout=0.0), (3, 32, 32), 64, 1, 6 * CIFAR10_TRAIN),
-                     Run("alexnet_small, width 32, hidden 256 (ablations)",
-                         _model("alexnet_small", in_channels=3, image_size=32, width=32, hidden=256),
-                         (3, 32, 32), 64, 1, 6 * CIFAR10_TRAIN + dataset_bytes(5_000 + 10_000, (3, 32, 32)))),
-                    ('DATA = ["cifar10", "fashion-mnist"]', 'figure1 = dict(train=p.choose(smoke=512, cpu=5000, full=None)',
-                     "width=p.choose(smoke=8, cpu=16, full=32)", 'RATES = {"relu": [0.001, 0.003, 0.01], "tanh"',
-                     "ErrorCurve(four_layer(unit), raw, lr, label=unit)",
-                     "ablation = dict(train=p.choose(smoke=256, cpu=1000, full=5000)",
-                     "test=p.choose(smoke=256, cpu=2000, full=None)", "width=p.choose(smoke=8, cpu=8, full=32)",
-                     "hidden=p.choose(smoke=64, cpu=128, full=256)"),
-                    "each of Figure 1's six error curves keeps its own copy of the training set on the GPU"),
-        ChapterPlan("03_zfnet.ipynb",
-                    (Run("small ZF Net 7x7/2 at 96 px", _small_zfnet(7, 2), (1, 96, 96), batch, 1,
-                         FASHION_MNIST_TRAIN_TEST_96, 3000),
-                     Run("small ZF Net 11x11/4 at 96 px", _small_zfnet(11, 4), (1, 96, 96), batch, 1,
-                         FASHION_MNIST_TRAIN_TEST_96, 3000)),
-                    ("SIZE = p.choose(smoke=32, cpu=48, full=96)", "full=(None, None)",
-                     'data.load("fashion-mnist", "train", subset=TRAIN)',
-                     'data.load("fashion-mnist", "test", subset=TEST).map(enlarge)',
-                     "zfnet_small(channels, classes, image_size=SIZE", "augment=enlarge",
-                     "batch_size=p.batch_size", "test_data.images[:p.choose(smoke=150, cpu=600, full=3000)]"),
-                    "training images enlarged to 96x96 batch by batch; the test set is enlarged whole"),
-        ChapterPlan("04_vgg.ipynb",
-                    (Run("VGG A, width / 2", _vgg("A", False), (1, 32, 32), batch, 1, FASHION_MNIST_32),
-                     Run("VGG E, width / 2", _vgg("E", False), (1, 32, 32), batch, 1, FASHION_MNIST_32),
-                     Run("VGG E + batch norm, width / 2", _vgg("E", True), (1, 32, 32), batch, 1,
-                         FASHION_MNIST_32)),
-                    ("WIDTH = p.choose(smoke=16, cpu=8, full=2)", "HIDDEN = p.choose(smoke=64, cpu=128, full=512)",
-                     'run("E + batch norm", narrow("E", seed, batch_norm=True), seed)', "pool_size=1",
-                     "batch_size=p.batch_size", 'cnnlit.data.load("fashion-mnist", "train",',
-                     "subset=p.choose(smoke=512, cpu=8000, full=None)).map(pad)", "in_channels=1")),
-        ChapterPlan("05_googlenet.ipynb",
-                    (Run("small GoogLeNet, width 0.5", _model("googlenet_small", in_channels=3,
-                                                               num_classes=10, width=0.5),
-                         (3, 32, 32), batch, 2, CIFAR10),),
-                    ("width=p.choose(smoke=0.25, cpu=0.25, full=0.5)", "torch.optim.Adam(small.parameters()",
-                     "batch_size=p.batch_size",
-                     'load_first_available(["cifar10", "fashion-mnist"], "train", subset=p.train_size)')),
-        ChapterPlan("06_resnet.ipynb",
-                    (Run("plain-20", _resnet_cifar(20, True), (3, 32, 32), batch, 1, CIFAR10),
-                     Run("plain-56", _resnet_cifar(56, True), (3, 32, 32), batch, 1, CIFAR10),
-                     Run("ResNet-56", _resnet_cifar(56, False), (3, 32, 32), batch, 1, CIFAR10)),
-                    ("depths = p.choose(smoke=(8, 14), cpu=(8, 20), full=(20, 56))",
-                     "full=train.images.shape[-1]", "batch_size=p.batch_size",
-                     'load_first_available(["cifar10", "fashion-mnist"], "train",',
-                     "subset=p.choose(smoke=512, cpu=5000, full=None)")),
-        ChapterPlan("07_comparison.ipynb", (), (), "no training: per-layer summaries on the CPU, nothing on the GPU"),
-    ]
+def chapter_plans(root: Optional[Path] = None) -> list[ChapterPlan]:
+    """Every chapter's plan, with the sizes its notebook (under ``root``, default ``notebooks/``) sets."""
+    def read(notebook):
+        return chapter_settings(notebook, root)
+
+    plans = []
+    # Chapter 0: a tiny CNN on Fashion-MNIST with Adam (two tensors per weight).
+    s = read("00_foundations.ipynb")
+    subset = s.names["train_set"]
+    plans.append(ChapterPlan(
+        s.notebook,
+        (Run("tiny CNN, Fashion-MNIST", _tiny_cnn, (1, 28, 28), s.training_batch, 2,
+             dataset_bytes(_count("fashion-mnist", "train", subset) + SET_SIZES["fashion-mnist"][1],
+                           (1, 28, 28))),),
+        ("nn.Conv2d(1, 8, 5, padding=2)", "nn.Conv2d(8, 16, 5, padding=2)", "nn.Linear(16 * 7 * 7, 10)",
+         "torch.optim.Adam(tiny.parameters()", 'cnnlit.data.load("fashion-mnist", "train", subset=')))
+    # Chapter 1: LeNet-5, paper and modern, on MNIST padded to 32 x 32.
+    s = read("01_lenet5.ipynb")
+    mnist = dataset_bytes(_count("mnist", "train", s.names["train"]) + SET_SIZES["mnist"][1], (1, 32, 32))
+    plans.append(ChapterPlan(
+        s.notebook,
+        (Run("LeNet-5 (paper)", _model("lenet5"), (1, 32, 32), s.training_batch, 1, mnist),
+         Run("LeNet-5 (modern)", _model("lenet5_modern"), (1, 32, 32), s.training_batch, 1, mnist)),
+        ("model = get_model(name)", 'train_lenet("lenet5_modern"', 'cnnlit.data.load("mnist", "train",')))
+    # Chapter 2: Figure 1's four-layer network (one training set on the device per fit), then the ablations.
+    s = read("02_alexnet.ipynb")
+    figure1, ablation = s.names["figure1"], s.names["ablation"]
+    cifar_train = dataset_bytes(_count("cifar10", "train", figure1["train"]), (3, 32, 32))
+    ablation_sets = dataset_bytes(_count("cifar10", "train", ablation["train"])
+                                  + _count("cifar10", "test", ablation["test"]), (3, 32, 32))
+    plans.append(ChapterPlan(
+        s.notebook,
+        (Run(f"four-layer alexnet_small, width {figure1['width']} (Figure 1)",
+             _model("alexnet_small", in_channels=3, image_size=32, width=figure1["width"], hidden=0,
+                    lrn=False, dropout=0.0), (3, 32, 32), s.training_batch, 1, cifar_train),
+         Run(f"alexnet_small, width {ablation['width']}, hidden {ablation['hidden']} (ablations)",
+             _model("alexnet_small", in_channels=3, image_size=32, width=ablation["width"],
+                    hidden=ablation["hidden"]),
+             (3, 32, 32), s.training_batch, 1, ablation_sets)),
+        ('DATA = ["cifar10", "fashion-mnist"]', 'get_model("alexnet_small"', "hidden=0, lrn=False, dropout=0.0",
+         'width=ablation["width"], hidden=ablation["hidden"]', "torch.optim.SGD(model.parameters()"),
+        "fit moves a run's training set to the GPU while it trains; the datasets stay on the CPU"))
+    # Chapter 3: two small ZF Nets on Fashion-MNIST enlarged to SIZE.
+    s = read("03_zfnet.ipynb")
+    size = s.names["SIZE"]
+    zf_sets = (dataset_bytes(_count("fashion-mnist", "train", s.names["TRAIN"]), (1, 28, 28))
+               + dataset_bytes(_count("fashion-mnist", "test", s.names["TEST"]), (1, size, size)))
+    plans.append(ChapterPlan(
+        s.notebook,
+        tuple(Run(f"small ZF Net {k}x{k}/{stride} at {size} px",
+                  _model("zfnet_small", in_channels=1, num_classes=10, image_size=size, first_kernel=k,
+                         first_stride=stride),
+                  (1, size, size), s.training_batch, 1, zf_sets, s.names["pool"])
+              for k, stride in ((7, 2), (11, 4))),
+        ('data.load("fashion-mnist", "train", subset=TRAIN)',
+         'data.load("fashion-mnist", "test", subset=TEST).map(enlarge)', "zfnet_small(channels, classes, image_size=SIZE",
+         "augment=enlarge", "pool = test_data.images["),
+        "training images enlarged batch by batch; the test set is enlarged whole"))
+    # Chapter 4: VGG A and E (and E with batch norm), WIDTH times narrower, on Fashion-MNIST at 32 x 32.
+    s = read("04_vgg.ipynb")
+    width, hidden = s.names["WIDTH"], s.names["HIDDEN"]
+    vgg_sets = dataset_bytes(_count("fashion-mnist", "train", s.keywords["subset"][0])
+                             + _count("fashion-mnist", "test", s.keywords["subset"][1]), (1, 32, 32))
+
+    def vgg(config, batch_norm):
+        return _model("vgg", config=config, batch_norm=batch_norm, num_classes=10, in_channels=1, width=width,
+                      hidden=hidden, pool_size=1, init="glorot")
+
+    plans.append(ChapterPlan(
+        s.notebook,
+        tuple(Run(f"VGG {config}{' + batch norm' if bn else ''}, width / {width}", vgg(config, bn), (1, 32, 32),
+                  s.training_batch, 1, vgg_sets) for config, bn in (("A", False), ("E", False), ("E", True))),
+        ('run("E + batch norm", narrow("E", seed, batch_norm=True), seed)', "pool_size=1",
+         'cnnlit.data.load("fashion-mnist", "train",', "in_channels=1")))
+    # Chapter 5: a small GoogLeNet on CIFAR-10 with Adam.
+    s = read("05_googlenet.ipynb")
+    plans.append(ChapterPlan(
+        s.notebook,
+        (Run(f"small GoogLeNet, width {s.keywords['width'][0]}",
+             _model("googlenet_small", in_channels=3, num_classes=10, width=s.keywords["width"][0]),
+             (3, 32, 32), s.training_batch, 2,
+             dataset_bytes(_count("cifar10", "train", s.keywords["subset"][0]) + SET_SIZES["cifar10"][1],
+                           (3, 32, 32))),),
+        ("torch.optim.Adam(small.parameters()",
+         'load_first_available(["cifar10", "fashion-mnist"], "train", subset=p.train_size)')))
+    # Chapter 6: plain and residual CIFAR networks of the chapter's depths.
+    s = read("06_resnet.ipynb")
+    shallow, deep = s.names["depths"]
+    cifar = dataset_bytes(_count("cifar10", "train", s.keywords["subset"][0]) + SET_SIZES["cifar10"][1],
+                          (3, 32, 32))
+    plans.append(ChapterPlan(
+        s.notebook,
+        tuple(Run(f"{'plain' if plain else 'ResNet'}-{depth}",
+                  _model("resnet_cifar", depth=depth, plain=plain, in_channels=3), (3, 32, 32),
+                  s.training_batch, 1, cifar) for depth, plain in ((shallow, True), (deep, True), (deep, False))),
+        ("full=train.images.shape[-1]", 'load_first_available(["cifar10", "fashion-mnist"], "train",')))
+    plans.append(ChapterPlan("07_comparison.ipynb", (), (),
+                             "no training: per-layer summaries on the CPU, nothing on the GPU"))
+    return plans
 
 
 def chapter_estimates():
