@@ -74,13 +74,14 @@ def _verify_train_step(answer) -> Problem | None:
     if not callable(answer):
         return Problem("type", f"expected a function train_step(model, optimizer, images, labels), "
                                f"got {type(answer).__name__}")
+    from ..train import sgd, training_step      # the reference: the step cnnlit.train.fit takes
+
     reference = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
     mine = copy.deepcopy(reference)
-    ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
-    my_opt = torch.optim.SGD(mine.parameters(), lr=0.1, momentum=0.9)
+    ref_opt, my_opt = sgd(reference.parameters(), lr=0.1), sgd(mine.parameters(), lr=0.1)
     for step in range(3):
         images, labels = torch.randn(8, 1, 8, 8), torch.randint(0, 3, (8,))
-        expected = S.train_step(reference, ref_opt, images, labels)
+        expected = float(training_step(reference, images, labels, nn.CrossEntropyLoss(), ref_opt)[1])
         got = _as_number(answer(mine, my_opt, images.clone(), labels.clone()))
         if got is None:
             return Problem("type", "train_step should return the batch's loss as a number (loss.item())")
