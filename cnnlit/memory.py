@@ -9,7 +9,8 @@
   the datasets ``cnnlit.train.fit`` moves to the device whole. :func:`chapter_plans` lists what each
   chapter trains in the full profile, with the sizes read from the notebook itself
   (:func:`chapter_settings`: its ``p.choose(...)`` and ``batch_size=`` values), so that a chapter
-  cannot change them behind the estimate; ``benchmarks/gpu_chapters.py`` measures the real peak on a GPU.
+  cannot change them behind the estimate; ``benchmarks/gpu_chapters.py`` measures the real peak on a
+  GPU.
 
 >>> from cnnlit import memory
 >>> plans = memory.chapter_plans()      # what each chapter trains in the full profile
@@ -165,7 +166,7 @@ def estimate(run: Run) -> GPUEstimate:
                        int(training), int(inference))
 
 
-# --------------------------------------------------------------------------- the chapters' own settings
+# --------------------------------------------------------------------------- the chapters' settings
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -178,13 +179,13 @@ class _NotASetting(Exception):
 class ChapterSettings:
     """What a chapter's code fixes for the ``full`` profile, read from the notebook (not run):
 
-    - ``names``: every ``NAME = value`` (or ``A, B = value``) at the top of a code cell whose value is a
-      literal, ``p.choose(...)`` (its ``full=`` choice), ``p.batch_size``-like profile fields, or a
-      ``dict(...)``/tuple of those; a value holding exactly one ``p.choose`` (or, without one, exactly
-      one profile field) otherwise gives that value (``pool = images[:p.choose(...)]``, ``train =
-      load(..., subset=p.train_size)``).
-    - ``keywords``: for every keyword argument of a call, ``name=value`` with such a value, all the values
-      in the order they appear (``batch_size=p.batch_size`` gives the full profile's batch size).
+    - ``names``: every ``NAME = value`` (or ``A, B = value``) at the top of a code cell whose value
+      is a literal, ``p.choose(...)`` (its ``full=`` choice), a profile field (``p.batch_size``), or
+      a ``dict(...)``/tuple of those. A value holding exactly one ``p.choose`` (or, without one,
+      exactly one profile field) gives that value: ``pool = images[:p.choose(...)]``,
+      ``train = load(..., subset=p.train_size)``.
+    - ``keywords``: for every keyword argument ``name=value`` of a call with such a value, all the
+      values in the order they appear (``batch_size=p.batch_size``: the full batch size).
     - ``code``: the notebook's code cells, joined.
     """
 
@@ -196,8 +197,8 @@ class ChapterSettings:
 
     @property
     def training_batch(self) -> int:
-        """The largest training batch the chapter uses: its ``batch_size=`` arguments, and fit's default
-        where a ``fit(...)`` call gives none."""
+        """The largest training batch the chapter uses: its ``batch_size=`` arguments, and fit's
+        default where a ``fit(...)`` call gives none."""
         import inspect
 
         from .train import fit
@@ -207,20 +208,31 @@ class ChapterSettings:
         return max(sizes)
 
 
+def _is_choose(node) -> bool:
+    import ast
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "choose")
+
+
+def _is_profile_field(node, profile) -> bool:
+    import ast
+    return (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            and node.value.id == "p" and hasattr(profile, node.attr)
+            and not callable(getattr(profile, node.attr)))
+
+
 def _full_value(node, profile):
     """The value of ``node`` in the full profile, or _NotASetting."""
     import ast
 
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "choose":
+    if _is_choose(node):
         chosen = {k.arg: k.value for k in node.keywords}
         if "full" not in chosen:
             raise _NotASetting
         return _full_value(chosen["full"], profile)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
         return {k.arg: _full_value(k.value, profile) for k in node.keywords if k.arg}
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "p":
-        if not hasattr(profile, node.attr):
-            raise _NotASetting
+    if _is_profile_field(node, profile):
         return getattr(profile, node.attr)
     if isinstance(node, (ast.Tuple, ast.List)):
         values = [_full_value(element, profile) for element in node.elts]
@@ -235,19 +247,39 @@ def _single_choice(node, profile):
     """The one profile-dependent value inside ``node``: a ``p.choose(...)``, else a ``p.field``."""
     import ast
 
-    choices = [n for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-               and n.func.attr == "choose"]
+    choices = [n for n in ast.walk(node) if _is_choose(n)]
     if not choices:
-        choices = [n for n in ast.walk(node) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-                   and n.value.id == "p" and hasattr(profile, n.attr) and not callable(getattr(profile, n.attr))]
+        choices = [n for n in ast.walk(node) if _is_profile_field(n, profile)]
     if len(choices) != 1:
         raise _NotASetting
     return _full_value(choices[0], profile)
 
 
+def _assigned(statement, profile) -> dict:
+    """{name: full-profile value} of one top-level assignment ({} if it sets none)."""
+    import ast
+
+    if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
+        return {}
+    target = statement.targets[0]
+    try:
+        try:
+            value = _full_value(statement.value, profile)
+        except _NotASetting:
+            value = _single_choice(statement.value, profile)
+    except _NotASetting:
+        return {}
+    if isinstance(target, ast.Name):
+        return {target.id: value}
+    if isinstance(target, ast.Tuple) and isinstance(value, tuple) \
+            and len(value) == len(target.elts):
+        return {t.id: v for t, v in zip(target.elts, value) if isinstance(t, ast.Name)}
+    return {}
+
+
 def chapter_settings(notebook: str, root: Optional[Path] = None) -> ChapterSettings:
-    """The full profile's settings of ``notebook`` (a file name under ``notebooks/``), read from its code
-    cells (see :class:`ChapterSettings`); IPython lines (``%``, ``!``) are left out."""
+    """The full profile's settings of ``notebook`` (a file name under ``notebooks/``), read from its
+    code cells (see :class:`ChapterSettings`); IPython lines (``%``, ``!``) are left out."""
     import ast
     import json
 
@@ -264,36 +296,23 @@ def chapter_settings(notebook: str, root: Optional[Path] = None) -> ChapterSetti
         except SyntaxError:
             continue
         for statement in tree.body:
-            if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-                target = statement.targets[0]
-                try:
-                    try:
-                        value = _full_value(statement.value, profile)
-                    except _NotASetting:
-                        value = _single_choice(statement.value, profile)
-                except _NotASetting:
-                    continue
-                if isinstance(target, ast.Name):
-                    names[target.id] = value
-                elif isinstance(target, ast.Tuple) and isinstance(value, tuple) and \
-                        len(value) == len(target.elts):
-                    names.update({t.id: v for t, v in zip(target.elts, value) if isinstance(t, ast.Name)})
+            names.update(_assigned(statement, profile))
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
-            if isinstance(node.func, (ast.Name, ast.Attribute)) and \
-                    getattr(node.func, "id", getattr(node.func, "attr", "")) == "fit" and \
-                    not any(k.arg == "batch_size" for k in node.keywords):
+            called = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            if called == "fit" and not any(k.arg == "batch_size" for k in node.keywords):
                 bare_fits += 1
             for keyword in node.keywords:
                 try:
-                    keywords.setdefault(keyword.arg, []).append(_full_value(keyword.value, profile))
+                    value = _full_value(keyword.value, profile)
                 except _NotASetting:
                     continue
+                keywords.setdefault(keyword.arg, []).append(value)
     return ChapterSettings(notebook, names, keywords, "\n".join(sources), bare_fits)
 
 
-# --------------------------------------------------------------------------- the chapters, full profile
+# --------------------------------------------------------------------------- the chapters' runs
 
 def _tiny_cnn() -> nn.Module:                  # chapter 0's first training run
     return nn.Sequential(nn.Conv2d(1, 8, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
@@ -309,7 +328,8 @@ def _model(name: str, **kwargs) -> Callable[[], nn.Module]:
 
 
 # Whole training and test sets, as the full profile loads them with a network connection.
-SET_SIZES = {"mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000), "cifar10": (50_000, 10_000)}
+SET_SIZES = {"mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000),
+             "cifar10": (50_000, 10_000)}
 
 
 def _count(dataset: str, split: str, subset) -> int:
@@ -318,12 +338,17 @@ def _count(dataset: str, split: str, subset) -> int:
     return whole if subset is None else min(int(subset), whole)
 
 
+def _sets(dataset: str, train, test, shape) -> int:
+    """Bytes of a chapter's training and test sets (``train``/``test``: subsets, None for all)."""
+    return dataset_bytes(_count(dataset, "train", train) + _count(dataset, "test", test), shape)
+
+
 @dataclass(frozen=True)
 class ChapterPlan:
     """What a chapter trains in the full profile. The numbers (batch sizes, widths, depths, dataset
-    sizes) are read from the notebook by :func:`chapter_settings`; ``evidence`` lists the lines of its
-    code that fix the rest (which network, which optimiser): ``tests/test_memory.py`` checks that each is
-    still in the notebook, so a chapter that changes them must change its plan too."""
+    sizes) are read from the notebook by :func:`chapter_settings`; ``evidence`` lists the lines of
+    its code that fix the rest (which network, which optimiser): ``tests/test_memory.py`` checks
+    that each is still in the notebook, so a chapter that changes them must change its plan too."""
 
     notebook: str
     runs: tuple = ()
@@ -331,105 +356,123 @@ class ChapterPlan:
     note: str = ""
 
 
-def chapter_plans(root: Optional[Path] = None) -> list[ChapterPlan]:
-    """Every chapter's plan, with the sizes its notebook (under ``root``, default ``notebooks/``) sets."""
-    def read(notebook):
-        return chapter_settings(notebook, root)
+def _plan_00(s: ChapterSettings) -> ChapterPlan:
+    """A tiny CNN on Fashion-MNIST with Adam (two tensors of state per weight)."""
+    sets = _sets("fashion-mnist", s.names["train_set"], None, (1, 28, 28))
+    return ChapterPlan(
+        s.notebook,
+        (Run("tiny CNN, Fashion-MNIST", _tiny_cnn, (1, 28, 28), s.training_batch, 2, sets),),
+        ("nn.Conv2d(1, 8, 5, padding=2)", "nn.Conv2d(8, 16, 5, padding=2)",
+         "nn.Linear(16 * 7 * 7, 10)", "torch.optim.Adam(tiny.parameters()",
+         'cnnlit.data.load("fashion-mnist", "train", subset='))
 
-    plans = []
-    # Chapter 0: a tiny CNN on Fashion-MNIST with Adam (two tensors per weight).
-    s = read("00_foundations.ipynb")
-    subset = s.names["train_set"]
-    plans.append(ChapterPlan(
+
+def _plan_01(s: ChapterSettings) -> ChapterPlan:
+    """LeNet-5, the paper's and the modern one, on MNIST padded to 32 x 32."""
+    sets = _sets("mnist", s.names["train"], None, (1, 32, 32))
+    return ChapterPlan(
         s.notebook,
-        (Run("tiny CNN, Fashion-MNIST", _tiny_cnn, (1, 28, 28), s.training_batch, 2,
-             dataset_bytes(_count("fashion-mnist", "train", subset) + SET_SIZES["fashion-mnist"][1],
-                           (1, 28, 28))),),
-        ("nn.Conv2d(1, 8, 5, padding=2)", "nn.Conv2d(8, 16, 5, padding=2)", "nn.Linear(16 * 7 * 7, 10)",
-         "torch.optim.Adam(tiny.parameters()", 'cnnlit.data.load("fashion-mnist", "train", subset=')))
-    # Chapter 1: LeNet-5, paper and modern, on MNIST padded to 32 x 32.
-    s = read("01_lenet5.ipynb")
-    mnist = dataset_bytes(_count("mnist", "train", s.names["train"]) + SET_SIZES["mnist"][1], (1, 32, 32))
-    plans.append(ChapterPlan(
-        s.notebook,
-        (Run("LeNet-5 (paper)", _model("lenet5"), (1, 32, 32), s.training_batch, 1, mnist),
-         Run("LeNet-5 (modern)", _model("lenet5_modern"), (1, 32, 32), s.training_batch, 1, mnist)),
-        ("model = get_model(name)", 'train_lenet("lenet5_modern"', 'cnnlit.data.load("mnist", "train",')))
-    # Chapter 2: Figure 1's four-layer network (one training set on the device per fit), then the ablations.
-    s = read("02_alexnet.ipynb")
+        tuple(Run(label, _model(name), (1, 32, 32), s.training_batch, 1, sets)
+              for label, name in (("LeNet-5 (paper)", "lenet5"),
+                                  ("LeNet-5 (modern)", "lenet5_modern"))),
+        ("model = get_model(name)", 'train_lenet("lenet5_modern"',
+         'cnnlit.data.load("mnist", "train",'))
+
+
+def _plan_02(s: ChapterSettings) -> ChapterPlan:
+    """Figure 1's four-layer network, then the ablations' network with its hidden layer."""
     figure1, ablation = s.names["figure1"], s.names["ablation"]
-    cifar_train = dataset_bytes(_count("cifar10", "train", figure1["train"]), (3, 32, 32))
-    ablation_sets = dataset_bytes(_count("cifar10", "train", ablation["train"])
-                                  + _count("cifar10", "test", ablation["test"]), (3, 32, 32))
-    plans.append(ChapterPlan(
+    return ChapterPlan(
         s.notebook,
         (Run(f"four-layer alexnet_small, width {figure1['width']} (Figure 1)",
              _model("alexnet_small", in_channels=3, image_size=32, width=figure1["width"], hidden=0,
-                    lrn=False, dropout=0.0), (3, 32, 32), s.training_batch, 1, cifar_train),
+                    lrn=False, dropout=0.0),
+             (3, 32, 32), s.training_batch, 1,
+             dataset_bytes(_count("cifar10", "train", figure1["train"]), (3, 32, 32))),
          Run(f"alexnet_small, width {ablation['width']}, hidden {ablation['hidden']} (ablations)",
              _model("alexnet_small", in_channels=3, image_size=32, width=ablation["width"],
                     hidden=ablation["hidden"]),
-             (3, 32, 32), s.training_batch, 1, ablation_sets)),
-        ('DATA = ["cifar10", "fashion-mnist"]', 'get_model("alexnet_small"', "hidden=0, lrn=False, dropout=0.0",
-         'width=ablation["width"], hidden=ablation["hidden"]', "torch.optim.SGD(model.parameters()"),
-        "fit moves a run's training set to the GPU while it trains; the datasets stay on the CPU"))
-    # Chapter 3: two small ZF Nets on Fashion-MNIST enlarged to SIZE.
-    s = read("03_zfnet.ipynb")
+             (3, 32, 32), s.training_batch, 1,
+             _sets("cifar10", ablation["train"], ablation["test"], (3, 32, 32)))),
+        ('DATA = ["cifar10", "fashion-mnist"]', 'get_model("alexnet_small"',
+         "hidden=0, lrn=False, dropout=0.0", 'width=ablation["width"], hidden=ablation["hidden"]',
+         "torch.optim.SGD(model.parameters()"),
+        "fit moves a run's training set to the GPU while it trains; the datasets stay on the CPU")
+
+
+def _plan_03(s: ChapterSettings) -> ChapterPlan:
+    """Two small ZF Nets on Fashion-MNIST enlarged to SIZE; a deconvnet over a pool of test
+    images."""
     size = s.names["SIZE"]
-    zf_sets = (dataset_bytes(_count("fashion-mnist", "train", s.names["TRAIN"]), (1, 28, 28))
-               + dataset_bytes(_count("fashion-mnist", "test", s.names["TEST"]), (1, size, size)))
-    plans.append(ChapterPlan(
+    sets = (dataset_bytes(_count("fashion-mnist", "train", s.names["TRAIN"]), (1, 28, 28))
+            + dataset_bytes(_count("fashion-mnist", "test", s.names["TEST"]), (1, size, size)))
+    return ChapterPlan(
         s.notebook,
         tuple(Run(f"small ZF Net {k}x{k}/{stride} at {size} px",
-                  _model("zfnet_small", in_channels=1, num_classes=10, image_size=size, first_kernel=k,
-                         first_stride=stride),
-                  (1, size, size), s.training_batch, 1, zf_sets, s.names["pool"])
+                  _model("zfnet_small", in_channels=1, num_classes=10, image_size=size,
+                         first_kernel=k, first_stride=stride),
+                  (1, size, size), s.training_batch, 1, sets, s.names["pool"])
               for k, stride in ((7, 2), (11, 4))),
         ('data.load("fashion-mnist", "train", subset=TRAIN)',
-         'data.load("fashion-mnist", "test", subset=TEST).map(enlarge)', "zfnet_small(channels, classes, image_size=SIZE",
-         "augment=enlarge", "pool = test_data.images["),
-        "training images enlarged batch by batch; the test set is enlarged whole"))
-    # Chapter 4: VGG A and E (and E with batch norm), WIDTH times narrower, on Fashion-MNIST at 32 x 32.
-    s = read("04_vgg.ipynb")
+         'data.load("fashion-mnist", "test", subset=TEST).map(enlarge)',
+         "zfnet_small(channels, classes, image_size=SIZE", "augment=enlarge",
+         "pool = test_data.images["),
+        "training images enlarged batch by batch; the test set is enlarged whole")
+
+
+def _plan_04(s: ChapterSettings) -> ChapterPlan:
+    """VGG A and E (and E with batch norm), WIDTH times narrower, on Fashion-MNIST at 32 x 32."""
     width, hidden = s.names["WIDTH"], s.names["HIDDEN"]
-    vgg_sets = dataset_bytes(_count("fashion-mnist", "train", s.keywords["subset"][0])
-                             + _count("fashion-mnist", "test", s.keywords["subset"][1]), (1, 32, 32))
-
-    def vgg(config, batch_norm):
-        return _model("vgg", config=config, batch_norm=batch_norm, num_classes=10, in_channels=1, width=width,
-                      hidden=hidden, pool_size=1, init="glorot")
-
-    plans.append(ChapterPlan(
-        s.notebook,
-        tuple(Run(f"VGG {config}{' + batch norm' if bn else ''}, width / {width}", vgg(config, bn), (1, 32, 32),
-                  s.training_batch, 1, vgg_sets) for config, bn in (("A", False), ("E", False), ("E", True))),
+    train, test = s.keywords["subset"][:2]
+    runs = tuple(
+        Run(f"VGG {config}{' + batch norm' if bn else ''}, width / {width}",
+            _model("vgg", config=config, batch_norm=bn, num_classes=10, in_channels=1, width=width,
+                   hidden=hidden, pool_size=1, init="glorot"),
+            (1, 32, 32), s.training_batch, 1, _sets("fashion-mnist", train, test, (1, 32, 32)))
+        for config, bn in (("A", False), ("E", False), ("E", True)))
+    return ChapterPlan(
+        s.notebook, runs,
         ('run("E + batch norm", narrow("E", seed, batch_norm=True), seed)', "pool_size=1",
-         'cnnlit.data.load("fashion-mnist", "train",', "in_channels=1")))
-    # Chapter 5: a small GoogLeNet on CIFAR-10 with Adam.
-    s = read("05_googlenet.ipynb")
-    plans.append(ChapterPlan(
+         'cnnlit.data.load("fashion-mnist", "train",', "in_channels=1"))
+
+
+def _plan_05(s: ChapterSettings) -> ChapterPlan:
+    """A small GoogLeNet on CIFAR-10 with Adam."""
+    width = s.keywords["width"][0]
+    return ChapterPlan(
         s.notebook,
-        (Run(f"small GoogLeNet, width {s.keywords['width'][0]}",
-             _model("googlenet_small", in_channels=3, num_classes=10, width=s.keywords["width"][0]),
-             (3, 32, 32), s.training_batch, 2,
-             dataset_bytes(_count("cifar10", "train", s.keywords["subset"][0]) + SET_SIZES["cifar10"][1],
-                           (3, 32, 32))),),
+        (Run(f"small GoogLeNet, width {width}",
+             _model("googlenet_small", in_channels=3, num_classes=10, width=width), (3, 32, 32),
+             s.training_batch, 2, _sets("cifar10", s.keywords["subset"][0], None, (3, 32, 32))),),
         ("torch.optim.Adam(small.parameters()",
-         'load_first_available(["cifar10", "fashion-mnist"], "train", subset=p.train_size)')))
-    # Chapter 6: plain and residual CIFAR networks of the chapter's depths.
-    s = read("06_resnet.ipynb")
+         'load_first_available(["cifar10", "fashion-mnist"], "train", subset=p.train_size)'))
+
+
+def _plan_06(s: ChapterSettings) -> ChapterPlan:
+    """Plain and residual CIFAR networks of the chapter's two depths."""
     shallow, deep = s.names["depths"]
-    cifar = dataset_bytes(_count("cifar10", "train", s.keywords["subset"][0]) + SET_SIZES["cifar10"][1],
-                          (3, 32, 32))
-    plans.append(ChapterPlan(
+    sets = _sets("cifar10", s.keywords["subset"][0], None, (3, 32, 32))
+    return ChapterPlan(
         s.notebook,
         tuple(Run(f"{'plain' if plain else 'ResNet'}-{depth}",
                   _model("resnet_cifar", depth=depth, plain=plain, in_channels=3), (3, 32, 32),
-                  s.training_batch, 1, cifar) for depth, plain in ((shallow, True), (deep, True), (deep, False))),
-        ("full=train.images.shape[-1]", 'load_first_available(["cifar10", "fashion-mnist"], "train",')))
-    plans.append(ChapterPlan("07_comparison.ipynb", (), (),
-                             "no training: per-layer summaries on the CPU, nothing on the GPU"))
-    return plans
+                  s.training_batch, 1, sets)
+              for depth, plain in ((shallow, True), (deep, True), (deep, False))),
+        ("full=train.images.shape[-1]",
+         'load_first_available(["cifar10", "fashion-mnist"], "train",'))
+
+
+CHAPTERS = {"00_foundations.ipynb": _plan_00, "01_lenet5.ipynb": _plan_01,
+            "02_alexnet.ipynb": _plan_02, "03_zfnet.ipynb": _plan_03, "04_vgg.ipynb": _plan_04,
+            "05_googlenet.ipynb": _plan_05, "06_resnet.ipynb": _plan_06}
+
+
+def chapter_plans(root: Optional[Path] = None) -> list[ChapterPlan]:
+    """Every chapter's plan, with the sizes its notebook (under ``root``, default ``notebooks/``)
+    sets."""
+    plans = [plan(chapter_settings(notebook, root)) for notebook, plan in CHAPTERS.items()]
+    return plans + [ChapterPlan("07_comparison.ipynb", (), (),
+                                "no training: per-layer summaries on the CPU, nothing on the GPU")]
 
 
 def chapter_estimates():

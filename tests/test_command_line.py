@@ -191,22 +191,24 @@ def test_single_process_run_in_process(tmp_path, capsys):
 
 
 def test_in_process_run_writes_checkpoints_and_resumes_through_fit(tmp_path, capsys, monkeypatch):
-    """The command line trains with cnnlit.train.fit: its checkpoint holds the run's description, the
-    schedule and the learning rate of every epoch, and --resume continues the epoch count."""
+    """The command line trains with cnnlit.train.fit: its checkpoint holds the run's description,
+    the schedule and the learning rate of every epoch, and --resume continues the epoch count."""
     data = make_image_folder(tmp_path / "data", per_class=4, size=8)
     checkpoint = tmp_path / "run.pt"
     calls = []
     original = loop.fit
     monkeypatch.setattr(command_line, "fit", lambda *a, **k: calls.append(k) or original(*a, **k))
-    common = ["--model", "tiny_models:tiny_cnn", "--data", str(data), "--image-size", "8", "--batch-size", "4",
-              "--workers", "0", "--recipe", "resnet", "--lr", "0.05", "--checkpoint", str(checkpoint)]
+    common = ["--model", "tiny_models:tiny_cnn", "--data", str(data), "--image-size", "8",
+              "--batch-size", "4", "--workers", "0", "--recipe", "resnet", "--lr", "0.05",
+              "--checkpoint", str(checkpoint)]
     assert command_line.main([*common, "--epochs", "2"]) == 0
     state = load_checkpoint(checkpoint, tiny_models.tiny_cnn())
     assert state["epoch"] == 2 and state["history"]["lr"] == [0.05, 0.05]
     assert state["extra"]["classes"] == ["blue", "green", "red"] and "scheduler" in state["extra"]
     assert command_line.main([*common, "--epochs", "3", "--resume"]) == 0
     out = capsys.readouterr().out
-    assert "resumed from" in out and [int(m.group(1)) for m in EPOCH_LINE.finditer(out)] == [1, 2, 3]
+    assert "resumed from" in out
+    assert [int(m.group(1)) for m in EPOCH_LINE.finditer(out)] == [1, 2, 3]
     assert load_checkpoint(checkpoint, tiny_models.tiny_cnn())["history"]["epoch"] == [1, 2, 3]
     assert len(calls) == 2 and calls[1]["resume"] == str(checkpoint) and calls[1]["val_plan"]
 
@@ -230,7 +232,7 @@ def test_dry_run_trains_one_epoch_of_two_batches(tmp_path, capsys, monkeypatch):
         seen.append(sum(len(labels) for _, labels in batches))
         return original(model, iter(batches), *args, **kwargs)
 
-    monkeypatch.setattr(loop, "train_epoch", counting)          # the command line trains through fit
+    monkeypatch.setattr(loop, "train_epoch", counting)     # the command line trains through fit
     code = command_line.main(["--model", "tiny_models:tiny_cnn", "--data", str(data), "--image-size", "8",
                               "--epochs", "3", "--batch-size", "4", "--workers", "0"])
     out = capsys.readouterr().out

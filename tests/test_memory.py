@@ -85,7 +85,8 @@ def test_each_plan_describes_its_chapter_as_the_notebook_has_it(plan):
 
 
 def _notebook(path: Path, *sources: str) -> Path:
-    cells = [{"cell_type": "code", "source": source, "metadata": {}, "outputs": []} for source in sources]
+    cells = [{"cell_type": "code", "source": source, "metadata": {}, "outputs": []}
+             for source in sources]
     path.write_text(json.dumps({"cells": cells}))
     return path
 
@@ -93,18 +94,24 @@ def _notebook(path: Path, *sources: str) -> Path:
 def test_chapter_settings_read_the_full_profiles_choices(tmp_path):
     from cnnlit.profiles import PROFILES
 
-    _notebook(tmp_path / "99_x.ipynb", "%matplotlib inline\nX = p.choose(smoke=1, cpu=2, full=3)",
-              "A, B = p.choose(smoke=(1, 2), cpu=(1, 2), full=(5, None))\nd = dict(w=p.choose(smoke=1, cpu=1, "
-              "full=9), n=4)\npool = images[:p.choose(smoke=1, cpu=2, full=30)]\nunknown = images.shape[-1]",
-              "fit(m, data, batch_size=p.batch_size, width=p.choose(smoke=1, cpu=1, full=0.5))\nfit(m, data)")
+    _notebook(tmp_path / "99_x.ipynb",
+              "%matplotlib inline\nX = p.choose(smoke=1, cpu=2, full=3)",
+              "A, B = p.choose(smoke=(1, 2), cpu=(1, 2), full=(5, None))\n"
+              "d = dict(w=p.choose(smoke=1, cpu=1, full=9), n=4)\n"
+              "pool = images[:p.choose(smoke=1, cpu=2, full=30)]\nunknown = images.shape[-1]",
+              "fit(m, data, batch_size=p.batch_size, width=p.choose(smoke=1, cpu=1, full=0.5))\n"
+              "fit(m, data)")
     settings = memory.chapter_settings("99_x.ipynb", tmp_path)
     assert settings.names == {"X": 3, "A": 5, "B": None, "d": {"w": 9, "n": 4}, "pool": 30}
-    assert settings.keywords["batch_size"] == [PROFILES["full"].batch_size] and settings.keywords["width"] == [0.5]
-    assert settings.training_batch == max(PROFILES["full"].batch_size, 64)      # the bare fit: its default, 64
+    assert settings.keywords["batch_size"] == [PROFILES["full"].batch_size]
+    assert settings.keywords["width"] == [0.5]
+    # the second fit gives no batch size: fit's default, 64, counts too
+    assert settings.training_batch == max(PROFILES["full"].batch_size, 64)
 
 
 def test_a_chapter_that_changes_its_sizes_changes_its_estimate(tmp_path):
-    """The plans read the notebooks: a wider Figure 1 network or larger ZF Net images change the runs."""
+    """The plans read the notebooks: a wider Figure 1 network or larger ZF Net images change the
+    runs."""
     for notebook in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"):
         (tmp_path / notebook.name).write_text(notebook.read_text())
     for name, old, new in (("02_alexnet.ipynb", "width=p.choose(smoke=8, cpu=16, full=32)",
@@ -116,7 +123,8 @@ def test_a_chapter_that_changes_its_sizes_changes_its_estimate(tmp_path):
         (tmp_path / name).write_text(text.replace(old, new))
     before = {plan.notebook: plan for plan in memory.chapter_plans()}
     after = {plan.notebook: plan for plan in memory.chapter_plans(tmp_path)}
-    figure1_before, figure1_after = before["02_alexnet.ipynb"].runs[0], after["02_alexnet.ipynb"].runs[0]
+    figure1_before = before["02_alexnet.ipynb"].runs[0]
+    figure1_after = after["02_alexnet.ipynb"].runs[0]
     assert "width 32" in figure1_before.label and "width 48" in figure1_after.label
     assert memory.estimate(figure1_after).parameters > memory.estimate(figure1_before).parameters
     assert after["03_zfnet.ipynb"].runs[0].input_shape == (1, 112, 112)

@@ -217,7 +217,8 @@ def test_fit_and_train_epoch_are_one_loop():
 # --------------------------------------------------------------------------- callbacks
 
 class Recorder(train.Callback):
-    """Counts every hook and records the batch accuracy every ``k`` batches; stops after ``stop_at`` steps."""
+    """Counts every hook and records the batch accuracy every ``k`` batches; stops after
+    ``stop_at`` steps."""
 
     def __init__(self, k, stop_at=None):
         self.k, self.stop_at, self.records, self.calls = k, stop_at, [], []
@@ -242,14 +243,15 @@ class Recorder(train.Callback):
 
 
 def test_a_callback_records_every_k_batches():
-    recorder = Recorder(k=4)            # 160 images in batches of 16: 10 batches per epoch, 30 in all
-    history = train.fit(small_cnn(), toy_data(160), epochs=3, batch_size=16, device="cpu", progress=False,
-                        callbacks=[recorder])
+    recorder = Recorder(k=4)        # 160 images in batches of 16: 10 batches per epoch, 30 in all
+    history = train.fit(small_cnn(), toy_data(160), epochs=3, batch_size=16, device="cpu",
+                        progress=False, callbacks=[recorder])
     assert len(recorder.records) == 30 // 4
-    assert [(e, b) for e, b, _ in recorder.records] == [(1, 4), (1, 8), (2, 2), (2, 6), (2, 10), (3, 4), (3, 8)]
+    assert [(e, b) for e, b, _ in recorder.records] == [(1, 4), (1, 8), (2, 2), (2, 6), (2, 10),
+                                                         (3, 4), (3, 8)]
     assert all(0 <= right <= 1 for *_, right in recorder.records)
-    assert recorder.calls == ["fit_start", "epoch_start 1", "epoch_end 1", "epoch_start 2", "epoch_end 2",
-                              "epoch_start 3", "epoch_end 3", "fit_end"]
+    assert recorder.calls == ["fit_start", "epoch_start 1", "epoch_end 1", "epoch_start 2",
+                              "epoch_end 2", "epoch_start 3", "epoch_end 3", "fit_end"]
     assert history.epoch == [1, 2, 3] and history.lr == [0.01] * 3
 
 
@@ -259,7 +261,7 @@ def test_a_callback_stops_training_after_a_batch():
     calls = count_batches(model)
     history = train.fit(model, toy_data(160), epochs=5, batch_size=16, device="cpu", progress=False,
                         callbacks=[stopped])
-    assert len([c for c in calls if c[0]]) == 13                  # 10 batches of epoch 1, 3 of epoch 2
+    assert len([c for c in calls if c[0]]) == 13          # 10 batches of epoch 1, 3 of epoch 2
     assert history.epoch == [1, 2] and stopped.calls[-2:] == ["epoch_end 2", "fit_end"]
 
 

@@ -1,5 +1,6 @@
-"""Chapter 2 (AlexNet): a dropout explorer and a local-response-normalisation explorer. (The ReLU-against-
-tanh experiment, its optimiser and the callback that records its error curve, is written in the notebook.)
+"""Chapter 2 (AlexNet): a dropout explorer and a local-response-normalisation explorer. (The
+ReLU-against-tanh experiment, its optimiser and the callback that records its error curve, is
+written in the notebook.)
 
 - :func:`dropout_explorer` and :func:`lrn_explorer`: plain plotting functions returning a matplotlib Figure;
   out-of-range values are clamped (and the clamp is said in the figure's title), unknown choices are

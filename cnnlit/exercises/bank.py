@@ -81,7 +81,8 @@ def _verify_train_step(answer) -> Problem | None:
     ref_opt, my_opt = sgd(reference.parameters(), lr=0.1), sgd(mine.parameters(), lr=0.1)
     for step in range(3):
         images, labels = torch.randn(8, 1, 8, 8), torch.randint(0, 3, (8,))
-        expected = training_step(reference, images, labels, nn.CrossEntropyLoss(), ref_opt)[1].item()
+        _, loss = training_step(reference, images, labels, nn.CrossEntropyLoss(), ref_opt)
+        expected = loss.item()
         got = _as_number(answer(mine, my_opt, images.clone(), labels.clone()))
         if got is None:
             return Problem("type", "train_step should return the batch's loss as a number (loss.item())")

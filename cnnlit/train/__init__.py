@@ -3,9 +3,10 @@ one epoch loop.
 
 - :mod:`cnnlit.train.loop`: :func:`fit`, the only training loop (returns a :class:`History`),
   :func:`evaluate`, :func:`predict`, :func:`topk_error`, and its pieces: :func:`batches`,
-  :func:`train_epoch`, :func:`training_step`, :func:`model_loss`, :func:`sgd` (fit's default optimiser).
-- :mod:`cnnlit.train.callbacks`: :class:`Callback`, what a chapter gives :func:`fit` to record a curve
-  every k batches or stop, and the :class:`FitState` its hooks receive.
+  :func:`train_epoch`, :func:`training_step`, :func:`model_loss`, :func:`sgd` (fit's default
+  optimiser).
+- :mod:`cnnlit.train.callbacks`: :class:`Callback`, what a chapter gives :func:`fit` to record a
+  curve every k batches or stop, and the :class:`FitState` its hooks receive.
 - :mod:`cnnlit.train.command_line`: ``python -m cnnlit.train`` (and ``torchrun -m cnnlit.train``) on
   folders of images, through :func:`fit`, with :mod:`cnnlit.train.recipes`, the papers' optimisers,
   schedules and augmentation.
@@ -23,6 +24,6 @@ from .callbacks import Callback, FitState
 from .loop import (EpochTotals, Evaluation, History, TrainingDiverged, batches, evaluate, fit, main_output,
                    model_loss, predict, sgd, topk_error, train_epoch, training_step)
 
-__all__ = ["Callback", "EpochTotals", "Evaluation", "FitState", "History", "TrainingDiverged", "batches",
-           "evaluate", "fit", "main_output", "model_loss", "predict", "sgd", "topk_error", "train_epoch",
-           "training_step"]
+__all__ = ["Callback", "EpochTotals", "Evaluation", "FitState", "History", "TrainingDiverged",
+           "batches", "evaluate", "fit", "main_output", "model_loss", "predict", "sgd",
+           "topk_error", "train_epoch", "training_step"]

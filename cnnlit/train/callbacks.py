@@ -1,8 +1,8 @@
-"""What :func:`cnnlit.train.fit` tells the code around it: a :class:`Callback` has one hook per stage of
-training, and every hook receives the run's :class:`FitState`.
+"""What :func:`cnnlit.train.fit` tells the code around it: a :class:`Callback` has one hook per
+stage of training, and every hook receives the run's :class:`FitState`.
 
-A chapter records what it wants (a training-error curve every k batches, the learning rate) and stops
-training when it has seen enough, without a loop of its own:
+A chapter records what it wants (a training-error curve every k batches, the learning rate) and
+stops training when it has seen enough, without a loop of its own:
 
 >>> class EveryTenth(Callback):
 ...     def __init__(self):
@@ -30,10 +30,10 @@ __all__ = ["Callback", "FitState"]
 class FitState:
     """The state of one call of :func:`cnnlit.train.fit`, shared with its callbacks.
 
-    ``epoch`` counts from 1 (continuing a resumed run's count); ``batch`` is the batch within the epoch and
-    ``step`` the batches trained since this call began, both from 1. After each batch, ``outputs`` (the
-    main classifier's scores), ``labels`` and ``loss`` hold that batch's values, detached and on the
-    device (reading them back synchronises a GPU: do it every k batches, not every batch).
+    ``epoch`` counts from 1 (continuing a resumed run's count); ``batch`` is the batch within the
+    epoch and ``step`` the batches trained since this call began, both from 1. After each batch,
+    ``outputs`` (the main classifier's scores), ``labels`` and ``loss`` hold that batch's values,
+    detached and on the device (reading them back synchronises a GPU: do it every k batches).
     ``resumed`` is the checkpoint the run continued from (None when it started afresh).
     """
 
@@ -49,14 +49,14 @@ class FitState:
     loss: Optional[torch.Tensor] = None
     resumed: Optional[dict] = None
     stop: bool = False
-    extra: dict = field(default_factory=dict)   # what a callback adds to every checkpoint's ``extra``
+    extra: dict = field(default_factory=dict)   # added to every checkpoint's ``extra``
 
 
 class Callback:
     """Hooks :func:`cnnlit.train.fit` calls, in this order: ``on_fit_start`` once, then per epoch
-    ``on_epoch_start``, ``on_batch_end`` after every training step and ``on_epoch_end`` once the epoch's
-    history (and validation) is written and before its checkpoint, and ``on_fit_end`` once at the end
-    (also after an interrupt). Override the ones you need; the others do nothing."""
+    ``on_epoch_start``, ``on_batch_end`` after every training step and ``on_epoch_end`` once the
+    epoch's history (and validation) is written and before its checkpoint, and ``on_fit_end`` once
+    at the end (also after an interrupt). Override the ones you need; the others do nothing."""
 
     def on_fit_start(self, state: FitState) -> None:
         pass

@@ -14,11 +14,11 @@ each process reads its share through a DistributedSampler; otherwise one process
 Rank 0 prints one line per epoch and writes the checkpoint (atomically) after every epoch; ``--resume``
 continues from it: weights, optimizer, schedule, epoch count and history.
 
-Training is :func:`cnnlit.train.fit`, the loop the notebooks run, with the recipe's optimiser and schedule
-and a callback (:class:`EpochLines`) for what the command line adds: a model's own ``training_loss``
-(GoogLeNet's auxiliary classifiers) is used where it has one, a loss that stops being finite ends the run
-with :class:`~cnnlit.train.loop.TrainingDiverged` (exit status 1), and ``CNNLIT_DRY_RUN=1`` runs one epoch
-of two batches.
+Training is :func:`cnnlit.train.fit`, the loop the notebooks run, with the recipe's optimiser and
+schedule and a callback (:class:`EpochLines`) for what the command line adds: a model's own
+``training_loss`` (GoogLeNet's auxiliary classifiers) is used where it has one, a loss that stops
+being finite ends the run with :class:`~cnnlit.train.loop.TrainingDiverged` (exit status 1), and
+``CNNLIT_DRY_RUN=1`` runs one epoch of two batches.
 """
 from __future__ import annotations
 
@@ -253,11 +253,12 @@ def main(argv=None) -> int:
 
 class EpochLines(Callback):
     """The command line's part of :func:`~cnnlit.train.fit`: refuses a checkpoint trained on other
-    classes, names the run, prints one line per epoch (rank 0) and puts the run's description into every
-    checkpoint."""
+    classes, names the run, prints one line per epoch (rank 0) and puts the run's description into
+    every checkpoint."""
 
     def __init__(self, args, recipe, classes, train_size: int, val_size: int, processes: Processes):
-        self.args, self.recipe, self.classes, self.processes = args, recipe, list(classes), processes
+        self.args, self.recipe, self.processes = args, recipe, processes
+        self.classes = list(classes)
         self.sizes = (train_size, val_size)
 
     def on_fit_start(self, state: FitState) -> None:
@@ -270,11 +271,13 @@ class EpochLines(Callback):
                            world_size=self.processes.world)
         if not self.processes.main:
             return
-        print(f"cnnlit.train: {args.model} on {args.data} ({self.sizes[0]:,} train / {self.sizes[1]:,} val "
-              f"images, {len(self.classes)} classes), recipe {recipe.name} ({recipe.paper}): batch "
-              f"{recipe.batch_size}, lr {state.optimizer.param_groups[0]['lr']:g}, momentum {recipe.momentum}, "
-              f"weight decay {recipe.weight_decay:g}, {recipe.schedule} schedule; {self.processes.world} "
-              f"process(es) on {self.processes.device.type}, {state.plan}", flush=True)
+        lr = state.optimizer.param_groups[0]["lr"]
+        print(f"cnnlit.train: {args.model} on {args.data} ({self.sizes[0]:,} train / "
+              f"{self.sizes[1]:,} val images, {len(self.classes)} classes), recipe {recipe.name} "
+              f"({recipe.paper}): batch {recipe.batch_size}, lr {lr:g}, "
+              f"momentum {recipe.momentum}, weight decay {recipe.weight_decay:g}, "
+              f"{recipe.schedule} schedule; {self.processes.world} process(es) on "
+              f"{self.processes.device.type}, {state.plan}", flush=True)
         if state.epoch >= recipe.epochs:
             print(f"cnnlit.train: {args.checkpoint} already holds {state.epoch} epoch(s); "
                   f"ask for more with --epochs", flush=True)
@@ -283,8 +286,8 @@ class EpochLines(Callback):
         h = state.history
         if self.processes.main:
             print(f"epoch {state.epoch}/{self.recipe.epochs}  train_loss {h.loss[-1]:.4f}  "
-                  f"val_loss {h.val_loss[-1]:.4f}  val_acc {h.val_accuracy[-1]:.4f}  lr {h.lr[-1]:.4g}  "
-                  f"{h.seconds[-1]:.1f} s", flush=True)
+                  f"val_loss {h.val_loss[-1]:.4f}  val_acc {h.val_accuracy[-1]:.4f}  "
+                  f"lr {h.lr[-1]:.4g}  {h.seconds[-1]:.1f} s", flush=True)
 
 
 def _run(args, processes: Processes) -> int:
@@ -294,14 +297,16 @@ def _run(args, processes: Processes) -> int:
     except ValueError as error:         # e.g. an unknown model name: the registry lists the valid ones
         raise CommandLineError(str(error)) from error
     optimizer = make_optimizer(recipe, model.parameters())
-    scheduler = make_scheduler(recipe, optimizer)     # a plateau schedule: fit steps it with the val loss
+    scheduler = make_scheduler(recipe, optimizer)     # plateau: fit steps it with the val loss
     per_process = recipe.batch_size // processes.world
     train_loader, val_loader = _loaders(train, val, per_process, args.workers, processes, args.seed)
     lines = EpochLines(args, recipe, train.classes, len(train), len(val), processes)
-    # cross-entropy; a network with its own training_loss (GoogLeNet: + 0.3 x each auxiliary loss) uses that
+    # cross-entropy; a network with its own training_loss (GoogLeNet: + 0.3 x each auxiliary
+    # loss) uses that
     fit(model, train_loader, recipe.epochs, optimizer=optimizer, scheduler=scheduler,
-        loss_fn=nn.CrossEntropyLoss(), batch_size=per_process, val_data=val_loader, device=processes.device,
-        amp=False if args.no_amp else None, channels_last=False if args.no_channels_last else None,
-        checkpoint=args.checkpoint, resume=args.checkpoint if args.resume else None, callbacks=[lines],
+        loss_fn=nn.CrossEntropyLoss(), batch_size=per_process, val_data=val_loader,
+        device=processes.device, amp=False if args.no_amp else None,
+        channels_last=False if args.no_channels_last else None, checkpoint=args.checkpoint,
+        resume=args.checkpoint if args.resume else None, callbacks=[lines],
         distributed=processes.distributed, val_plan=True, progress=False)
     return 0

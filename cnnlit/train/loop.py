@@ -1,15 +1,16 @@
-"""The training loop: :func:`fit`, the only one, for the notebooks and for ``python -m cnnlit.train``.
+"""The training loop: :func:`fit`, the only one, for the notebooks and ``python -m cnnlit.train``.
 
 - :func:`batches`: (images, labels) on the device from a ``TensorData``, a ``Dataset`` or a ``DataLoader``.
   Tensor datasets (:class:`cnnlit.data.TensorData`) are moved to the device once and batched by indexing:
   no DataLoader, no per-batch host work. Every loop here reads its batches through it.
 - :func:`train_epoch`: one pass of SGD steps with the running loss and accuracy and the divergence check;
-  :func:`fit` calls it once per epoch. What a chapter or the command line adds (a curve recorded every k
-  batches, a line per epoch, stopping) is a :class:`~cnnlit.train.callbacks.Callback` given to :func:`fit`.
+  :func:`fit` calls it once per epoch. What a chapter or the command line adds (a curve recorded
+  every k batches, a line per epoch, stopping) is a :class:`~cnnlit.train.callbacks.Callback`
+  given to :func:`fit`.
 - A model may bring its own training loss: when it has a ``training_loss(outputs, labels, criterion)``
   method (GoogLeNet's auxiliary classifiers), the trainer calls it instead of ``criterion`` alone.
-- :func:`predict` and :func:`evaluate` run the model in eval mode over a whole dataset (optionally in the
-  training's layout and precision, and summed over the processes of a distributed run).
+- :func:`predict` and :func:`evaluate` run the model in eval mode over a whole dataset (optionally
+  in the training's layout and precision, and summed over the processes of a distributed run).
 - A dry run (``CNNLIT_DRY_RUN=1``, :func:`cnnlit.profiles.dry_run`) caps every loop here at
   ``DRY_RUN_BATCHES`` batches, and training at one epoch, with one line saying so.
 """
@@ -143,10 +144,10 @@ def main_output(outputs):
 @torch.no_grad()
 def predict(model: nn.Module, data, *, batch_size: int = 512, device=None,
             plan: Optional[StepPlan] = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Model outputs (float32) and true labels for a whole dataset, on the CPU (the model in eval mode
-    meanwhile). ``plan``: evaluate in the training's memory layout and evaluation precision (float16
-    autocast on CUDA, float32 on the CPU; :meth:`cnnlit.fastpath.StepPlan.evaluation_autocast`); without
-    one, float32 as given."""
+    """Model outputs (float32) and true labels for a whole dataset, on the CPU (the model in eval
+    mode meanwhile). ``plan``: evaluate in the training's memory layout and evaluation precision
+    (float16 autocast on CUDA, float32 on the CPU; see
+    :meth:`cnnlit.fastpath.StepPlan.evaluation_autocast`); without one, float32 as given."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     outputs, targets = [], []
     with evaluating(model):
@@ -182,7 +183,8 @@ def evaluate(model: nn.Module, data, *, loss_fn: Optional[Callable] = None, batc
     device = torch.device(device) if device is not None else next(model.parameters()).device
     loss_sum, correct, count = summed(loss * len(labels) if len(labels) else 0.0, int(right.sum()),
                                       len(labels), device=device, distributed=True)
-    return Evaluation(loss=loss_sum / max(count, 1), accuracy=correct / max(count, 1), count=int(count))
+    return Evaluation(loss=loss_sum / max(count, 1), accuracy=correct / max(count, 1),
+                      count=int(count))
 
 
 def topk_error(outputs: torch.Tensor, labels: torch.Tensor, k: int = 5) -> float:
@@ -254,8 +256,9 @@ def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Opti
     ``augment`` applied to each batch of images first, then ``plan``'s memory layout and precision
     (:func:`cnnlit.fastpath.plan`; float32 as given without one). The loss is checked every ``check_every`` batches
     (reading it back synchronises a GPU) and at the end: a non-finite loss raises :class:`TrainingDiverged`
-    naming the epoch and the batch. ``on_batch(batch_index, outputs, labels, loss)``, called after every
-    step with the main output and the loss detached, ends the epoch early by returning True."""
+    naming the epoch and the batch. ``on_batch(batch_index, outputs, labels, loss)``, called after
+    every step with the main output and the loss detached, ends the epoch early by returning
+    True."""
     (network if network is not None else model).train()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
@@ -313,17 +316,18 @@ def sgd(parameters, lr: float, momentum: float = 0.9, weight_decay: float = 0.0)
 
 
 def _step_schedule(scheduler, history: History) -> None:
-    """One step of a per-epoch schedule; ReduceLROnPlateau is stepped with the epoch's validation loss
-    (the training loss where there is no validation set)."""
+    """One step of a per-epoch schedule; ReduceLROnPlateau is stepped with the epoch's validation
+    loss (the training loss where there is no validation set)."""
     if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        scheduler.step(history.val_loss[-1] if len(history.val_loss) == len(history) else history.loss[-1])
+        validated = len(history.val_loss) == len(history)
+        scheduler.step(history.val_loss[-1] if validated else history.loss[-1])
     else:
         scheduler.step()
 
 
 def _set_sampler_epoch(data, epoch: int) -> None:
-    """A DataLoader's DistributedSampler shuffles by epoch: a different order each epoch, the same on
-    every process."""
+    """A DataLoader's DistributedSampler shuffles by epoch: a different order each epoch, the same
+    on every process."""
     set_epoch = getattr(getattr(data, "sampler", None), "set_epoch", None)
     if callable(set_epoch):
         set_epoch(epoch)
@@ -340,8 +344,8 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
         progress: bool = True, description: str = "training") -> History:
     """Train ``model`` on ``train_data`` and return its :class:`History`.
 
-    - ``optimizer`` defaults to SGD with momentum 0.9 at ``lr`` (:func:`sgd`); ``scheduler`` steps once
-      per epoch (a ReduceLROnPlateau with the validation loss, or the training loss without validation).
+    - ``optimizer`` defaults to SGD with momentum 0.9 at ``lr`` (:func:`sgd`); ``scheduler`` steps
+      once per epoch (a ReduceLROnPlateau with the validation loss, else the training loss).
     - ``loss_fn`` defaults to cross-entropy; a model with a ``training_loss`` method trains with that
       (see :func:`model_loss`), and validation uses ``loss_fn`` on the main output.
     - ``augment`` transforms each batch of images on the device (see :func:`cnnlit.data.pad_crop_flip`).
@@ -350,16 +354,17 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
       (only where the CPU has bfloat16 instructions) and channels-last for the network families measured
       to gain. False switches either off, True asks for it. Validation is float32 as given, unless
       ``val_plan`` (then in the training's layout, and float16 on CUDA: the command line's choice).
-    - ``callbacks``: :class:`~cnnlit.train.callbacks.Callback` objects called at the start and end of
-      training, of every epoch and after every batch; one that sets ``state.stop`` ends training after
-      the current batch.
-    - ``checkpoint``: a path written atomically after every epoch; ``resume``: a path to continue from
-      (weights, optimizer, schedule, loss scaler, epoch count and history).
+    - ``callbacks``: :class:`~cnnlit.train.callbacks.Callback` objects called at the start and end
+      of training, of every epoch and after every batch; one that sets ``state.stop`` ends training
+      after the current batch.
+    - ``checkpoint``: a path written atomically after every epoch; ``resume``: a path to continue
+      from (weights, optimizer, schedule, loss scaler, epoch count and history).
     - ``stop_when(history)`` ends training early (e.g. once the training error is below a threshold);
       ``max_seconds`` bounds the wall-clock time (checked after each epoch).
-    - ``distributed``: one process of a ``torchrun`` group (torch.distributed initialised): the model is
-      trained through DistributedDataParallel, a DataLoader's DistributedSampler gets each epoch's number,
-      the losses and accuracies are summed over the processes, and rank 0 alone writes the checkpoint.
+    - ``distributed``: one process of a ``torchrun`` group (torch.distributed initialised): the
+      model trains through DistributedDataParallel, a DataLoader's DistributedSampler gets each
+      epoch's number, the losses and accuracies are summed over the processes, and rank 0 alone
+      writes the checkpoint.
     - Ctrl-C (KeyboardInterrupt) stops after the current batch: the model keeps its weights, the last
       complete checkpoint stays intact, and the history so far is returned with ``interrupted=True``.
     - A loss that becomes NaN or infinite raises :class:`TrainingDiverged` naming the epoch and batch.
@@ -378,7 +383,8 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
     scaler = torch.amp.GradScaler("cuda") if steps.needs_scaler else None
     step_model = model
     if distributed:
-        step_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if on_cuda else None)
+        step_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if on_cuda else None)
     if compile:
         step_model = torch.compile(step_model)
     train_data = _prepare(train_data, device)
@@ -412,7 +418,8 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
         callback.on_fit_start(state)
     check_every = 20 if on_cuda else 1          # reading the loss back forces a GPU sync: do it rarely
     final_epoch = capped_last_epoch(first_epoch, epochs, announce=main_process)
-    bar = _progress_bar(max(0, final_epoch - first_epoch + 1), progress and main_process, description)
+    bar = _progress_bar(max(0, final_epoch - first_epoch + 1), progress and main_process,
+                        description)
     started = time.perf_counter()
     epoch = first_epoch - 1
     try:
@@ -428,8 +435,8 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
             totals = train_epoch(model, batches(train_data, batch_size, True, device), optimizer, loss_fn, device,
                                  epoch=epoch, network=step_model, scaler=scaler, augment=augment,
                                  plan=steps, check_every=check_every, on_batch=after_batch)
-            loss_sum, correct, seen = summed(totals.loss_sum, totals.correct, totals.seen, device=device,
-                                             distributed=distributed)
+            loss_sum, correct, seen = summed(totals.loss_sum, totals.correct, totals.seen,
+                                             device=device, distributed=distributed)
             history.epoch.append(epoch)
             history.lr.append(lr)
             history.loss.append(loss_sum / max(seen, 1))
