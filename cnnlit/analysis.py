@@ -12,31 +12,20 @@ Conventions (all per input image):
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 
-from .costs import COST_RULES, Cost, cost_of, register_cost
-from .module_tools import evaluating, pair
+from .costs import COST_RULES, Cost, cost_of, has_cost_rule, register_cost, window_of
+from .module_tools import evaluating
 
 __all__ = ["COST_RULES", "Cost", "count_parameters", "depth", "register_cost", "summary", "totals"]
 
 
 def _is_atomic(module: nn.Module) -> bool:
     """A row of its own: a leaf, or a composite layer of ours that counts itself."""
-    return not any(True for _ in module.children()) or callable(getattr(module, "layer_cost", None))
-
-
-def _window_step(module: nn.Module) -> Optional[tuple]:
-    """(kernel extent, stride) of a module that slides a window, else None."""
-    if hasattr(module, "receptive_field_step"):
-        return module.receptive_field_step()
-    if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-        kernel, stride = pair(module.kernel_size)[0], pair(module.stride)[0]
-        dilation = pair(getattr(module, "dilation", 1))[0]
-        return (kernel - 1) * dilation + 1, stride
-    return None
+    return not any(True for _ in module.children()) or has_cost_rule(module)
 
 
 def summary(model: nn.Module, input_size: Sequence[int], *, device="cpu", dtype=torch.float32):
@@ -59,7 +48,7 @@ def summary(model: nn.Module, input_size: Sequence[int], *, device="cpu", dtype=
             tensor = output[0] if isinstance(output, (tuple, list)) else output
             rf, jump = module._cnnlit_rf_in
             del module._cnnlit_rf_in
-            step = _window_step(module)
+            step = window_of(module)
             if step is not None:
                 rf, jump = rf + (step[0] - 1) * jump, jump * step[1]
             elif isinstance(module, nn.Linear):

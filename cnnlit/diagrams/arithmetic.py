@@ -17,6 +17,7 @@ from matplotlib.patches import Polygon, Rectangle
 from torch import nn
 
 from ..analysis import summary
+from ..costs import window_of
 from .draw import FONT, WIDTH
 from .layers import model_device
 
@@ -105,16 +106,6 @@ class Window:
     stride: int
 
 
-def _window(module: nn.Module) -> Optional[tuple]:
-    if hasattr(module, "receptive_field_step"):
-        return tuple(module.receptive_field_step())
-    if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-        pair = lambda v: v[0] if isinstance(v, (tuple, list)) else v      # noqa: E731
-        dilation = pair(getattr(module, "dilation", 1))
-        return (pair(module.kernel_size) - 1) * dilation + 1, pair(module.stride)
-    return None
-
-
 def windows_of(model: nn.Module, input_shape: Sequence[int]) -> list[Window]:
     """The window-sliding layers of ``model`` in the order they run (rows of :func:`summary`)."""
     result = []
@@ -123,7 +114,7 @@ def windows_of(model: nn.Module, input_shape: Sequence[int]) -> list[Window]:
             module = model.get_submodule(name)
         except AttributeError:
             module = model
-        step = _window(module)
+        step = window_of(module)
         if step is not None:
             result.append(Window(name, int(step[0]), int(step[1])))
     return result

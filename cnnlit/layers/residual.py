@@ -34,9 +34,6 @@ class ZeroPadShortcut(nn.Module):
         x = x[:, :, ::self.stride, ::self.stride]
         return nn.functional.pad(x, (0, 0, 0, 0, 0, self.out_channels - self.in_channels))
 
-    def receptive_field_step(self) -> tuple:
-        return 1, self.stride
-
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
 
