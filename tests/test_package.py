@@ -320,5 +320,5 @@ def test_nothing_is_left_of_the_old_names():
     for gone in ("cnnlit.scale", "cnnlit.recipes", "cnnlit.explore"):
         with pytest.raises(ModuleNotFoundError):
             importlib.import_module(gone)
-    assert not hasattr(cnnlit.data, "random_crop_flip") and callable(cnnlit.data.pad_crop_flip)
+    assert not hasattr(cnnlit.data, "random_crop_flip") and callable(cnnlit.augment.pad_crop_flip)
     assert os.path.isfile(PACKAGE / "train" / "__main__.py")

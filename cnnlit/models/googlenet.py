@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import IMAGENET_MEAN, IMAGENET_STD
+from ..imagenet import IMAGENET_MEAN, IMAGENET_STD
 from ..layers import ALEXNET_LRN, LocalResponseNorm
 from ..layers.inception import BasicConv2d, ConvReLU, Inception, InceptionAux
 from ..module_tools import he_initialisation

@@ -289,7 +289,7 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
     - ``optimizer`` defaults to SGD with momentum 0.9 at ``lr``; ``scheduler`` steps once per epoch.
     - ``loss_fn`` defaults to cross-entropy; a model with a ``training_loss`` method trains with that
       (see :func:`model_loss`), and validation uses ``loss_fn`` on the main output.
-    - ``augment`` transforms each batch of images on the device (see :func:`cnnlit.data.pad_crop_flip`).
+    - ``augment`` transforms each batch of images on the device (see :func:`cnnlit.augment.pad_crop_flip`).
     - ``amp`` (mixed precision) and ``channels_last``: None (the default) is the fast path where it pays,
       :func:`cnnlit.fastpath.plan`: on CUDA float16 autocast and channels-last; on the CPU bfloat16 autocast
       (only where the CPU has bfloat16 instructions) and channels-last for the network families measured
