@@ -17,15 +17,29 @@ def _grid(count: int, columns: Optional[int] = None) -> tuple[int, int]:
     return math.ceil(count / columns), columns
 
 
-def _as_image(tensor: torch.Tensor) -> np.ndarray:
-    """(C, H, W) or (H, W) tensor -> array for imshow, each image scaled to [0, 1] for display."""
-    array = tensor.detach().float().cpu()
+def stretched(image: torch.Tensor) -> torch.Tensor:
+    """An image for display: its lowest value black, its highest white (a flat image stays as it is)."""
+    low, high = float(image.min()), float(image.max())
+    return (image - low) / (high - low if high > low else 1.0)
+
+
+def signed(image: torch.Tensor) -> torch.Tensor:
+    """A projection or a filter for display: zero is mid-grey, the largest magnitude black or white."""
+    scale = float(image.abs().max()) or 1.0
+    return (0.5 + image / (2 * scale)).clamp(0, 1)
+
+
+def display_array(image: torch.Tensor) -> np.ndarray:
+    """(C, H, W) or (H, W) tensor -> array for imshow: (H, W) for one channel, (H, W, C) for colour."""
+    array = image.detach().float().cpu()
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
-    if array.ndim == 3:
-        array = array.permute(1, 2, 0)
-    low, high = float(array.min()), float(array.max())
-    return ((array - low) / (high - low if high > low else 1.0)).numpy()
+    return (array.permute(1, 2, 0) if array.ndim == 3 else array).numpy()
+
+
+def _as_image(tensor: torch.Tensor) -> np.ndarray:
+    """(C, H, W) or (H, W) tensor -> array for imshow, each image scaled to [0, 1] for display."""
+    return display_array(stretched(tensor.detach().float().cpu()))
 
 
 def plot_history(*histories, labels: Optional[Sequence[str]] = None, metrics=("loss", "accuracy"),

@@ -21,6 +21,7 @@ from ..data import TensorData
 from ..fastpath import plan as plan_steps
 from ..layers.dropout import ClassicDropout
 from ..layers.normalization import ALEXNET_LRN, LocalResponseNorm
+from ..module_tools import evaluating
 from ..profiles import DRY_RUN_BATCHES, dry_run
 from ..runtime import device as default_device
 from ..train import TrainingDiverged, batches, train_epoch
@@ -137,7 +138,8 @@ def dropout_explorer(p: float = 0.5, mode: str = "train", kind: str = "classic",
     with torch.no_grad():
         passes = torch.stack([layer(a) for _ in range(samples)])       # (samples, units)
         z = passes @ w                                                  # the next unit's input, per pass
-        z_eval = float(w @ layer.eval()(a))
+        with evaluating(layer):
+            z_eval = float(w @ layer(a))                                # the eval-mode value
     z_mean, z_std = float(z.mean()), float(z.std()) if samples > 1 else 0.0
 
     figure, axes = plt.subplots(1, 3, figsize=(12, 3.5), gridspec_kw={"width_ratios": [1.3, 1, 1]})
@@ -214,8 +216,8 @@ def lrn_explorer(k: float = ALEXNET_LRN.k, n: int = ALEXNET_LRN.size, alpha: flo
         k = 0.01
     a = lrn_activations()
     layer = LocalResponseNorm(n, alpha, beta, k)
-    b = layer(a)
-    divisor = (k + alpha * layer.channel_energy(a)).pow(beta)         # b = a / divisor
+    divisor = layer.divisor(a)
+    b = a / divisor                                                   # the layer's output
     channels = a.shape[1]
     channel = int(clamp(channel, 0, channels - 2))
 

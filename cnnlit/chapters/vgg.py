@@ -21,7 +21,7 @@ from torch import nn
 
 from ..analysis import summary
 from ..models.vgg import CLASSIFIER, TABLE_1, WEIGHT_LAYERS, check_config, vgg
-from ..module_tools import on_meta
+from ..module_tools import hooked, on_meta
 from ..widgets import clamp
 
 SIZE_RANGE = (32, 512)
@@ -73,13 +73,9 @@ def activation_spread(model, images) -> list:
     if model.training and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         model = copy.deepcopy(model)
     spreads = []
-    hooks = [module.register_forward_hook(lambda _m, _i, output: spreads.append(float(output.float().std())))
-             for module in model.modules() if isinstance(module, nn.ReLU)]
-    try:
+    record = lambda _module, _inputs, output: spreads.append(float(output.float().std()))   # noqa: E731
+    with hooked((module, record) for module in model.modules() if isinstance(module, nn.ReLU)):
         model(images)
-    finally:
-        for hook in hooks:
-            hook.remove()
     return spreads
 
 

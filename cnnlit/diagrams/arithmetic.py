@@ -18,20 +18,9 @@ from torch import nn
 
 from ..analysis import summary
 from ..costs import window_of
+from ..module_tools import output_size
 from .draw import FONT, WIDTH
 from .layers import model_device
-
-
-def output_size(input_size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
-    """o = floor((i + 2p - k) / s) + 1, with a clear error when the kernel does not fit."""
-    for name, value, least in (("input_size", input_size, 1), ("kernel", kernel, 1), ("stride", stride, 1),
-                               ("padding", padding, 0)):
-        if not isinstance(value, int) or value < least:
-            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-    if input_size + 2 * padding < kernel:
-        raise ValueError(f"a {kernel}×{kernel} kernel does not fit in a {input_size}×{input_size} input padded "
-                         f"by {padding} ({input_size + 2 * padding} pixels)")
-    return (input_size + 2 * padding - kernel) // stride + 1
 
 
 def _grid(axis, left: float, bottom: float, cells: int, size: float, *, padding: int = 0,

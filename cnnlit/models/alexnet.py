@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..layers.dropout import ClassicDropout
-from ..layers.normalization import ALEXNET_LRN, LocalResponseNorm
+from ..layers.normalization import LocalResponseNorm
 from .registry import expect_input, register
 
 
@@ -65,7 +65,7 @@ class AlexNet(nn.Module):
                                          groups=row.groups)
             layers[f"relu{index}"] = nn.ReLU(inplace=True)       # ReLU after every layer (section 3.1)
             if row.normalised:
-                layers[f"norm{index}"] = LocalResponseNorm(*ALEXNET_LRN)   # after the ReLU (section 3.3)
+                layers[f"norm{index}"] = LocalResponseNorm()   # after the ReLU (section 3.3)
             if row.pooled:
                 layers[f"pool{index}"] = nn.MaxPool2d(**POOL_PAPER)
             channels = row.filters
@@ -160,7 +160,7 @@ class AlexNetSmall(nn.Module):
             layers[f"conv{index}"] = nn.Conv2d(channels, kernels, size, padding=size // 2)
             layers[f"act{index}"] = activations[activation]()
             if lrn and index <= 2:
-                layers[f"norm{index}"] = LocalResponseNorm(*ALEXNET_LRN)   # the paper's (section 3.3)
+                layers[f"norm{index}"] = LocalResponseNorm()   # the paper's (section 3.3)
             layers[f"pool{index}"] = nn.MaxPool2d(**poolings[pooling])
             channels = kernels
         self.features = nn.Sequential(layers)

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from torch import nn
 
-from ..layers.residual import BasicBlock, Bottleneck, make_shortcut
+from ..layers.residual import BasicBlock, Bottleneck, make_shortcut, optional_batch_norm
 from ..module_tools import he_initialisation
 from .registry import expect_input, register
 
@@ -119,7 +119,7 @@ class CifarResNet(nn.Module):
         self.depth, self.plain = depth, plain
         options = {"shortcut": shortcut, "residual": not plain, "batch_norm": batch_norm}
         self.conv1 = nn.Conv2d(in_channels, CIFAR_WIDTHS[0], 3, padding=1, bias=not batch_norm)
-        self.bn1 = nn.BatchNorm2d(CIFAR_WIDTHS[0]) if batch_norm else nn.Identity()
+        self.bn1 = optional_batch_norm(CIFAR_WIDTHS[0], batch_norm)
         self.relu = nn.ReLU()
         width = CIFAR_WIDTHS[0]
         for index, channels in enumerate(CIFAR_WIDTHS):

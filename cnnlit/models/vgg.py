@@ -29,7 +29,7 @@ import re
 import torch
 from torch import nn
 
-from ..layers import ALEXNET_LRN, LocalResponseNorm
+from ..layers import LocalResponseNorm
 from ..module_tools import he_initialisation
 from .registry import expect_input, register
 
@@ -101,7 +101,7 @@ def make_features(config: str, *, batch_norm: bool = False, in_channels: int = 3
             kind = parse_layer(entry)
             if kind[0] == "LRN":
                 # Krizhevsky et al. (2012)'s LRN, which the paper uses "where applicable" (Sec. 2.1)
-                layers.append(LocalResponseNorm(*ALEXNET_LRN))
+                layers.append(LocalResponseNorm())
                 continue
             _, kernel, out_channels = kind
             out_channels = max(1, out_channels // width)

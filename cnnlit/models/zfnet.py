@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..layers import ALEXNET_LRN, LocalResponseNorm
-from ..module_tools import he_initialisation
+from ..layers import LocalResponseNorm
+from ..module_tools import he_initialisation, output_size
 from .alexnet import ConvLayer
 from .registry import expect_input, register
 
@@ -46,12 +46,6 @@ def _pool() -> nn.MaxPool2d:
     return nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)
 
 
-def _norm() -> nn.Module:
-    # "contrast normalized across feature maps" (Fig. 3): AlexNet's local response normalisation with
-    # AlexNet's constants (Krizhevsky et al. 2012, Section 3.3); ZF do not restate them.
-    return LocalResponseNorm(*ALEXNET_LRN)
-
-
 class ZFNet(nn.Module):
     """Layers 1-5 in ``features`` (conv, ReLU, pool, normalisation as in Fig. 3), layers 6-8 in
     ``classifier``, the ``features``/``classifier`` split torchvision's AlexNet and VGG use."""
@@ -65,7 +59,7 @@ class ZFNet(nn.Module):
             if row.pooled:
                 layers.append(_pool())
             if row.normalised:
-                layers.append(_norm())
+                layers.append(LocalResponseNorm())
             channels = row.filters
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(
@@ -104,9 +98,9 @@ class ZFNetSmall(nn.Module):
         w1, w2, w3, w4, w5 = widths
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, w1, first_kernel, first_stride, first_kernel // 2), nn.ReLU(inplace=True),
-            nn.MaxPool2d(3, 2, padding=1), _norm(),
+            nn.MaxPool2d(3, 2, padding=1), LocalResponseNorm(),
             nn.Conv2d(w1, w2, 5, 1, 2), nn.ReLU(inplace=True),
-            nn.MaxPool2d(3, 2, padding=1), _norm(),
+            nn.MaxPool2d(3, 2, padding=1), LocalResponseNorm(),
             nn.Conv2d(w2, w3, 3, 1, 1), nn.ReLU(inplace=True),
             nn.Conv2d(w3, w4, 3, 1, 1), nn.ReLU(inplace=True),
             nn.Conv2d(w4, w5, 3, 1, 1), nn.ReLU(inplace=True),
@@ -127,9 +121,9 @@ class ZFNetSmall(nn.Module):
 
 def _side(size: int, kernel: int, stride: int) -> int:
     """Side of ZFNetSmall's last feature map for a ``size`` input."""
-    size = (size + 2 * (kernel // 2) - kernel) // stride + 1       # conv1
+    size = output_size(size, kernel, stride, kernel // 2)          # conv1
     for _ in range(3):                                              # three 3x3 stride-2 poolings, padding 1
-        size = (size - 1) // 2 + 1
+        size = output_size(size, 3, 2, 1)
     return size
 
 

@@ -30,7 +30,7 @@ from torch import nn
 from ..checkpoints import load_checkpoint, save_checkpoint
 from ..data import TensorData
 from ..fastpath import StepPlan, float32, plan as plan_steps
-from ..module_tools import evaluating
+from ..module_tools import evaluating, main_output
 from ..profiles import DRY_RUN_BATCHES, DRY_RUN_VARIABLE, dry_run
 from ..runtime import device as default_device
 
@@ -127,12 +127,6 @@ def _prepare(data, device):
     if isinstance(data, TensorData) and data.device != torch.device(device):
         return data.to(device)
     return data
-
-
-def main_output(outputs):
-    """The main classifier's scores: networks with auxiliary classifiers (GoogLeNet in training mode)
-    return a tuple whose first entry is the main output."""
-    return outputs[0] if isinstance(outputs, tuple) else outputs
 
 
 # --------------------------------------------------------------------------- evaluation
