@@ -10,7 +10,6 @@ conv5_x); the variants differ only where the bottleneck subsamples.
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 
 from torch import nn
@@ -137,6 +136,7 @@ class CifarResNet(nn.Module):
         return self.fc(self.avgpool(x).flatten(1))
 
 
+@register("resnet_cifar")
 def resnet_cifar(depth: int = 20, plain: bool = False, shortcut: str = "A", *, in_channels: int = 3,
                  num_classes: int = 10, batch_norm: bool = True) -> CifarResNet:
     """The CIFAR-10 network of ``depth`` = 6n+2 layers (20, 32, 44, 56, 110, 1202 in the paper).
@@ -156,14 +156,102 @@ def resnet_cifar(depth: int = 20, plain: bool = False, shortcut: str = "A", *, i
                              "in_channels=1 for greyscale data.")
 
 
-# The registry: ImageNet depths (18...152) and CIFAR depths (6n+2) never coincide, so the usual names
-# "resnet18" and "resnet20" can share one namespace; "plainNN" are the CIFAR baselines without shortcuts.
-# Every name builds from its own defaults ("resnet_cifar" is ResNet-20); :func:`resnet` needs a depth, so
-# it is registered by depth only.
-for _depth in TABLE_1:
-    register(f"resnet{_depth}")(partial(resnet, _depth))
-for _depth in PAPER_CIFAR_PARAMETERS:
-    register(f"resnet{_depth}")(partial(resnet_cifar, _depth))
-    if _depth != 1202:
-        register(f"plain{_depth}")(partial(resnet_cifar, _depth, True))
-register("resnet_cifar")(resnet_cifar)
+# The registry, one builder per name as torchvision writes them. ImageNet depths (18...152) and CIFAR depths
+# (6n+2) never coincide, so the usual names "resnet18" and "resnet20" share one namespace; "plainNN" are
+# the CIFAR baselines without shortcuts. Every name builds from its own defaults ("resnet_cifar" is
+# ResNet-20); :func:`resnet` needs a depth, so it is registered by depth only.
+
+@register("resnet18")
+def resnet18(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
+    """ResNet-18 for ImageNet (Table 1): basic blocks, (2, 2, 2, 2) per stage; see :func:`resnet`."""
+    return resnet(18, variant, num_classes, **options)
+
+
+@register("resnet34")
+def resnet34(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
+    """ResNet-34 for ImageNet (Table 1): basic blocks, (3, 4, 6, 3) per stage; see :func:`resnet`."""
+    return resnet(34, variant, num_classes, **options)
+
+
+@register("resnet50")
+def resnet50(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
+    """ResNet-50 for ImageNet (Table 1): bottleneck blocks, (3, 4, 6, 3) per stage; see :func:`resnet`."""
+    return resnet(50, variant, num_classes, **options)
+
+
+@register("resnet101")
+def resnet101(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
+    """ResNet-101 for ImageNet (Table 1): bottleneck blocks, (3, 4, 23, 3) per stage; see :func:`resnet`."""
+    return resnet(101, variant, num_classes, **options)
+
+
+@register("resnet152")
+def resnet152(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
+    """ResNet-152 for ImageNet (Table 1): bottleneck blocks, (3, 8, 36, 3) per stage; see :func:`resnet`."""
+    return resnet(152, variant, num_classes, **options)
+
+
+@register("resnet20")
+def resnet20(*, num_classes: int = 10, **options) -> CifarResNet:
+    """ResNet-20 for CIFAR-10 (Section 4.2, n = 3); see :func:`resnet_cifar`."""
+    return resnet_cifar(20, num_classes=num_classes, **options)
+
+
+@register("resnet32")
+def resnet32(*, num_classes: int = 10, **options) -> CifarResNet:
+    """ResNet-32 for CIFAR-10 (Section 4.2, n = 5); see :func:`resnet_cifar`."""
+    return resnet_cifar(32, num_classes=num_classes, **options)
+
+
+@register("resnet44")
+def resnet44(*, num_classes: int = 10, **options) -> CifarResNet:
+    """ResNet-44 for CIFAR-10 (Section 4.2, n = 7); see :func:`resnet_cifar`."""
+    return resnet_cifar(44, num_classes=num_classes, **options)
+
+
+@register("resnet56")
+def resnet56(*, num_classes: int = 10, **options) -> CifarResNet:
+    """ResNet-56 for CIFAR-10 (Section 4.2, n = 9); see :func:`resnet_cifar`."""
+    return resnet_cifar(56, num_classes=num_classes, **options)
+
+
+@register("resnet110")
+def resnet110(*, num_classes: int = 10, **options) -> CifarResNet:
+    """ResNet-110 for CIFAR-10 (Section 4.2, n = 18); see :func:`resnet_cifar`."""
+    return resnet_cifar(110, num_classes=num_classes, **options)
+
+
+@register("resnet1202")
+def resnet1202(*, num_classes: int = 10, **options) -> CifarResNet:
+    """ResNet-1202 for CIFAR-10 (Section 4.2, n = 200); see :func:`resnet_cifar`."""
+    return resnet_cifar(1202, num_classes=num_classes, **options)
+
+
+@register("plain20")
+def plain20(*, num_classes: int = 10, **options) -> CifarResNet:
+    """The plain 20-layer CIFAR-10 baseline (Section 4.2, n = 3): ResNet-20 without shortcuts."""
+    return resnet_cifar(20, plain=True, num_classes=num_classes, **options)
+
+
+@register("plain32")
+def plain32(*, num_classes: int = 10, **options) -> CifarResNet:
+    """The plain 32-layer CIFAR-10 baseline (Section 4.2, n = 5): ResNet-32 without shortcuts."""
+    return resnet_cifar(32, plain=True, num_classes=num_classes, **options)
+
+
+@register("plain44")
+def plain44(*, num_classes: int = 10, **options) -> CifarResNet:
+    """The plain 44-layer CIFAR-10 baseline (Section 4.2, n = 7): ResNet-44 without shortcuts."""
+    return resnet_cifar(44, plain=True, num_classes=num_classes, **options)
+
+
+@register("plain56")
+def plain56(*, num_classes: int = 10, **options) -> CifarResNet:
+    """The plain 56-layer CIFAR-10 baseline (Section 4.2, n = 9): ResNet-56 without shortcuts."""
+    return resnet_cifar(56, plain=True, num_classes=num_classes, **options)
+
+
+@register("plain110")
+def plain110(*, num_classes: int = 10, **options) -> CifarResNet:
+    """The plain 110-layer CIFAR-10 baseline (Section 4.2, n = 18): ResNet-110 without shortcuts."""
+    return resnet_cifar(110, plain=True, num_classes=num_classes, **options)
