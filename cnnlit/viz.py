@@ -1,4 +1,5 @@
-"""Figures the chapters share: training curves, image grids, filters and feature maps.
+"""Figures the chapters share: training curves, image grids, filters, confusion matrices, and how an image
+is scaled for display (:func:`stretched`, :func:`signed`, :func:`display_array`).
 
 Every function returns its matplotlib Figure, so a notebook cell shows it and a test can inspect it.
 """
@@ -91,19 +92,6 @@ def show_filters(weight: torch.Tensor, *, columns: Optional[int] = None, title: 
     kernels = weight if weight.shape[1] == 3 else weight[:, :1]
     return show_images(kernels, columns=columns or min(len(kernels), 12), title=title, size=size,
                        cmap="gray")
-
-
-def show_feature_maps(maps: torch.Tensor, *, columns: Optional[int] = None, title: str = "",
-                      size: float = 1.2, cmap: str = "viridis"):
-    """Feature maps of one image, (C, H, W) or (1, C, H, W), one panel per channel."""
-    if maps.ndim == 4:
-        if maps.shape[0] != 1:
-            raise ValueError(f"show_feature_maps shows one image's maps; got a batch of {maps.shape[0]}")
-        maps = maps[0]
-    if maps.ndim != 3:
-        raise ValueError(f"show_feature_maps expects (C, H, W), got {tuple(maps.shape)}")
-    return show_images(maps.unsqueeze(1), labels=[f"map {i}" for i in range(len(maps))],
-                       columns=columns, title=title, size=size, cmap=cmap)
 
 
 def plot_confusion(matrix: torch.Tensor, classes: Sequence[str], *, title: str = "confusion matrix"):

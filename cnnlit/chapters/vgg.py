@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..analysis import summary
-from ..models.vgg import CLASSIFIER, TABLE_1, WEIGHT_LAYERS, check_config, vgg
+from ..models.vgg import CLASSIFIER, TABLE_1, WEIGHT_LAYERS, config_key, vgg
 from ..module_tools import hooked, on_meta
 from ..widgets import clamp
 
@@ -34,9 +34,7 @@ def configuration_table(configs=None):
     top-aligned as in the paper and separated by ``maxpool`` rows, then the classifier rows."""
     import pandas as pd
 
-    configs = list(configs or TABLE_1)
-    for config in configs:
-        check_config(config)
+    configs = [config_key(config) for config in (configs or TABLE_1)]     # "d" -> "D"; unknown: an error
     rows = [[f"{WEIGHT_LAYERS[c]} weight layers" for c in configs],
             ["input (224 x 224 RGB image)"] * len(configs)]
     for block in range(5):
@@ -53,7 +51,7 @@ def conv_layers(model) -> dict:
     """The convolutions of a :class:`cnnlit.models.vgg.VGG`, named by block and position as in Caffe's
     VGG models (``conv1_1``, ``conv1_2``, ``conv2_1``...), in order: the names by which VGG's staged
     initialisation copies A's first four layers into the same places of a deeper configuration."""
-    config = check_config(getattr(model, "config", ""))
+    config = config_key(getattr(model, "config", ""))
     convs = iter([m for m in model.features if isinstance(m, nn.Conv2d)])
     named = {}
     for block, layers in enumerate(TABLE_1[config], start=1):

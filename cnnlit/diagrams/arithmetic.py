@@ -20,7 +20,7 @@ from ..analysis import summary
 from ..costs import window_of
 from ..module_tools import output_size
 from .draw import FONT, WIDTH
-from .layers import model_device
+from .rows import model_device
 
 
 def _grid(axis, left: float, bottom: float, cells: int, size: float, *, padding: int = 0,

@@ -20,7 +20,7 @@ from torch import nn
 from ..layers.inception import BasicConv2d, ConvReLU
 from ..layers.residual import ZeroPadShortcut
 from ..module_tools import evaluating, hooked, pair
-from .layers import FOLDED, _square, model_device, shape_label, shortcut_kind
+from .rows import FOLDED, _square, model_device, shape_label, shortcut_kind
 
 BRANCH_NAMES = ("branch1", "branch2", "branch3", "branch4")
 
@@ -182,7 +182,7 @@ def representative_blocks(model: nn.Module, input_shape: Sequence[int]) -> dict:
     """One example of each kind of branched block in ``model``: name -> (module, input shape with batch).
     Residual blocks differ by type and shortcut (identity, projection, zero-pad); Inception modules by
     whether they are naive. Use with :func:`cnnlit.diagrams.draw_block`."""
-    from .layers import RESIDUAL_BLOCKS
+    from .rows import RESIDUAL_BLOCKS
     from ..layers import Inception
 
     seen, found, hooks = set(), {}, []

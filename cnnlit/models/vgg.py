@@ -84,7 +84,7 @@ def parse_layer(entry: str) -> tuple:
     return ("conv", int(match.group(1)), int(match.group(2)))
 
 
-def check_config(config: str) -> str:
+def config_key(config: str) -> str:
     """The Table 1 key for ``config`` (``"d"`` -> ``"D"``); an unknown configuration lists the valid ones."""
     key = str(config).upper()
     if key not in TABLE_1:
@@ -96,7 +96,7 @@ def make_features(config: str, *, batch_norm: bool = False, in_channels: int = 3
     """The convolutional part of a Table 1 column: conv (+BN) + ReLU per entry, max-pooling after each block."""
     layers: list[nn.Module] = []
     channels = in_channels
-    for block in TABLE_1[check_config(config)]:
+    for block in TABLE_1[config_key(config)]:
         for entry in block:
             kind = parse_layer(entry)
             if kind[0] == "LRN":
@@ -122,7 +122,7 @@ class VGG(nn.Module):
                  width: int = 1, hidden: int = 4096, pool_size: int = 7, dropout: float = 0.5,
                  init: str = "kaiming"):
         super().__init__()
-        self.config = check_config(config)
+        self.config = config_key(config)
         self.features = make_features(self.config, batch_norm=batch_norm, in_channels=in_channels, width=width)
         last = max(1, 512 // width)
         self.avgpool = nn.AdaptiveAvgPool2d((pool_size, pool_size))

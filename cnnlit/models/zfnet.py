@@ -21,7 +21,7 @@ from torch import nn
 
 from ..layers import LocalResponseNorm
 from ..module_tools import he_initialisation, output_size
-from .alexnet import ConvLayer
+from .alexnet import ConvRow
 from .registry import expect_input, register
 
 # Fig. 3, one row per layer, in AlexNet's record (ZF pool first, then normalise; no groups).
@@ -30,11 +30,11 @@ from .registry import expect_input, register
 # for layers 3-5 and 6 after the last pooling (6 * 6 * 256 = 9216 inputs to the first fc layer).
 #            name  filters size stride padding groups normalised pooled
 FIG3_CONV = [
-    ConvLayer("conv1", 96, 7, 2, 1, 1, True, True),      # 224 + 2*1 - 7 = 219 -> 219 // 2 + 1 = 110
-    ConvLayer("conv2", 256, 5, 2, 0, 1, True, True),     # 55 - 5 = 50 -> 50 // 2 + 1 = 26
-    ConvLayer("conv3", 384, 3, 1, 1, 1, False, False),   # 13 -> 13
-    ConvLayer("conv4", 384, 3, 1, 1, 1, False, False),   # 13 -> 13
-    ConvLayer("conv5", 256, 3, 1, 1, 1, False, True),    # 13 -> 13, pooled to 6
+    ConvRow("conv1", 96, 7, 2, 1, 1, True, True),      # 224 + 2*1 - 7 = 219 -> 219 // 2 + 1 = 110
+    ConvRow("conv2", 256, 5, 2, 0, 1, True, True),     # 55 - 5 = 50 -> 50 // 2 + 1 = 26
+    ConvRow("conv3", 384, 3, 1, 1, 1, False, False),   # 13 -> 13
+    ConvRow("conv4", 384, 3, 1, 1, 1, False, False),   # 13 -> 13
+    ConvRow("conv5", 256, 3, 1, 1, 1, False, True),    # 13 -> 13, pooled to 6
 ]
 FC_WIDTH = 4096        # layers 6 and 7
 DROPOUT = 0.5          # Section 3: dropout in the fully connected layers 6 and 7, rate 0.5
