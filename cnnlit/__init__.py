@@ -16,7 +16,8 @@ Submodules are imported on first use (``cnnlit.data``, ``cnnlit.train``...), so 
   and ``occlusion`` (looking inside a network), ``augment`` (the papers' data augmentation);
 - ``chapters`` (each chapter's own figures and tables), ``viz`` (shared figures), ``widgets`` (controls),
   ``paper`` (ours-against-the-paper tables);
-- ``profiles`` and ``runtime`` (run sizes, device, seeds), ``checkpoints``, ``files``, ``module_tools``.
+- ``profiles`` and ``runtime`` (run sizes, device, seeds, switches), ``checkpoints``, ``files``,
+  ``module_tools`` (hooks, eval mode, shapes), ``imagenet`` (ImageNet's mean and spread).
 """
 import importlib
 import pkgutil

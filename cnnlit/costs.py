@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable, Optional
 
 import torch
@@ -44,14 +45,16 @@ CostRule = Callable[[nn.Module, tuple, torch.Tensor], Cost]
 COST_RULES: dict[type, CostRule] = {}
 
 
+def _add_rule(table: dict, module_types: tuple, rule: Callable) -> Callable:
+    for module_type in module_types:
+        table[module_type] = rule
+    return rule
+
+
 def register_cost(*module_types: type) -> Callable[[CostRule], CostRule]:
     """Decorator: ``@register_cost(MyLayer)`` teaches :func:`cnnlit.analysis.summary` how to count a
     module type."""
-    def register(rule: CostRule) -> CostRule:
-        for module_type in module_types:
-            COST_RULES[module_type] = rule
-        return rule
-    return register
+    return partial(_add_rule, COST_RULES, module_types)
 
 
 def _units(output: torch.Tensor) -> int:
@@ -174,11 +177,7 @@ WINDOW_RULES: dict[type, WindowRule] = {}
 def register_window(*module_types: type) -> Callable[[WindowRule], WindowRule]:
     """Decorator: ``@register_window(MyLayer)`` gives a module type's (kernel extent, stride), the two
     numbers that grow a receptive field: r <- r + (k - 1) j, j <- j s."""
-    def register(rule: WindowRule) -> WindowRule:
-        for module_type in module_types:
-            WINDOW_RULES[module_type] = rule
-        return rule
-    return register
+    return partial(_add_rule, WINDOW_RULES, module_types)
 
 
 @register_window(nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)

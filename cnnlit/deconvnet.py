@@ -34,6 +34,9 @@ from .layers import LocalResponseNorm
 from .module_tools import evaluating, hooked, pair
 from .profiles import DRY_RUN_BATCHES, dry_run
 
+__all__ = ["crop", "feature_maps", "project", "projectable_layers", "receptive_box", "rectify",
+           "top_activations", "unpool"]
+
 # Layers the deconvnet passes over unchanged (Section 2.1: "contrast normalization ... passed over").
 PASS_OVER = (nn.LocalResponseNorm, LocalResponseNorm, nn.modules.batchnorm._BatchNorm, nn.Dropout,
              nn.Dropout2d, nn.Identity)

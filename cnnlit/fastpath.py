@@ -29,6 +29,9 @@ from torch import nn
 
 from .runtime import env_flag
 
+__all__ = ["FAMILIES", "FASTPATH_VARIABLE", "StepPlan", "cpu_bf16", "family", "fast_path_settings",
+           "float32", "plan"]
+
 FASTPATH_VARIABLE = "CNNLIT_FASTPATH"
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")        # /proc/cpuinfo's names for x86 bfloat16 arithmetic
 X86 = ("x86_64", "amd64", "x64", "i386", "i686")

@@ -20,6 +20,9 @@ import torch
 
 from .runtime import env_flag
 
+__all__ = ["DRY_RUN_BATCHES", "DRY_RUN_VARIABLE", "PROFILE_VARIABLE", "PROFILES", "Profile",
+           "dry_run", "profile"]
+
 PROFILE_VARIABLE = "CNNLIT_PROFILE"
 DRY_RUN_VARIABLE = "CNNLIT_DRY_RUN"
 DRY_RUN_BATCHES = 2      # batches per epoch (and per evaluation) in a dry run, as Lightning's fast_dev_run

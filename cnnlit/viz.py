@@ -12,6 +12,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+__all__ = ["confusion_matrix", "display_array", "plot_confusion", "plot_history", "show_filters",
+           "show_images", "signed", "stretched"]
+
 
 def _grid(count: int, columns: Optional[int] = None) -> tuple[int, int]:
     columns = columns or min(count, 8)

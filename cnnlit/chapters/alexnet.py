@@ -27,6 +27,8 @@ from ..runtime import device as default_device
 from ..train import TrainingDiverged, batches, train_epoch
 from ..widgets import clamp
 
+__all__ = ["MAX_P", "MODES", "ErrorCurve", "dropout_explorer", "dropout_moments", "lrn_explorer"]
+
 DROPOUT_KINDS = ("classic", "inverted")
 MODES = ("train", "eval")
 MAX_P = 0.95

@@ -17,6 +17,9 @@ from ..layers.inception import Inception
 from ..module_tools import capturing, evaluating
 from ..widgets import clamp
 
+__all__ = ["BRANCH_NAMES", "MAX_MAPS", "module_inputs", "plot_branches", "plot_module_branches",
+           "plot_reduction", "plot_row_costs"]
+
 BRANCH_NAMES = ("1×1", "1×1 → 3×3", "1×1 → 5×5", "3×3 max pool → 1×1")
 MAX_MAPS = 8
 

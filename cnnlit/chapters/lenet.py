@@ -20,6 +20,9 @@ from ..models.lenet import BITMAP_HEIGHT, BITMAP_WIDTH, C3_TABLE, c3_inputs, rbf
 from ..module_tools import capturing, evaluating
 from ..widgets import clamp
 
+__all__ = ["c3_parts", "lenet_maps", "plot_c3_map", "plot_c3_table", "plot_lenet_maps",
+           "plot_rbf_codes"]
+
 
 def plot_c3_table(c3_map: Optional[int] = None, table: Sequence[Sequence[bool]] = C3_TABLE):
     """Table I as a grid (rows: S2 maps, columns: C3 maps). With ``c3_map`` (clamped to a valid map), its
@@ -155,6 +158,3 @@ def plot_c3_map(model: nn.Module, images: torch.Tensor, c3_map: int = 0, index: 
     figure.tight_layout()
     figure.c3_parts = parts
     return figure
-
-
-__all__ = ["c3_parts", "lenet_maps", "plot_c3_map", "plot_c3_table", "plot_lenet_maps", "plot_rbf_codes"]

@@ -24,6 +24,9 @@ from ..models.vgg import CLASSIFIER, TABLE_1, WEIGHT_LAYERS, config_key, vgg
 from ..module_tools import hooked, on_meta
 from ..widgets import clamp
 
+__all__ = ["activation_spread", "configuration_table", "conv_layers", "layer_costs", "plot_costs",
+           "plot_shape_flow"]
+
 SIZE_RANGE = (32, 512)
 WIDTH_RANGE = (1, 64)
 BYTES_PER_VALUE = 4          # float32

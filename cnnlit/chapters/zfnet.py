@@ -29,6 +29,8 @@ from ..deconvnet import feature_maps, project, top_activations
 from ..profiles import DRY_RUN_BATCHES, dry_run
 from ..widgets import clamp, control
 
+__all__ = ["FilterInspector", "likeness", "strongest_filters"]
+
 
 def rectified_layers(model: nn.Module) -> list[str]:
     """The ReLU right after each convolution: the paper's "layer 1" ... "layer 5" feature maps."""

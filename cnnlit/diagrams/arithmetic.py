@@ -22,6 +22,8 @@ from ..module_tools import output_size
 from .draw import FONT, WIDTH
 from .rows import model_device
 
+__all__ = ["Window", "conv_arithmetic", "receptive_field", "receptive_fields", "windows_of"]
+
 
 def _grid(axis, left: float, bottom: float, cells: int, size: float, *, padding: int = 0,
           colour: str = "#f4f4f4", max_lines: int = 64) -> None:

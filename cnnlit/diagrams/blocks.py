@@ -22,6 +22,8 @@ from ..layers.residual import ZeroPadShortcut
 from ..module_tools import evaluating, hooked, pair
 from .rows import FOLDED, _square, model_device, shape_label, shortcut_kind
 
+__all__ = ["BlockGraph", "Branch", "Step", "block_graph", "representative_blocks"]
+
 BRANCH_NAMES = ("branch1", "branch2", "branch3", "branch4")
 
 

@@ -17,6 +17,8 @@ from torch import nn
 from .blocks import block_graph
 from .rows import diagram_rows, shape_label
 
+__all__ = ["COLOURS", "FONT", "WIDTH", "draw", "draw_block"]
+
 WIDTH = 10.0              # inches: the notebook's width
 FONT = 8                  # points, the smallest text in a figure
 COLOURS = {"input": "#d9d9d9", "conv": "#9ecae1", "pool": "#fdd49e", "fc": "#a1d99b", "inception": "#cbc9e2",

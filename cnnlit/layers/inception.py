@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+__all__ = ["BasicConv2d", "ConvReLU", "Inception", "InceptionAux"]
+
 
 class ConvReLU(nn.Module):
     """A convolution with bias followed by a ReLU: every convolution of the 2014 network (no batch norm)."""

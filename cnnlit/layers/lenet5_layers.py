@@ -18,6 +18,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+__all__ = ["INIT_RULES", "EuclideanRBF", "PartialConv2d", "ScaledTanh", "Subsampling", "check_init",
+           "full_connection_cost", "init_uniform_"]
+
 
 class ScaledTanh(nn.Module):
     """f(a) = A tanh(S a). The paper's constants make f(1) = 1 and f(-1) = -1, where the gain is largest,
@@ -169,7 +172,3 @@ def full_connection_cost(in_channels: int, out_channels: int, kernel_size: int, 
     """What a convolution connecting every input map to every output map would cost (for comparing with C3)."""
     weights = in_channels * out_channels * kernel_size ** 2
     return {"params": weights + out_channels, "connections": positions * (weights + out_channels)}
-
-
-__all__ = ["INIT_RULES", "EuclideanRBF", "PartialConv2d", "ScaledTanh", "Subsampling", "full_connection_cost",
-           "init_uniform_"]

@@ -16,6 +16,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+__all__ = ["ALEXNET_LRN", "LocalResponseNorm", "LRNSettings"]
+
 
 class LRNSettings(NamedTuple):
     """The four constants of local response normalisation, in the paper's letters."""

@@ -18,6 +18,9 @@ from typing import Optional
 import torch
 from torch import nn
 
+__all__ = ["SHORTCUTS", "BasicBlock", "Bottleneck", "ZeroPadShortcut", "make_shortcut",
+           "optional_batch_norm"]
+
 SHORTCUTS = ("A", "B", "C")
 
 

@@ -21,6 +21,9 @@ from ..layers.dropout import ClassicDropout
 from ..layers.normalization import LocalResponseNorm
 from .registry import expect_input, register
 
+__all__ = ["PAPER_CONVOLUTIONS", "AlexNet", "AlexNetSmall", "AlexNetTorchvision", "ConvRow",
+           "alexnet", "alexnet_small"]
+
 
 class ConvRow(NamedTuple):
     """One row of a convolutional table: AlexNet's (section 3.5) and ZF Net's (Fig. 3) use the same record.

@@ -46,6 +46,9 @@ from ..layers.inception import BasicConv2d, ConvReLU, Inception, InceptionAux
 from ..module_tools import he_initialisation
 from .registry import expect_input, register
 
+__all__ = ["COLUMNS", "TABLE_1", "VARIANTS", "GoogLeNet", "GoogLeNetSmall", "InceptionOutputs",
+           "auxiliary_loss", "googlenet", "googlenet_small"]
+
 VARIANTS = ("paper", "torchvision")
 AUX_WEIGHT = 0.3          # Section 5: "the losses of the auxiliary classifiers were weighted by 0.3"
 

@@ -20,6 +20,10 @@ from torch.nn import functional as F
 from ..layers.lenet5_layers import EuclideanRBF, PartialConv2d, ScaledTanh, Subsampling, check_init, init_uniform_
 from .registry import expect_input, register
 
+__all__ = ["C3_TABLE", "C3_TABLE_ROWS", "DIGIT_BITMAPS", "LeNet5", "LeNet5Modern", "MAPCriterion",
+           "c3_inputs", "digit_bitmap", "lenet5", "lenet5_modern", "paper_distortions",
+           "paper_input", "rbf_codes"]
+
 # --------------------------------------------------------------------------- Table I
 # Which S2 feature maps (rows) feed each C3 feature map (columns). C3 maps 0-5 read 3 contiguous S2 maps,
 # 6-11 read 4 contiguous ones, 12-14 read 4 non-contiguous ones, and 15 reads all six: 60 links in all.

@@ -18,6 +18,11 @@ from ..layers.residual import BasicBlock, Bottleneck, make_shortcut, optional_ba
 from ..module_tools import he_initialisation
 from .registry import expect_input, register
 
+__all__ = ["PAPER_CIFAR_PARAMETERS", "PAPER_FLOPS", "STAGE_NAMES", "TABLE_1", "VARIANTS",
+           "CifarResNet", "ResNet", "plain110", "plain20", "plain32", "plain44", "plain56",
+           "resnet", "resnet101", "resnet110", "resnet1202", "resnet152", "resnet18", "resnet20",
+           "resnet32", "resnet34", "resnet44", "resnet50", "resnet56", "resnet_cifar"]
+
 
 class Stages(NamedTuple):
     """One column of Table 1: the block, and how many of them in conv2_x, conv3_x, conv4_x, conv5_x."""

@@ -33,6 +33,9 @@ from ..layers import LocalResponseNorm
 from ..module_tools import he_initialisation
 from .registry import expect_input, register
 
+__all__ = ["CLASSIFIER", "TABLE_1", "TORCHVISION_NAMES", "VGG", "WEIGHT_LAYERS", "config_key",
+           "initialise", "make_features", "parse_layer", "vgg", "vgg11", "vgg13", "vgg16", "vgg19"]
+
 # Table 1: ConvNet configurations, block by block; every block ends in "maxpool".
 TABLE_1: dict[str, list[list[str]]] = {
     "A":     [["conv3-64"],

@@ -24,6 +24,8 @@ from ..module_tools import he_initialisation, output_size
 from .alexnet import ConvRow
 from .registry import expect_input, register
 
+__all__ = ["ZFNet", "ZFNetSmall", "zfnet", "zfnet_small"]
+
 # Fig. 3, one row per layer, in AlexNet's record (ZF pool first, then normalise; no groups).
 # The paper gives maps, kernels and strides; it does not state padding. The paddings below are the ones
 # that reproduce the caption's feature-map sizes: 110 -> 55 after layer 1, 26 -> 13 after layer 2, 13
