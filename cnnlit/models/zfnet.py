@@ -61,6 +61,8 @@ class ZFNet(nn.Module):
             if row.pooled:
                 layers.append(_pool())
             if row.normalised:
+                # "contrast normalized across feature maps" (Fig. 3): AlexNet's local response
+                # normalisation, its constants the defaults (ZF do not restate them)
                 layers.append(LocalResponseNorm())
             channels = row.filters
         self.features = nn.Sequential(*layers)
