@@ -1,6 +1,6 @@
-"""Data augmentation, in one module: AlexNet's (Krizhevsky et al. 2012, section 4.1) on single images or
-batches, VGG's and ResNet's scale jittering (:class:`RandomShorterSide`) and ResNet's CIFAR-10 shifts
-and flips on a whole batch on its device (:func:`pad_crop_flip`).
+"""Data augmentation, in one module: AlexNet's (Krizhevsky et al. 2012, section 4.1) on single
+images or batches, VGG's and ResNet's scale jittering (:class:`RandomShorterSide`) and ResNet's
+CIFAR-10 shifts and flips on a whole batch on its device (:func:`pad_crop_flip`).
 
 1. Translations and reflections: images are rescaled so the shorter side is 256 and the central 256 x 256
    patch is kept; training uses random 224 x 224 patches of it and their horizontal reflections
@@ -19,8 +19,9 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-__all__ = ["PHOTOS", "RandomShorterSide", "horizontal_flip", "pad_crop_flip", "pca_colour", "pca_colour_basis",
-           "pca_colour_shift", "random_crop", "random_crop_flip", "rescale_and_center_crop", "sample_photo"]
+__all__ = ["PHOTOS", "RandomShorterSide", "horizontal_flip", "pad_crop_flip", "pca_colour",
+           "pca_colour_basis", "pca_colour_shift", "random_crop", "random_crop_flip",
+           "rescale_and_center_crop", "sample_photo"]
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")     # bundled with scikit-image: no download
 
@@ -114,7 +115,8 @@ def pca_colour(image: torch.Tensor, eigenvalues: torch.Tensor, eigenvectors: tor
 # --------------------------------------------------------------------------- VGG, ResNet
 
 class RandomShorterSide(torch.nn.Module):
-    """Resize so the shorter side is a random length in [low, high] (VGG's and ResNet's scale jittering)."""
+    """The shorter side resized to a random length in [low, high]: VGG's and ResNet's scale
+    jittering."""
 
     def __init__(self, low: int, high: int):
         super().__init__()
@@ -127,9 +129,10 @@ class RandomShorterSide(torch.nn.Module):
 
 
 def pad_crop_flip(padding: int = 4, flip: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Augmentation for a whole batch at once, on the batch's device: each image zero-padded by ``padding``
-    pixels on every side, a random crop of its own size taken back out (a random shift), and a horizontal
-    flip with probability 1/2: the ResNet paper's CIFAR-10 recipe (He et al. 2016, Section 4.2).
+    """Augmentation for a whole batch at once, on the batch's device: each image zero-padded by
+    ``padding`` pixels on every side, a random crop of its own size taken back out (a random shift),
+    and a horizontal flip with probability 1/2: the ResNet paper's CIFAR-10 recipe (He et al. 2016,
+    Section 4.2).
     Give it to :func:`cnnlit.train.fit` as ``augment=pad_crop_flip(4)``."""
     if padding < 0:
         raise ValueError(f"padding must be >= 0, got {padding}")

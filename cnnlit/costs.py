@@ -1,10 +1,10 @@
 """What one layer costs, per input image, and how far it sees: the counting rules by module type.
 
-:func:`cnnlit.analysis.summary` asks :func:`cost_of` and :func:`window_of` for every layer. The rules live
-in two tables keyed by module type, here and nowhere else (the layers themselves know nothing of
-accounting): ``COST_RULES`` (module type -> rule) and ``WINDOW_RULES`` (module type -> (kernel extent,
-stride)). A new layer type registers a rule with :func:`register_cost` / :func:`register_window`, or
-defines ``layer_cost(inputs, output) -> Cost`` itself.
+:func:`cnnlit.analysis.summary` asks :func:`cost_of` and :func:`window_of` for every layer. The
+rules live in two tables keyed by module type, here and nowhere else (the layers themselves know
+nothing of accounting): ``COST_RULES`` (module type -> rule) and ``WINDOW_RULES`` (module type ->
+(kernel extent, stride)). A new layer type registers a rule with :func:`register_cost` /
+:func:`register_window`, or defines ``layer_cost(inputs, output) -> Cost`` itself.
 
 - ``connections``: LeCun et al. 1998's count — for every output unit, its inputs plus one for the bias.
 - ``macs``: multiply-accumulates of convolutions and linear layers (what the papers' "FLOPs" count);
@@ -128,13 +128,14 @@ def _partial_convolution(module: PartialConv2d, inputs, output) -> Cost:
 
 @register_cost(EuclideanRBF)
 def _radial_basis(module: EuclideanRBF, inputs, output) -> Cost:
-    return Cost(connections=_units(output) * module.in_features, macs=_units(output) * module.in_features)
+    products = _units(output) * module.in_features
+    return Cost(connections=products, macs=products)
 
 
 @register_cost(Inception)
 def _inception(module: Inception, inputs, output) -> Cost:
-    """The sum over the module's convolutions and its pooling: every one has stride 1 and 'same' padding,
-    so all work on the output's H x W."""
+    """The sum over the module's convolutions and its pooling: every one has stride 1 and 'same'
+    padding, so all work on the output's H x W."""
     positions = output.shape[-2] * output.shape[-1]
     connections = macs = 0
     for part in module.modules():
@@ -154,7 +155,7 @@ def _rule(table: dict, module: nn.Module):
 
 
 def has_cost_rule(module: nn.Module) -> bool:
-    """True when the module is counted as one layer: its own ``layer_cost`` or a rule for its type."""
+    """True when the module counts as one layer: its own ``layer_cost``, or a rule for its type."""
     return callable(getattr(module, "layer_cost", None)) or _rule(COST_RULES, module) is not None
 
 
@@ -175,8 +176,8 @@ WINDOW_RULES: dict[type, WindowRule] = {}
 
 
 def register_window(*module_types: type) -> Callable[[WindowRule], WindowRule]:
-    """Decorator: ``@register_window(MyLayer)`` gives a module type's (kernel extent, stride), the two
-    numbers that grow a receptive field: r <- r + (k - 1) j, j <- j s."""
+    """Decorator: ``@register_window(MyLayer)`` gives a module type's (kernel extent, stride), the
+    two numbers that grow a receptive field: r <- r + (k - 1) j, j <- j s."""
     return partial(_add_rule, WINDOW_RULES, module_types)
 
 
@@ -187,7 +188,7 @@ def _sliding_window(module) -> tuple:
     return (kernel - 1) * dilation + 1, stride
 
 
-register_window(Subsampling)(lambda module: (module.window, module.window))   # non-overlapping blocks
+register_window(Subsampling)(lambda module: (module.window, module.window))   # disjoint blocks
 register_window(PartialConv2d)(lambda module: (module.kernel_size, 1))
 # the widest branch decides how far an Inception module sees: 5 (paper) or 3 (torchvision); stride 1
 register_window(Inception)(lambda module: (max(3, module.wide_kernel), 1))

@@ -1,10 +1,11 @@
 """Small helpers that take a torch module, shared by the models, the trainer and the analysis tools.
 
 - :func:`evaluating`: eval mode for the length of a ``with`` block, the previous mode restored after;
-- :func:`hooked`: forward hooks for the length of a ``with`` block, removed after (even on an error);
-  :func:`capturing` keeps what named modules output (or receive) while the block runs;
+- :func:`hooked`: forward hooks for the length of a ``with`` block, removed after (even on an
+  error); :func:`capturing` keeps what named modules output (or receive) while the block runs;
 - :func:`main_output`: the main classifier's scores, also from a network with auxiliary classifiers;
-- :func:`output_size`: the side of a convolution's or a pooling's output, o = floor((i + 2p - k) / s) + 1;
+- :func:`output_size`: the side of a convolution's or a pooling's output,
+  o = floor((i + 2p - k) / s) + 1;
 - :func:`on_meta`: build a network on the meta device, for shapes and counts without memory;
 - :func:`he_initialisation`: He et al. (2015)'s initialisation of a network's convolutions;
 - :func:`pair`: a kernel size, stride or padding as a (height, width) pair.
@@ -56,9 +57,9 @@ def training_mode(model: nn.Module, training: bool) -> Iterator[nn.Module]:
 
 @contextmanager
 def hooked(hooks: Iterable[tuple[nn.Module, Callable]], *, pre: bool = False) -> Iterator[None]:
-    """Register each ``(module, hook)`` pair as a forward hook (``pre=True``: a forward pre-hook, which
-    sees the inputs before the module runs) for the ``with`` block, and remove them all afterwards, even
-    when the block raises."""
+    """Register each ``(module, hook)`` pair as a forward hook (``pre=True``: a forward pre-hook,
+    which sees the inputs before the module runs) for the ``with`` block, and remove them all
+    afterwards, even when the block raises."""
     handles = []
     try:
         for module, hook in hooks:
@@ -72,8 +73,9 @@ def hooked(hooks: Iterable[tuple[nn.Module, Callable]], *, pre: bool = False) ->
 
 @contextmanager
 def capturing(modules: Mapping[str, nn.Module], *, inputs: bool = False) -> Iterator[dict]:
-    """A dict filled, while the ``with`` block runs the network, with each named module's output (its
-    first input with ``inputs=True``), detached; a module that runs twice keeps its last call."""
+    """A dict filled, while the ``with`` block runs the network, with each named module's output
+    (its first input with ``inputs=True``), detached; a module that runs twice keeps its last
+    call."""
     captured: dict = {}
 
     def keep(name: str) -> Callable:
@@ -86,21 +88,21 @@ def capturing(modules: Mapping[str, nn.Module], *, inputs: bool = False) -> Iter
 
 
 def main_output(outputs):
-    """The main classifier's scores: networks with auxiliary classifiers (GoogLeNet in training mode)
-    return a tuple whose first entry is the main output."""
+    """The main classifier's scores: networks with auxiliary classifiers (GoogLeNet in training
+    mode) return a tuple whose first entry is the main output."""
     return outputs[0] if isinstance(outputs, tuple) else outputs
 
 
 def output_size(input_size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
-    """o = floor((i + 2p - k) / s) + 1 (Dumoulin & Visin 2016), with a clear error when the kernel does not
-    fit."""
-    for name, value, least in (("input_size", input_size, 1), ("kernel", kernel, 1), ("stride", stride, 1),
-                               ("padding", padding, 0)):
+    """o = floor((i + 2p - k) / s) + 1 (Dumoulin & Visin 2016), with a clear error when the kernel
+    does not fit."""
+    for name, value, least in (("input_size", input_size, 1), ("kernel", kernel, 1),
+                               ("stride", stride, 1), ("padding", padding, 0)):
         if not isinstance(value, int) or value < least:
             raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
     if input_size + 2 * padding < kernel:
-        raise ValueError(f"a {kernel}×{kernel} kernel does not fit in a {input_size}×{input_size} input padded "
-                         f"by {padding} ({input_size + 2 * padding} pixels)")
+        raise ValueError(f"a {kernel}×{kernel} kernel does not fit in a {input_size}×{input_size} "
+                         f"input padded by {padding} ({input_size + 2 * padding} pixels)")
     return (input_size + 2 * padding - kernel) // stride + 1
 
 

@@ -78,7 +78,7 @@ def profile(name: Optional[str] = None) -> Profile:
 
 
 def dry_run() -> bool:
-    """True when ``CNNLIT_DRY_RUN`` is set to 1/true/yes/on: every training and evaluation loop stops after
+    """True when ``CNNLIT_DRY_RUN`` is 1/true/yes/on: every training and evaluation loop stops after
     :data:`DRY_RUN_BATCHES` batches and 1 epoch, while the profile's data, sizes and models stay as they are.
     Checks that only hold after real training report "skipped in a dry run" instead of failing."""
     return env_flag(DRY_RUN_VARIABLE, False, "dry run")

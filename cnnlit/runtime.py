@@ -1,4 +1,4 @@
-"""Where tensors live, how runs are made repeatable, and how a switch is read from the environment."""
+"""Where tensors live, how runs are made repeatable, how a switch is read from the environment."""
 from __future__ import annotations
 
 import os
@@ -16,8 +16,9 @@ FLAG_VALUES = {"1": True, "true": True, "yes": True, "on": True,
 
 
 def env_flag(name: str, default: bool, meaning: str) -> bool:
-    """A boolean switch from the environment variable ``name``: 1/true/yes/on or 0/false/no/off (any case),
-    ``default`` when unset or empty; anything else is an error that says what 1 means (``meaning``)."""
+    """A boolean switch from the environment variable ``name``: 1/true/yes/on or 0/false/no/off
+    (any case), ``default`` when unset or empty; anything else is an error that says what 1 means
+    (``meaning``)."""
     value = os.environ.get(name, "").strip().lower()
     if not value:
         return default

@@ -1,5 +1,5 @@
-"""Figures the chapters share: training curves, image grids, filters, confusion matrices, and how an image
-is scaled for display (:func:`stretched`, :func:`signed`, :func:`display_array`).
+"""Figures the chapters share: training curves, image grids, filters, confusion matrices, and how
+an image is scaled for display (:func:`stretched`, :func:`signed`, :func:`display_array`).
 
 Every function returns its matplotlib Figure, so a notebook cell shows it and a test can inspect it.
 """
@@ -22,19 +22,19 @@ def _grid(count: int, columns: Optional[int] = None) -> tuple[int, int]:
 
 
 def stretched(image: torch.Tensor) -> torch.Tensor:
-    """An image for display: its lowest value black, its highest white (a flat image stays as it is)."""
+    """An image for display: its lowest value black, its highest white (a flat one unchanged)."""
     low, high = float(image.min()), float(image.max())
     return (image - low) / (high - low if high > low else 1.0)
 
 
 def signed(image: torch.Tensor) -> torch.Tensor:
-    """A projection or a filter for display: zero is mid-grey, the largest magnitude black or white."""
+    """A projection or a filter for display: zero mid-grey, the largest magnitude black or white."""
     scale = float(image.abs().max()) or 1.0
     return (0.5 + image / (2 * scale)).clamp(0, 1)
 
 
 def display_array(image: torch.Tensor) -> np.ndarray:
-    """(C, H, W) or (H, W) tensor -> array for imshow: (H, W) for one channel, (H, W, C) for colour."""
+    """(C, H, W) or (H, W) tensor -> array for imshow: (H, W) for one channel, else (H, W, C)."""
     array = image.detach().float().cpu()
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]

@@ -140,6 +140,8 @@ def test_cost_and_window_rules_live_in_costs_keyed_by_layer_type():
         assert klass in COST_RULES
     s2 = layers.Subsampling(6)
     assert window_of(s2) == (2, 2) and layers.Subsampling in WINDOW_RULES
-    assert cost_of(s2, (torch.zeros(1, 6, 28, 28),), s2(torch.zeros(1, 6, 28, 28))) == Cost(5_880, 4_704)
+    maps = torch.zeros(1, 6, 28, 28)
+    assert cost_of(s2, (maps,), s2(maps)) == Cost(5_880, 4_704)      # LeCun et al. 1998: S2
     assert window_of(layers.Inception(192, 64, 96, 128, 16, 32, 32)) == (5, 1)
-    assert window_of(nn.Conv2d(3, 8, 3, dilation=2, stride=2)) == (5, 2) and window_of(nn.ReLU()) is None
+    assert window_of(nn.Conv2d(3, 8, 3, dilation=2, stride=2)) == (5, 2)
+    assert window_of(nn.ReLU()) is None

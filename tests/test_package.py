@@ -128,8 +128,8 @@ def reaches(start: str, goal: str) -> bool:
 
 
 def test_layers_depend_on_torch_alone():
-    """No module under cnnlit/layers imports anything of cnnlit outside cnnlit.layers: what a layer costs
-    and how far it sees are counted in cnnlit.costs, which sits above the layers."""
+    """No module under cnnlit/layers imports anything of cnnlit outside cnnlit.layers: what a layer
+    costs and how far it sees are counted in cnnlit.costs, which sits above the layers."""
     layers = [name for name in SOURCES if name.startswith("cnnlit.layers")]
     assert len(layers) > 1
     for name in layers:
@@ -307,7 +307,8 @@ def test_hooked_removes_every_hook_even_after_an_error():
     net = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
     calls = []
     with pytest.raises(RuntimeError):
-        hooks = [(net[0], lambda m, i, o: calls.append(o.shape)), (net[1], lambda m, i, o: calls.append(0))]
+        hooks = [(net[0], lambda m, i, o: calls.append(o.shape)),
+                 (net[1], lambda m, i, o: calls.append(0))]
         with hooked(hooks):
             net(torch.zeros(4, 2))
             raise RuntimeError("inside")
@@ -330,17 +331,20 @@ def test_capturing_keeps_what_named_modules_output_or_receive():
 def test_main_output_and_output_size():
     scores = torch.zeros(2, 10)
     assert main_output(scores) is scores and main_output((scores, None, None)) is scores
-    for size, kernel, stride, padding in [(224, 11, 4, 2), (227, 11, 4, 0), (55, 3, 2, 0), (13, 3, 1, 1)]:
-        conv = nn.Conv2d(1, 1, kernel, stride, padding)
-        assert output_size(size, kernel, stride, padding) == conv(torch.zeros(1, 1, size, size)).shape[-1]
+    for size, kernel, stride, padding in [(224, 11, 4, 2), (227, 11, 4, 0), (55, 3, 2, 0),
+                                          (13, 3, 1, 1)]:
+        side = nn.Conv2d(1, 1, kernel, stride, padding)(torch.zeros(1, 1, size, size)).shape[-1]
+        assert output_size(size, kernel, stride, padding) == side
     with pytest.raises(ValueError, match="does not fit"):
         output_size(3, 5)
 
 
 def test_env_flag_reads_one_set_of_words(monkeypatch):
     monkeypatch.delenv("CNNLIT_TEST_FLAG", raising=False)
-    assert env_flag("CNNLIT_TEST_FLAG", True, "on") and not env_flag("CNNLIT_TEST_FLAG", False, "on")
-    for value, expected in [("1", True), ("Yes", True), (" on ", True), ("0", False), ("FALSE", False)]:
+    assert env_flag("CNNLIT_TEST_FLAG", True, "on")
+    assert not env_flag("CNNLIT_TEST_FLAG", False, "on")
+    for value, expected in [("1", True), ("Yes", True), (" on ", True), ("0", False),
+                            ("FALSE", False)]:
         monkeypatch.setenv("CNNLIT_TEST_FLAG", value)
         assert env_flag("CNNLIT_TEST_FLAG", not expected, "on") is expected
     monkeypatch.setenv("CNNLIT_TEST_FLAG", "maybe")

@@ -24,13 +24,14 @@ def test_every_name_builds_from_its_own_defaults():
 
 
 def test_every_name_is_a_def_of_that_name_in_its_models_module():
-    """As in torchvision, a reader finds ``def resnet18`` in cnnlit/models/resnet.py: no builder is a
-    ``partial`` or a lambda registered in a loop."""
+    """As in torchvision, a reader finds ``def resnet18`` in cnnlit/models/resnet.py: no builder is
+    a ``partial`` or a lambda registered in a loop."""
     for name in NAMES:
         builder = get_builder(name)
-        assert inspect.isfunction(builder) and builder.__name__ == name, f"{name} is built by {builder!r}"
+        assert inspect.isfunction(builder), f"{name} is built by {builder!r}"
+        assert builder.__name__ == name, f"{name} is built by {builder.__name__}"
         module = inspect.getmodule(builder)
-        assert module.__name__.startswith("cnnlit.models.") and getattr(module, name) is builder, name
+        assert module.__name__.startswith("cnnlit.models.") and getattr(module, name) is builder
         assert re.search(rf"^def {name}\(", inspect.getsource(module), re.MULTILINE), name
 
 

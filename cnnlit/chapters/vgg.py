@@ -37,7 +37,7 @@ def configuration_table(configs=None):
     top-aligned as in the paper and separated by ``maxpool`` rows, then the classifier rows."""
     import pandas as pd
 
-    configs = [config_key(config) for config in (configs or TABLE_1)]     # "d" -> "D"; unknown: an error
+    configs = [config_key(config) for config in (configs or TABLE_1)]     # "d" -> "D"
     rows = [[f"{WEIGHT_LAYERS[c]} weight layers" for c in configs],
             ["input (224 x 224 RGB image)"] * len(configs)]
     for block in range(5):
@@ -74,7 +74,10 @@ def activation_spread(model, images) -> list:
     if model.training and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         model = copy.deepcopy(model)
     spreads = []
-    record = lambda _module, _inputs, output: spreads.append(float(output.float().std()))   # noqa: E731
+
+    def record(_module, _inputs, output):
+        spreads.append(float(output.float().std()))
+
     with hooked((module, record) for module in model.modules() if isinstance(module, nn.ReLU)):
         model(images)
     return spreads

@@ -97,7 +97,7 @@ class FilterInspector:
     def __init__(self, models: dict, images: torch.Tensor, k: int = 9):
         if not models:
             raise ValueError("FilterInspector needs at least one network, e.g. {'ZF-style': model}")
-        self.models = dict(models)      # the deconvnet's functions run each in eval mode, restored after
+        self.models = dict(models)      # the deconvnet runs each in eval mode, restored after
         if dry_run():       # CNNLIT_DRY_RUN=1: scan as many images as a capped evaluation does
             images = images[:DRY_RUN_BATCHES * 256]
         self.images = images.detach().cpu()
@@ -153,7 +153,8 @@ class FilterInspector:
             (viz.display_array(picture), f"image {image}"),
             (maps.numpy(), f"feature map {tuple(maps.shape)}"),
             (viz.display_array(viz.signed(projection)), "deconvnet projection"),
-            (viz.display_array(montage(best.projection_patches, signed=True)), f"top-{len(best.indices)} projections"),
+            (viz.display_array(montage(best.projection_patches, signed=True)),
+             f"top-{len(best.indices)} projections"),
             (viz.display_array(montage(best.patches)), f"top-{len(best.indices)} patches"),
         ]
         for axis, (array, title) in zip(axes, panels):
@@ -177,9 +178,10 @@ class FilterInspector:
             for column, channel in enumerate(strongest_filters(network, self.images, name, filters)):
                 best = self._top(model, name, channel) if k == self.k else \
                     top_activations(network, self.images, name, channel, k=k)
-                axes[row, 2 * column].imshow(viz.display_array(montage(best.projection_patches, signed=True)),
-                                             cmap="gray")
-                axes[row, 2 * column + 1].imshow(viz.display_array(montage(best.patches)), cmap="gray")
+                projections = montage(best.projection_patches, signed=True)
+                axes[row, 2 * column].imshow(viz.display_array(projections), cmap="gray")
+                axes[row, 2 * column + 1].imshow(viz.display_array(montage(best.patches)),
+                                                 cmap="gray")
                 axes[row, 2 * column].set_title(f"filter {channel}: projections", fontsize=8)
                 axes[row, 2 * column + 1].set_title("patches", fontsize=8)
             axes[row, 0].set_ylabel(f"layer {row + 1}")

@@ -24,5 +24,5 @@ from .draw import draw, draw_block
 from .rows import Layer, diagram_rows, shape_label
 
 __all__ = ["BlockGraph", "Branch", "Layer", "Step", "Window", "block_graph", "conv_arithmetic",
-           "diagram_rows", "draw", "draw_block", "output_size", "receptive_field", "receptive_fields",
-           "representative_blocks", "shape_label", "windows_of"]
+           "diagram_rows", "draw", "draw_block", "output_size", "receptive_field",
+           "receptive_fields", "representative_blocks", "shape_label", "windows_of"]

@@ -98,7 +98,8 @@ def _trace(module: nn.Module, input_shape: Sequence[int]) -> tuple[list, torch.T
     """Run ``module`` once; the leaf calls in order as (name, module, output shape per image)."""
     calls = []
     record = lambda name: lambda m, i, o: calls.append((name, m, tuple(o.shape[1:])))   # noqa: E731
-    with hooked((leaf, record(name)) for name, leaf in _leaves(module)), evaluating(module), torch.no_grad():
+    hooks = [(leaf, record(name)) for name, leaf in _leaves(module)]
+    with hooked(hooks), evaluating(module), torch.no_grad():
         output = module(torch.zeros(*input_shape, device=model_device(module)))
     return calls, output
 

@@ -1,9 +1,9 @@
 """Drawing: a network as a row of feature-map blocks, a branched module as a block graph (matplotlib).
 
-Every figure keeps what it wrote, so a test can compare it with the model: ``figure.diagram_rows`` (the
-:class:`~cnnlit.diagrams.rows.Layer` records) and ``figure.diagram_labels`` ((name, shape label) per block)
-for :func:`draw`; ``figure.block_graph`` and ``figure.diagram_labels`` ((branch, operations, shape label))
-for :func:`draw_block`.
+Every figure keeps what it wrote, so a test can compare it with the model: for :func:`draw`,
+``figure.diagram_rows`` (the :class:`~cnnlit.diagrams.rows.Layer` records) and
+``figure.diagram_labels`` ((name, shape label) per block); for :func:`draw_block`,
+``figure.block_graph`` and ``figure.diagram_labels`` ((branch, operations, shape label)).
 """
 from __future__ import annotations
 

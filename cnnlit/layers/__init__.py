@@ -1,6 +1,7 @@
 """The historical layers PyTorch lacks or hides, one file per family, re-exported here.
 
-- ``lenet5_layers``: LeNet-5's trainable subsampling, C3's partial connection table, scaled tanh, Euclidean RBF output
+- ``lenet5_layers``: LeNet-5's trainable subsampling, C3's partial connection table, scaled tanh,
+  Euclidean RBF output
 - ``normalization``: AlexNet's local response normalisation, written from the paper's formula
 - ``dropout``: the 2012 dropout (scale at test time) next to PyTorch's inverted dropout
 - ``inception``: GoogLeNet's Inception module

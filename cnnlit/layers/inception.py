@@ -14,8 +14,9 @@ for ``pool_proj`` gives Figure 2(a), the "naive" module without dimension reduct
 followed by a ReLU (Section 5). Submodule names follow torchvision (``branch1``...``branch4``, each
 convolution block holding ``conv``) so torchvision's state dicts load into the same class.
 
-An Inception module is one row of Table 1, and one row of :func:`cnnlit.analysis.summary` (its cost is
-counted in :mod:`cnnlit.costs`). To see the branches one by one, call ``summary`` on ``module.branch3`` etc.
+An Inception module is one row of Table 1, and one row of :func:`cnnlit.analysis.summary` (its
+cost is counted in :mod:`cnnlit.costs`). To see the branches one by one, call ``summary`` on
+``module.branch3`` etc.
 """
 from __future__ import annotations
 

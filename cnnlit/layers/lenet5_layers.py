@@ -6,8 +6,8 @@
   table allows (Table I), with one 5x5 kernel per link and no weights for the missing links.
 - :class:`EuclideanRBF`: the output layer, y_i = sum_j (x_j - w_ij)^2 against fixed parameter vectors.
 
-How :func:`cnnlit.analysis.summary` counts their connections (as the paper does: for every output unit,
-its inputs plus one for the bias) is :mod:`cnnlit.costs`'s job.
+How :func:`cnnlit.analysis.summary` counts their connections (as the paper does: for every output
+unit, its inputs plus one for the bias) is :mod:`cnnlit.costs`'s job.
 """
 from __future__ import annotations
 

@@ -42,8 +42,9 @@ class ZeroPadShortcut(nn.Module):
 
 
 def optional_batch_norm(channels: int, batch_norm: bool) -> nn.Module:
-    """BatchNorm2d, or the identity where ``batch_norm=False`` (a network without BN, not in the paper).
-    "We adopt batch normalization right after each convolution and before activation" (Section 3.4)."""
+    """BatchNorm2d, or the identity where ``batch_norm=False`` (a network without BN, not in the
+    paper). "We adopt batch normalization right after each convolution and before activation"
+    (Section 3.4)."""
     return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
 
 

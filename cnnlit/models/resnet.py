@@ -161,38 +161,39 @@ def resnet_cifar(depth: int = 20, plain: bool = False, shortcut: str = "A", *, i
                              "in_channels=1 for greyscale data.")
 
 
-# The registry, one builder per name as torchvision writes them. ImageNet depths (18...152) and CIFAR depths
-# (6n+2) never coincide, so the usual names "resnet18" and "resnet20" share one namespace; "plainNN" are
-# the CIFAR baselines without shortcuts. Every name builds from its own defaults ("resnet_cifar" is
-# ResNet-20); :func:`resnet` needs a depth, so it is registered by depth only.
+# The registry, one builder per name as torchvision writes them. ImageNet depths (18...152) and
+# CIFAR depths (6n+2) never coincide, so the usual names "resnet18" and "resnet20" share one
+# namespace; "plainNN" are the CIFAR baselines without shortcuts. Every name builds from its own
+# defaults ("resnet_cifar" is ResNet-20); :func:`resnet` needs a depth, so it is registered by
+# depth.
 
 @register("resnet18")
 def resnet18(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
-    """ResNet-18 for ImageNet (Table 1): basic blocks, (2, 2, 2, 2) per stage; see :func:`resnet`."""
+    """ResNet-18 for ImageNet (Table 1): basic blocks, (2, 2, 2, 2) per stage (:func:`resnet`)."""
     return resnet(18, variant, num_classes, **options)
 
 
 @register("resnet34")
 def resnet34(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
-    """ResNet-34 for ImageNet (Table 1): basic blocks, (3, 4, 6, 3) per stage; see :func:`resnet`."""
+    """ResNet-34 for ImageNet (Table 1): basic blocks, (3, 4, 6, 3) per stage (:func:`resnet`)."""
     return resnet(34, variant, num_classes, **options)
 
 
 @register("resnet50")
 def resnet50(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
-    """ResNet-50 for ImageNet (Table 1): bottleneck blocks, (3, 4, 6, 3) per stage; see :func:`resnet`."""
+    """ResNet-50 for ImageNet (Table 1): bottleneck blocks, (3, 4, 6, 3) per stage."""
     return resnet(50, variant, num_classes, **options)
 
 
 @register("resnet101")
 def resnet101(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
-    """ResNet-101 for ImageNet (Table 1): bottleneck blocks, (3, 4, 23, 3) per stage; see :func:`resnet`."""
+    """ResNet-101 for ImageNet (Table 1): bottleneck blocks, (3, 4, 23, 3) per stage."""
     return resnet(101, variant, num_classes, **options)
 
 
 @register("resnet152")
 def resnet152(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
-    """ResNet-152 for ImageNet (Table 1): bottleneck blocks, (3, 8, 36, 3) per stage; see :func:`resnet`."""
+    """ResNet-152 for ImageNet (Table 1): bottleneck blocks, (3, 8, 36, 3) per stage."""
     return resnet(152, variant, num_classes, **options)
 
 

@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 
 from ..augment import RandomShorterSide
-from ..imagenet import IMAGENET_MEAN, IMAGENET_STD  # per-channel statistics (a departure: see cnnlit.imagenet)
+from ..imagenet import IMAGENET_MEAN, IMAGENET_STD  # per-channel (a departure: see cnnlit.imagenet)
 
 
 class UnknownRecipeError(ValueError):
