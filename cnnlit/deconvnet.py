@@ -31,8 +31,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import LocalResponseNorm
-from .module_tools import evaluating, pair
+from .module_tools import evaluating, hooked, pair
 from .profiles import DRY_RUN_BATCHES, dry_run
+
+__all__ = ["crop", "feature_maps", "project", "projectable_layers", "receptive_box", "rectify",
+           "top_activations", "unpool"]
 
 # Layers the deconvnet passes over unchanged (Section 2.1: "contrast normalization ... passed over").
 PASS_OVER = (nn.LocalResponseNorm, LocalResponseNorm, nn.modules.batchnorm._BatchNorm, nn.Dropout,
@@ -113,7 +116,6 @@ def _forward_to(model: nn.Module, images: torch.Tensor, layer: str):
     _check_layer(model, layer)
     steps: list[_Step] = []
     state = {"previous": None, "output": None}
-    handles = []
 
     def hook(name):
         def record(module, inputs, output):
@@ -137,17 +139,13 @@ def _forward_to(model: nn.Module, images: torch.Tensor, layer: str):
                 raise _Stop
         return record
 
-    for name, module in model.named_modules():
-        if name and not list(module.children()):
-            handles.append(module.register_forward_hook(hook(name)))
+    leaves = [(module, hook(name)) for name, module in model.named_modules()
+              if name and not list(module.children())]
     try:
-        with evaluating(model), torch.no_grad():
+        with hooked(leaves), evaluating(model), torch.no_grad():
             model(images)
     except _Stop:
         pass
-    finally:
-        for handle in handles:
-            handle.remove()
     if state["output"] is None:
         raise ValueError(f"layer {layer!r} was not reached in the forward pass")
     return state["output"], steps

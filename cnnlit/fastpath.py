@@ -18,7 +18,6 @@ switches them off; ``CNNLIT_FASTPATH=0`` switches off the automatic CPU choices 
 from __future__ import annotations
 
 import functools
-import os
 import platform
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -27,6 +26,11 @@ from typing import Optional
 
 import torch
 from torch import nn
+
+from .runtime import env_flag
+
+__all__ = ["FAMILIES", "FASTPATH_VARIABLE", "StepPlan", "cpu_bf16", "family", "fast_path_settings",
+           "float32", "plan"]
 
 FASTPATH_VARIABLE = "CNNLIT_FASTPATH"
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")        # /proc/cpuinfo's names for x86 bfloat16 arithmetic
@@ -138,12 +142,7 @@ def family(model: nn.Module) -> str:
 
 def automatic() -> bool:
     """False when ``CNNLIT_FASTPATH=0`` asks for PyTorch's defaults on the CPU for the whole session."""
-    value = os.environ.get(FASTPATH_VARIABLE, "").strip().lower()
-    if value in ("", "1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{FASTPATH_VARIABLE}={value!r}: expected 1 (the fast path where it pays) or 0 (off)")
+    return env_flag(FASTPATH_VARIABLE, True, "the fast path where it pays")
 
 
 # --------------------------------------------------------------------------- the plan for one run

@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+__all__ = ["sha256_of", "write_atomically"]
+
 
 def sha256_of(path: os.PathLike) -> str:
     digest = hashlib.sha256()

@@ -20,6 +20,8 @@ from torch import nn
 
 from .module_tools import evaluating
 
+__all__ = ["OcclusionMap", "occluded", "occlusion_sensitivity"]
+
 
 @dataclass
 class OcclusionMap:

@@ -22,6 +22,8 @@ from typing import Iterable, Sequence
 
 from .profiles import DRY_RUN_VARIABLE, dry_run
 
+__all__ = ["PaperMismatch", "ResultCheckFailed", "compare", "expect"]
+
 DRY_RUN_SKIP = "skipped in a dry run"
 
 

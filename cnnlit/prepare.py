@@ -5,6 +5,8 @@ import sys
 
 from .data import DATASETS, DataUnavailableError, load
 
+__all__ = ["prepare_datasets"]
+
 
 def prepare_datasets() -> int:
     """Load every dataset once (filling the cache); 0 when at least one could be loaded."""

@@ -18,6 +18,11 @@ from typing import Any, Optional
 
 import torch
 
+from .runtime import env_flag
+
+__all__ = ["DRY_RUN_BATCHES", "DRY_RUN_VARIABLE", "PROFILE_VARIABLE", "PROFILES", "Profile",
+           "dry_run", "profile"]
+
 PROFILE_VARIABLE = "CNNLIT_PROFILE"
 DRY_RUN_VARIABLE = "CNNLIT_DRY_RUN"
 DRY_RUN_BATCHES = 2      # batches per epoch (and per evaluation) in a dry run, as Lightning's fast_dev_run
@@ -73,12 +78,7 @@ def profile(name: Optional[str] = None) -> Profile:
 
 
 def dry_run() -> bool:
-    """True when ``CNNLIT_DRY_RUN`` is set to 1/true/yes: every training and evaluation loop stops after
+    """True when ``CNNLIT_DRY_RUN`` is 1/true/yes/on: every training and evaluation loop stops after
     :data:`DRY_RUN_BATCHES` batches and 1 epoch, while the profile's data, sizes and models stay as they are.
     Checks that only hold after real training report "skipped in a dry run" instead of failing."""
-    value = os.environ.get(DRY_RUN_VARIABLE, "").strip().lower()
-    if value in ("", "0", "false", "no"):
-        return False
-    if value in ("1", "true", "yes"):
-        return True
-    raise ValueError(f"{DRY_RUN_VARIABLE}={value!r}: expected 1 (dry run) or 0 (a real run)")
+    return env_flag(DRY_RUN_VARIABLE, False, "dry run")

@@ -1,4 +1,4 @@
-"""Where tensors live and how runs are made repeatable."""
+"""Where tensors live, how runs are made repeatable, how a switch is read from the environment."""
 from __future__ import annotations
 
 import os
@@ -7,8 +7,24 @@ import random
 import numpy as np
 import torch
 
+__all__ = ["DEVICE_VARIABLE", "VALID_DEVICES", "device", "env_flag", "seed_everything"]
+
 DEVICE_VARIABLE = "CNNLIT_DEVICE"
 VALID_DEVICES = ("cpu", "cuda", "mps")
+FLAG_VALUES = {"1": True, "true": True, "yes": True, "on": True,
+               "0": False, "false": False, "no": False, "off": False}
+
+
+def env_flag(name: str, default: bool, meaning: str) -> bool:
+    """A boolean switch from the environment variable ``name``: 1/true/yes/on or 0/false/no/off
+    (any case), ``default`` when unset or empty; anything else is an error that says what 1 means
+    (``meaning``)."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in FLAG_VALUES:
+        raise ValueError(f"{name}={value!r}: expected 1 ({meaning}) or 0 (off)")
+    return FLAG_VALUES[value]
 
 
 def _mps_available() -> bool:

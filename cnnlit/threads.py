@@ -21,6 +21,8 @@ from __future__ import annotations
 import os
 import sys
 
+__all__ = ["SPIN_COUNT", "prefer_short_spin", "thread_settings"]
+
 SPIN_VARIABLE = "GOMP_SPINCOUNT"
 SPIN_COUNT = "3000"                               # chosen in benchmarks/wait_policy.py's measurements
 WAIT_VARIABLES = ("OMP_WAIT_POLICY", SPIN_VARIABLE)   # either one means someone chose how threads wait

@@ -1,4 +1,5 @@
-"""Figures the chapters share: training curves, image grids, filters and feature maps.
+"""Figures the chapters share: training curves, image grids, filters, confusion matrices, and how
+an image is scaled for display (:func:`stretched`, :func:`signed`, :func:`display_array`).
 
 Every function returns its matplotlib Figure, so a notebook cell shows it and a test can inspect it.
 """
@@ -11,21 +12,38 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+__all__ = ["confusion_matrix", "display_array", "plot_confusion", "plot_history", "show_filters",
+           "show_images", "signed", "stretched"]
+
 
 def _grid(count: int, columns: Optional[int] = None) -> tuple[int, int]:
     columns = columns or min(count, 8)
     return math.ceil(count / columns), columns
 
 
-def _as_image(tensor: torch.Tensor) -> np.ndarray:
-    """(C, H, W) or (H, W) tensor -> array for imshow, each image scaled to [0, 1] for display."""
-    array = tensor.detach().float().cpu()
+def stretched(image: torch.Tensor) -> torch.Tensor:
+    """An image for display: its lowest value black, its highest white (a flat one unchanged)."""
+    low, high = float(image.min()), float(image.max())
+    return (image - low) / (high - low if high > low else 1.0)
+
+
+def signed(image: torch.Tensor) -> torch.Tensor:
+    """A projection or a filter for display: zero mid-grey, the largest magnitude black or white."""
+    scale = float(image.abs().max()) or 1.0
+    return (0.5 + image / (2 * scale)).clamp(0, 1)
+
+
+def display_array(image: torch.Tensor) -> np.ndarray:
+    """(C, H, W) or (H, W) tensor -> array for imshow: (H, W) for one channel, else (H, W, C)."""
+    array = image.detach().float().cpu()
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
-    if array.ndim == 3:
-        array = array.permute(1, 2, 0)
-    low, high = float(array.min()), float(array.max())
-    return ((array - low) / (high - low if high > low else 1.0)).numpy()
+    return (array.permute(1, 2, 0) if array.ndim == 3 else array).numpy()
+
+
+def _as_image(tensor: torch.Tensor) -> np.ndarray:
+    """(C, H, W) or (H, W) tensor -> array for imshow, each image scaled to [0, 1] for display."""
+    return display_array(stretched(tensor.detach().float().cpu()))
 
 
 def plot_history(*histories, labels: Optional[Sequence[str]] = None, metrics=("loss", "accuracy"),
@@ -77,19 +95,6 @@ def show_filters(weight: torch.Tensor, *, columns: Optional[int] = None, title: 
     kernels = weight if weight.shape[1] == 3 else weight[:, :1]
     return show_images(kernels, columns=columns or min(len(kernels), 12), title=title, size=size,
                        cmap="gray")
-
-
-def show_feature_maps(maps: torch.Tensor, *, columns: Optional[int] = None, title: str = "",
-                      size: float = 1.2, cmap: str = "viridis"):
-    """Feature maps of one image, (C, H, W) or (1, C, H, W), one panel per channel."""
-    if maps.ndim == 4:
-        if maps.shape[0] != 1:
-            raise ValueError(f"show_feature_maps shows one image's maps; got a batch of {maps.shape[0]}")
-        maps = maps[0]
-    if maps.ndim != 3:
-        raise ValueError(f"show_feature_maps expects (C, H, W), got {tuple(maps.shape)}")
-    return show_images(maps.unsqueeze(1), labels=[f"map {i}" for i in range(len(maps))],
-                       columns=columns, title=title, size=size, cmap=cmap)
 
 
 def plot_confusion(matrix: torch.Tensor, classes: Sequence[str], *, title: str = "confusion matrix"):

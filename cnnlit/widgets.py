@@ -25,6 +25,10 @@ import uuid
 import warnings
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+__all__ = ["DPI", "GAP", "NOTEBOOK_WIDTH", "Frames", "clamp", "control", "decimals", "defaults",
+           "fit_to_width", "frames", "label", "make_control", "png", "png_width", "readout_format",
+           "redraw", "render", "small_multiples", "wrap_titles"]
+
 NOTEBOOK_WIDTH = 8.5      # inches; at 100 dpi 850 px, what a JupyterLab notebook shows on a laptop screen
 DPI = 100
 GAP = 8                   # pixels between small multiples

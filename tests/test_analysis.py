@@ -125,3 +125,23 @@ def test_depth_does_not_count_a_product_with_a_constant():
     assert depth(with_lrn, (1, 1, 8, 8)) == 2
     no_bias = nn.Sequential(nn.Linear(4, 4, bias=False), nn.ReLU(), nn.Linear(4, 2, bias=False))
     assert depth(no_bias, (2, 4)) == 2              # products with learned weights still count (MmBackward)
+
+
+def test_cost_and_window_rules_live_in_costs_keyed_by_layer_type():
+    """The layers know nothing of accounting: cnnlit.costs holds their rules, one per type."""
+    import inspect
+
+    from cnnlit import layers
+    from cnnlit.costs import COST_RULES, WINDOW_RULES, cost_of, window_of
+
+    for name, klass in inspect.getmembers(layers, inspect.isclass):
+        assert not hasattr(klass, "layer_cost") and not hasattr(klass, "receptive_field_step"), name
+    for klass in (layers.Subsampling, layers.PartialConv2d, layers.EuclideanRBF, layers.Inception):
+        assert klass in COST_RULES
+    s2 = layers.Subsampling(6)
+    assert window_of(s2) == (2, 2) and layers.Subsampling in WINDOW_RULES
+    maps = torch.zeros(1, 6, 28, 28)
+    assert cost_of(s2, (maps,), s2(maps)) == Cost(5_880, 4_704)      # LeCun et al. 1998: S2
+    assert window_of(layers.Inception(192, 64, 96, 128, 16, 32, 32)) == (5, 1)
+    assert window_of(nn.Conv2d(3, 8, 3, dilation=2, stride=2)) == (5, 2)
+    assert window_of(nn.ReLU()) is None

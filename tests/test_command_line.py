@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlit.data import IMAGENET_MEAN
+from cnnlit.imagenet import IMAGENET_MEAN
 from cnnlit.train import command_line, loop, recipes
 from cnnlit.checkpoints import load_checkpoint
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlit import data
+from cnnlit import augment, data
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -174,13 +174,13 @@ def test_subset_is_reproducible_and_checked(tmp_path, offline_fashion, offline_n
 def test_pad_crop_flip_shifts_and_mirrors():
     torch.manual_seed(0)
     batch = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).reshape(2, 1, 4, 4)
-    assert torch.equal(data.pad_crop_flip(padding=0, flip=False)(batch), batch)
-    shifted = data.pad_crop_flip(padding=1, flip=False)(batch)
+    assert torch.equal(augment.pad_crop_flip(padding=0, flip=False)(batch), batch)
+    shifted = augment.pad_crop_flip(padding=1, flip=False)(batch)
     assert shifted.shape == batch.shape
     for image, original in zip(shifted, batch):   # each output is a window of the zero-padded original
         padded = torch.nn.functional.pad(original, (1, 1, 1, 1))
         windows = [padded[:, i:i + 4, j:j + 4] for i in range(3) for j in range(3)]
         assert any(torch.equal(image, window) for window in windows)
-    flipped = data.pad_crop_flip(padding=0, flip=True)(batch.repeat(16, 1, 1, 1))
+    flipped = augment.pad_crop_flip(padding=0, flip=True)(batch.repeat(16, 1, 1, 1))
     assert all(torch.equal(img, batch[i % 2]) or torch.equal(img, batch[i % 2].flip(-1))
                for i, img in enumerate(flipped))

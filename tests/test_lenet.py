@@ -13,7 +13,7 @@ from cnnlit.analysis import summary, totals  # noqa: E402
 from cnnlit.chapters.lenet import (c3_parts, lenet_maps, plot_c3_map, plot_c3_table, plot_lenet_maps,  # noqa: E402
                                    plot_rbf_codes)
 from cnnlit.layers import EuclideanRBF, PartialConv2d, ScaledTanh, Subsampling  # noqa: E402
-from cnnlit.layers.lenet import full_connection_cost  # noqa: E402
+from cnnlit.layers.lenet5_layers import full_connection_cost  # noqa: E402
 from cnnlit.models import InputShapeError, get_model  # noqa: E402
 from cnnlit.models.lenet import (C3_TABLE, MAPCriterion, c3_inputs, digit_bitmap, paper_distortions,  # noqa: E402
                                  paper_input, rbf_codes)

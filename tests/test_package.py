@@ -23,7 +23,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import cnnlit  # noqa: E402
 from cnnlit.data import DataUnavailableError  # noqa: E402
-from cnnlit.module_tools import evaluating, he_initialisation, on_meta, pair, training_mode  # noqa: E402
+from cnnlit.module_tools import (  # noqa: E402
+    capturing, evaluating, he_initialisation, hooked, main_output, on_meta, output_size, pair,
+    training_mode)
+from cnnlit.runtime import env_flag  # noqa: E402
 
 PACKAGE = Path(cnnlit.__file__).parent
 SKIPPED_MODULES = ("cnnlit.train.__main__",)      # running it is running the command line
@@ -124,12 +127,23 @@ def reaches(start: str, goal: str) -> bool:
     return False
 
 
-def test_layers_do_not_depend_on_the_analysis_tools():
-    """Layers report their cost through cnnlit.costs; cnnlit.analysis sits above them."""
+def test_layers_depend_on_torch_alone():
+    """No module under cnnlit/layers imports anything of cnnlit outside cnnlit.layers: what a layer
+    costs and how far it sees are counted in cnnlit.costs, which sits above the layers."""
+    layers = [name for name in SOURCES if name.startswith("cnnlit.layers")]
+    assert len(layers) > 1
+    for name in layers:
+        outside = {target for target in IMPORTS[name] if not target.startswith("cnnlit.layers")}
+        assert not outside, f"{name} imports {sorted(outside)}"
+    assert "cnnlit.layers" in IMPORTS["cnnlit.costs"] and reaches("cnnlit.analysis", "cnnlit.costs")
+
+
+def test_models_depend_on_layers_not_on_data():
+    allowed = ("cnnlit.models", "cnnlit.layers", "cnnlit.module_tools", "cnnlit.imagenet")
     for name in SOURCES:
-        if name.startswith("cnnlit.layers"):
-            assert not reaches(name, "cnnlit.analysis"), name
-    assert reaches("cnnlit.analysis", "cnnlit.costs")
+        if name.startswith("cnnlit.models"):
+            outside = {target for target in IMPORTS[name] if not target.startswith(allowed)}
+            assert not outside, f"{name} imports {sorted(outside)}"
 
 
 def parent(module: str) -> str:
@@ -289,6 +303,55 @@ def test_evaluating_restores_the_mode_even_after_an_error():
     assert not net.training
 
 
+def test_hooked_removes_every_hook_even_after_an_error():
+    net = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    calls = []
+    with pytest.raises(RuntimeError):
+        hooks = [(net[0], lambda m, i, o: calls.append(o.shape)),
+                 (net[1], lambda m, i, o: calls.append(0))]
+        with hooked(hooks):
+            net(torch.zeros(4, 2))
+            raise RuntimeError("inside")
+    assert calls == [(4, 3), 0]
+    assert not net[0]._forward_hooks and not net[1]._forward_hooks
+    with hooked([(net[1], lambda m, args: calls.append(args[0].shape))], pre=True):
+        net(torch.zeros(1, 2))
+    assert calls[-1] == (1, 3) and not net[1]._forward_pre_hooks
+
+
+def test_capturing_keeps_what_named_modules_output_or_receive():
+    net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    x = torch.randn(5, 2)
+    with capturing({"fc1": net[0]}) as outputs, capturing({"fc2": net[2]}, inputs=True) as inputs:
+        net(x)
+    assert torch.equal(outputs["fc1"], net[0](x)) and torch.equal(inputs["fc2"], net[1](net[0](x)))
+    assert not outputs["fc1"].requires_grad and not net[0]._forward_hooks
+
+
+def test_main_output_and_output_size():
+    scores = torch.zeros(2, 10)
+    assert main_output(scores) is scores and main_output((scores, None, None)) is scores
+    for size, kernel, stride, padding in [(224, 11, 4, 2), (227, 11, 4, 0), (55, 3, 2, 0),
+                                          (13, 3, 1, 1)]:
+        side = nn.Conv2d(1, 1, kernel, stride, padding)(torch.zeros(1, 1, size, size)).shape[-1]
+        assert output_size(size, kernel, stride, padding) == side
+    with pytest.raises(ValueError, match="does not fit"):
+        output_size(3, 5)
+
+
+def test_env_flag_reads_one_set_of_words(monkeypatch):
+    monkeypatch.delenv("CNNLIT_TEST_FLAG", raising=False)
+    assert env_flag("CNNLIT_TEST_FLAG", True, "on")
+    assert not env_flag("CNNLIT_TEST_FLAG", False, "on")
+    for value, expected in [("1", True), ("Yes", True), (" on ", True), ("0", False),
+                            ("FALSE", False)]:
+        monkeypatch.setenv("CNNLIT_TEST_FLAG", value)
+        assert env_flag("CNNLIT_TEST_FLAG", not expected, "on") is expected
+    monkeypatch.setenv("CNNLIT_TEST_FLAG", "maybe")
+    with pytest.raises(ValueError, match=r"CNNLIT_TEST_FLAG='maybe': expected 1 \(on\) or 0"):
+        env_flag("CNNLIT_TEST_FLAG", False, "on")
+
+
 def test_on_meta_builds_without_memory():
     model = on_meta(cnnlit.models.get_model, "vgg16")
     assert all(p.is_meta for p in model.parameters())
@@ -320,5 +383,5 @@ def test_nothing_is_left_of_the_old_names():
     for gone in ("cnnlit.scale", "cnnlit.recipes", "cnnlit.explore"):
         with pytest.raises(ModuleNotFoundError):
             importlib.import_module(gone)
-    assert not hasattr(cnnlit.data, "random_crop_flip") and callable(cnnlit.data.pad_crop_flip)
+    assert not hasattr(cnnlit.data, "random_crop_flip") and callable(cnnlit.augment.pad_crop_flip)
     assert os.path.isfile(PACKAGE / "train" / "__main__.py")

@@ -23,6 +23,18 @@ def test_every_name_builds_from_its_own_defaults():
         assert not required, f"{name} cannot be built without {required}"
 
 
+def test_every_name_is_a_def_of_that_name_in_its_models_module():
+    """As in torchvision, a reader finds ``def resnet18`` in cnnlit/models/resnet.py: no builder is
+    a ``partial`` or a lambda registered in a loop."""
+    for name in NAMES:
+        builder = get_builder(name)
+        assert inspect.isfunction(builder), f"{name} is built by {builder!r}"
+        assert builder.__name__ == name, f"{name} is built by {builder.__name__}"
+        module = inspect.getmodule(builder)
+        assert module.__name__.startswith("cnnlit.models.") and getattr(module, name) is builder
+        assert re.search(rf"^def {name}\(", inspect.getsource(module), re.MULTILINE), name
+
+
 def test_small_networks_follow_one_convention():
     for name, sizes in SMALL.items():
         model = get_model(name, in_channels=1, num_classes=7, **sizes).eval()

@@ -36,6 +36,15 @@ def test_notebook_starts_with_the_common_setup_cell(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_a_chapter_module_is_imported_under_one_name(path):
+    """``from cnnlit.chapters import vgg as chapter`` in every notebook: one convention."""
+    cells = json.loads(path.read_text())["cells"]
+    code = "\n".join(c["source"] for c in cells if c["cell_type"] == "code")
+    aliases = re.findall(r"^from cnnlit\.chapters import \w+ as (\w+)", code, re.MULTILINE)
+    assert set(aliases) <= {"chapter"}, f"{path.name} imports a chapter module as {aliases}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_notebook_has_one_title_and_exercises(path):
     cells = json.loads(path.read_text())["cells"]
     markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")

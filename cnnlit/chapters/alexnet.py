@@ -13,7 +13,10 @@ import torch
 
 from ..layers.dropout import ClassicDropout
 from ..layers.normalization import ALEXNET_LRN, LocalResponseNorm
+from ..module_tools import evaluating
 from ..widgets import clamp
+
+__all__ = ["MAX_P", "MODES", "dropout_explorer", "dropout_moments", "lrn_explorer"]
 
 DROPOUT_KINDS = ("classic", "inverted")
 MODES = ("train", "eval")
@@ -64,7 +67,8 @@ def dropout_explorer(p: float = 0.5, mode: str = "train", kind: str = "classic",
     with torch.no_grad():
         passes = torch.stack([layer(a) for _ in range(samples)])       # (samples, units)
         z = passes @ w                                                  # the next unit's input, per pass
-        z_eval = float(w @ layer.eval()(a))
+        with evaluating(layer):
+            z_eval = float(w @ layer(a))                                # the eval-mode value
     z_mean, z_std = float(z.mean()), float(z.std()) if samples > 1 else 0.0
 
     figure, axes = plt.subplots(1, 3, figsize=(12, 3.5), gridspec_kw={"width_ratios": [1.3, 1, 1]})
@@ -141,8 +145,8 @@ def lrn_explorer(k: float = ALEXNET_LRN.k, n: int = ALEXNET_LRN.size, alpha: flo
         k = 0.01
     a = lrn_activations()
     layer = LocalResponseNorm(n, alpha, beta, k)
-    b = layer(a)
-    divisor = (k + alpha * layer.channel_energy(a)).pow(beta)         # b = a / divisor
+    divisor = layer.divisor(a)
+    b = a / divisor                                                   # the layer's output
     channels = a.shape[1]
     channel = int(clamp(channel, 0, channels - 2))
 

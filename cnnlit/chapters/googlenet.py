@@ -14,8 +14,11 @@ import torch
 from torch import nn
 
 from ..layers.inception import Inception
-from ..module_tools import evaluating
+from ..module_tools import capturing, evaluating
 from ..widgets import clamp
+
+__all__ = ["BRANCH_NAMES", "MAX_MAPS", "module_inputs", "plot_branches", "plot_module_branches",
+           "plot_reduction", "plot_row_costs"]
 
 BRANCH_NAMES = ("1×1", "1×1 → 3×3", "1×1 → 5×5", "3×3 max pool → 1×1")
 MAX_MAPS = 8
@@ -32,16 +35,8 @@ def module_inputs(model: nn.Module, image: torch.Tensor) -> dict[str, torch.Tens
     received, so the branches of any module can be shown without running the network again."""
     if image.ndim != 4 or image.shape[0] != 1:
         raise ValueError(f"module_inputs expects one image as (1, C, H, W), got {tuple(image.shape)}")
-    captured, handles = {}, []
-    for name, module in inception_modules(model).items():
-        handles.append(module.register_forward_pre_hook(
-            lambda _module, inputs, name=name: captured.__setitem__(name, inputs[0].detach())))
-    try:
-        with evaluating(model):
-            model(image)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with capturing(inception_modules(model), inputs=True) as captured, evaluating(model):
+        model(image)
     return captured
 
 

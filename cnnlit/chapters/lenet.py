@@ -17,8 +17,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..models.lenet import BITMAP_HEIGHT, BITMAP_WIDTH, C3_TABLE, c3_inputs, rbf_codes
-from ..module_tools import evaluating
+from ..module_tools import capturing, evaluating
 from ..widgets import clamp
+
+__all__ = ["c3_parts", "lenet_maps", "plot_c3_map", "plot_c3_table", "plot_lenet_maps",
+           "plot_rbf_codes"]
 
 
 def plot_c3_table(c3_map: Optional[int] = None, table: Sequence[Sequence[bool]] = C3_TABLE):
@@ -67,19 +70,11 @@ def lenet_maps(model: nn.Module, image: torch.Tensor, layers: Sequence[str] = ("
     if image.ndim == 3:
         image = image.unsqueeze(0)
     device = next(model.parameters()).device
-    captured, handles = {}, []
-    for name in layers:
-        module = getattr(model, name)
-        handles.append(module.register_forward_hook(
-            lambda _m, _i, output, name=name: captured.__setitem__(name, output.detach().cpu()[0])))
-    try:
-        with evaluating(model):
-            scores = model(image.to(device))
-    finally:
-        for handle in handles:
-            handle.remove()
-    captured["prediction"] = int(scores.argmax(1))
-    return captured
+    with capturing({name: getattr(model, name) for name in layers}) as outputs, evaluating(model):
+        scores = model(image.to(device))
+    maps = {name: output.cpu()[0] for name, output in outputs.items()}
+    maps["prediction"] = int(scores.argmax(1))
+    return maps
 
 
 def plot_lenet_maps(model: nn.Module, images: torch.Tensor, index: int = 0,
@@ -163,6 +158,3 @@ def plot_c3_map(model: nn.Module, images: torch.Tensor, c3_map: int = 0, index: 
     figure.tight_layout()
     figure.c3_parts = parts
     return figure
-
-
-__all__ = ["c3_parts", "lenet_maps", "plot_c3_map", "plot_c3_table", "plot_lenet_maps", "plot_rbf_codes"]

@@ -21,6 +21,10 @@ from ..models.resnet import STAGE_NAMES, TABLE_1, resnet
 from ..module_tools import on_meta, training_mode
 from ..widgets import clamp
 
+__all__ = ["MAX_CHAIN_DEPTH", "chain_gradient_norms", "final_errors", "gradient_norms",
+           "multiply_adds", "plot_chain_gradients", "plot_gradient_norms", "plot_training_error",
+           "table_1"]
+
 MAX_CHAIN_DEPTH = 200
 
 

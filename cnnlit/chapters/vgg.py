@@ -20,9 +20,12 @@ import torch
 from torch import nn
 
 from ..analysis import summary
-from ..models.vgg import CLASSIFIER, TABLE_1, WEIGHT_LAYERS, check_config, vgg
-from ..module_tools import on_meta
+from ..models.vgg import CLASSIFIER, TABLE_1, WEIGHT_LAYERS, config_key, vgg
+from ..module_tools import hooked, on_meta
 from ..widgets import clamp
+
+__all__ = ["activation_spread", "configuration_table", "conv_layers", "layer_costs", "plot_costs",
+           "plot_shape_flow"]
 
 SIZE_RANGE = (32, 512)
 WIDTH_RANGE = (1, 64)
@@ -34,9 +37,7 @@ def configuration_table(configs=None):
     top-aligned as in the paper and separated by ``maxpool`` rows, then the classifier rows."""
     import pandas as pd
 
-    configs = list(configs or TABLE_1)
-    for config in configs:
-        check_config(config)
+    configs = [config_key(config) for config in (configs or TABLE_1)]     # "d" -> "D"
     rows = [[f"{WEIGHT_LAYERS[c]} weight layers" for c in configs],
             ["input (224 x 224 RGB image)"] * len(configs)]
     for block in range(5):
@@ -53,7 +54,7 @@ def conv_layers(model) -> dict:
     """The convolutions of a :class:`cnnlit.models.vgg.VGG`, named by block and position as in Caffe's
     VGG models (``conv1_1``, ``conv1_2``, ``conv2_1``...), in order: the names by which VGG's staged
     initialisation copies A's first four layers into the same places of a deeper configuration."""
-    config = check_config(getattr(model, "config", ""))
+    config = config_key(getattr(model, "config", ""))
     convs = iter([m for m in model.features if isinstance(m, nn.Conv2d)])
     named = {}
     for block, layers in enumerate(TABLE_1[config], start=1):
@@ -73,13 +74,12 @@ def activation_spread(model, images) -> list:
     if model.training and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         model = copy.deepcopy(model)
     spreads = []
-    hooks = [module.register_forward_hook(lambda _m, _i, output: spreads.append(float(output.float().std())))
-             for module in model.modules() if isinstance(module, nn.ReLU)]
-    try:
+
+    def record(_module, _inputs, output):
+        spreads.append(float(output.float().std()))
+
+    with hooked((module, record) for module in model.modules() if isinstance(module, nn.ReLU)):
         model(images)
-    finally:
-        for hook in hooks:
-            hook.remove()
     return spreads
 
 

@@ -24,9 +24,12 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+from .. import viz
 from ..deconvnet import feature_maps, project, top_activations
 from ..profiles import DRY_RUN_BATCHES, dry_run
 from ..widgets import clamp, control
+
+__all__ = ["FilterInspector", "likeness", "strongest_filters"]
 
 
 def rectified_layers(model: nn.Module) -> list[str]:
@@ -75,23 +78,6 @@ def _conv_before(model: nn.Module, layer: str) -> nn.Conv2d:
     raise ValueError(f"no convolution before {layer!r}")
 
 
-def _signed(image: torch.Tensor) -> torch.Tensor:
-    """A projection or a filter for display: zero is mid-grey, the largest magnitude black or white."""
-    scale = float(image.abs().max()) or 1.0
-    return (0.5 + image / (2 * scale)).clamp(0, 1)
-
-
-def _stretched(image: torch.Tensor) -> torch.Tensor:
-    low, high = float(image.min()), float(image.max())
-    return (image - low) / (high - low if high > low else 1.0)
-
-
-def _to_display(image: torch.Tensor):
-    """(C, H, W) -> array for imshow (grey for one channel)."""
-    image = image.detach().float().cpu()
-    return image[0].numpy() if image.shape[0] == 1 else image.permute(1, 2, 0).numpy()
-
-
 def montage(patches: torch.Tensor, signed: bool = False, gap: int = 1) -> torch.Tensor:
     """Tile (k, C, r, r) patches into one (C, H, W) square grid, each patch scaled on its own."""
     k, channels, height, width = patches.shape
@@ -99,7 +85,7 @@ def montage(patches: torch.Tensor, signed: bool = False, gap: int = 1) -> torch.
     grid = torch.ones(channels, side * (height + gap) - gap, side * (width + gap) - gap)
     for index, patch in enumerate(patches):
         row, col = divmod(index, side)
-        shown = _signed(patch) if signed else _stretched(patch)
+        shown = viz.signed(patch) if signed else viz.stretched(patch)
         grid[:, row * (height + gap):row * (height + gap) + height,
              col * (width + gap):col * (width + gap) + width] = shown
     return grid
@@ -111,7 +97,7 @@ class FilterInspector:
     def __init__(self, models: dict, images: torch.Tensor, k: int = 9):
         if not models:
             raise ValueError("FilterInspector needs at least one network, e.g. {'ZF-style': model}")
-        self.models = {name: model.eval() for name, model in models.items()}
+        self.models = dict(models)      # the deconvnet runs each in eval mode, restored after
         if dry_run():       # CNNLIT_DRY_RUN=1: scan as many images as a capped evaluation does
             images = images[:DRY_RUN_BATCHES * 256]
         self.images = images.detach().cpu()
@@ -159,16 +145,17 @@ class FilterInspector:
         figure, axes = plt.subplots(1, 6, figsize=(15, 2.9))
         weight = conv.weight[filter].detach().cpu()                       # (in, k, k)
         if weight.shape[0] == 3:
-            shown = _to_display(_signed(weight))
+            shown = viz.display_array(viz.signed(weight))
         else:
-            shown = _to_display(montage(weight[:16].unsqueeze(1), signed=True))
+            shown = viz.display_array(montage(weight[:16].unsqueeze(1), signed=True))
         panels = [
             (shown, f"weights ({weight.shape[0]} in)" if weight.shape[0] != 3 else "weights (RGB)"),
-            (_to_display(picture), f"image {image}"),
+            (viz.display_array(picture), f"image {image}"),
             (maps.numpy(), f"feature map {tuple(maps.shape)}"),
-            (_to_display(_signed(projection)), "deconvnet projection"),
-            (_to_display(montage(best.projection_patches, signed=True)), f"top-{len(best.indices)} projections"),
-            (_to_display(montage(best.patches)), f"top-{len(best.indices)} patches"),
+            (viz.display_array(viz.signed(projection)), "deconvnet projection"),
+            (viz.display_array(montage(best.projection_patches, signed=True)),
+             f"top-{len(best.indices)} projections"),
+            (viz.display_array(montage(best.patches)), f"top-{len(best.indices)} patches"),
         ]
         for axis, (array, title) in zip(axes, panels):
             axis.imshow(array, cmap="viridis" if title.startswith("feature") else "gray")
@@ -191,9 +178,10 @@ class FilterInspector:
             for column, channel in enumerate(strongest_filters(network, self.images, name, filters)):
                 best = self._top(model, name, channel) if k == self.k else \
                     top_activations(network, self.images, name, channel, k=k)
-                axes[row, 2 * column].imshow(_to_display(montage(best.projection_patches, signed=True)),
-                                             cmap="gray")
-                axes[row, 2 * column + 1].imshow(_to_display(montage(best.patches)), cmap="gray")
+                projections = montage(best.projection_patches, signed=True)
+                axes[row, 2 * column].imshow(viz.display_array(projections), cmap="gray")
+                axes[row, 2 * column + 1].imshow(viz.display_array(montage(best.patches)),
+                                                 cmap="gray")
                 axes[row, 2 * column].set_title(f"filter {channel}: projections", fontsize=8)
                 axes[row, 2 * column + 1].set_title("patches", fontsize=8)
             axes[row, 0].set_ylabel(f"layer {row + 1}")

@@ -20,9 +20,9 @@ kernels, strides and branches from the module tree. Each figure keeps what it la
 """
 from .arithmetic import Window, conv_arithmetic, output_size, receptive_field, receptive_fields, windows_of
 from .blocks import BlockGraph, Branch, Step, block_graph, representative_blocks
-from .draw import draw, draw_block, draw_blocks
-from .layers import Layer, diagram_rows, shape_label
+from .draw import draw, draw_block
+from .rows import Layer, diagram_rows, shape_label
 
 __all__ = ["BlockGraph", "Branch", "Layer", "Step", "Window", "block_graph", "conv_arithmetic",
-           "diagram_rows", "draw", "draw_block", "draw_blocks", "output_size", "receptive_field", "receptive_fields",
-           "representative_blocks", "shape_label", "windows_of"]
+           "diagram_rows", "draw", "draw_block", "output_size", "receptive_field",
+           "receptive_fields", "representative_blocks", "shape_label", "windows_of"]

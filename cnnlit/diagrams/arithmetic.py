@@ -17,20 +17,12 @@ from matplotlib.patches import Polygon, Rectangle
 from torch import nn
 
 from ..analysis import summary
+from ..costs import window_of
+from ..module_tools import output_size
 from .draw import FONT, WIDTH
-from .layers import model_device
+from .rows import model_device
 
-
-def output_size(input_size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
-    """o = floor((i + 2p - k) / s) + 1, with a clear error when the kernel does not fit."""
-    for name, value, least in (("input_size", input_size, 1), ("kernel", kernel, 1), ("stride", stride, 1),
-                               ("padding", padding, 0)):
-        if not isinstance(value, int) or value < least:
-            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-    if input_size + 2 * padding < kernel:
-        raise ValueError(f"a {kernel}×{kernel} kernel does not fit in a {input_size}×{input_size} input padded "
-                         f"by {padding} ({input_size + 2 * padding} pixels)")
-    return (input_size + 2 * padding - kernel) // stride + 1
+__all__ = ["Window", "conv_arithmetic", "receptive_field", "receptive_fields", "windows_of"]
 
 
 def _grid(axis, left: float, bottom: float, cells: int, size: float, *, padding: int = 0,
@@ -105,16 +97,6 @@ class Window:
     stride: int
 
 
-def _window(module: nn.Module) -> Optional[tuple]:
-    if hasattr(module, "receptive_field_step"):
-        return tuple(module.receptive_field_step())
-    if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-        pair = lambda v: v[0] if isinstance(v, (tuple, list)) else v      # noqa: E731
-        dilation = pair(getattr(module, "dilation", 1))
-        return (pair(module.kernel_size) - 1) * dilation + 1, pair(module.stride)
-    return None
-
-
 def windows_of(model: nn.Module, input_shape: Sequence[int]) -> list[Window]:
     """The window-sliding layers of ``model`` in the order they run (rows of :func:`summary`)."""
     result = []
@@ -123,7 +105,7 @@ def windows_of(model: nn.Module, input_shape: Sequence[int]) -> list[Window]:
             module = model.get_submodule(name)
         except AttributeError:
             module = model
-        step = _window(module)
+        step = window_of(module)
         if step is not None:
             result.append(Window(name, int(step[0]), int(step[1])))
     return result

@@ -19,8 +19,10 @@ from torch import nn
 
 from ..layers.inception import BasicConv2d, ConvReLU
 from ..layers.residual import ZeroPadShortcut
-from ..module_tools import evaluating, pair
-from .layers import FOLDED, _square, model_device, shape_label, shortcut_kind
+from ..module_tools import evaluating, hooked, pair
+from .rows import FOLDED, _square, model_device, shape_label, shortcut_kind
+
+__all__ = ["BlockGraph", "Branch", "Step", "block_graph", "representative_blocks"]
 
 BRANCH_NAMES = ("branch1", "branch2", "branch3", "branch4")
 
@@ -94,16 +96,11 @@ def _leaves(module: nn.Module):
 
 def _trace(module: nn.Module, input_shape: Sequence[int]) -> tuple[list, torch.Tensor]:
     """Run ``module`` once; the leaf calls in order as (name, module, output shape per image)."""
-    calls, handles = [], []
-    for name, leaf in _leaves(module):
-        handles.append(leaf.register_forward_hook(
-            lambda m, i, o, name=name: calls.append((name, m, tuple(o.shape[1:])))))
-    try:
-        with evaluating(module), torch.no_grad():
-            output = module(torch.zeros(*input_shape, device=model_device(module)))
-    finally:
-        for handle in handles:
-            handle.remove()
+    calls = []
+    record = lambda name: lambda m, i, o: calls.append((name, m, tuple(o.shape[1:])))   # noqa: E731
+    hooks = [(leaf, record(name)) for name, leaf in _leaves(module)]
+    with hooked(hooks), evaluating(module), torch.no_grad():
+        output = module(torch.zeros(*input_shape, device=model_device(module)))
     return calls, output
 
 
@@ -188,10 +185,10 @@ def representative_blocks(model: nn.Module, input_shape: Sequence[int]) -> dict:
     """One example of each kind of branched block in ``model``: name -> (module, input shape with batch).
     Residual blocks differ by type and shortcut (identity, projection, zero-pad); Inception modules by
     whether they are naive. Use with :func:`cnnlit.diagrams.draw_block`."""
-    from .layers import RESIDUAL_BLOCKS
+    from .rows import RESIDUAL_BLOCKS
     from ..layers import Inception
 
-    seen, found, handles = set(), {}, []
+    seen, found, hooks = set(), {}, []
     for name, module in model.named_modules():
         if isinstance(module, RESIDUAL_BLOCKS + (Inception,)):
             def record(m, inputs, name=name):
@@ -200,11 +197,7 @@ def representative_blocks(model: nn.Module, input_shape: Sequence[int]) -> dict:
                 if key not in seen:
                     seen.add(key)
                     found[name] = (m, (1,) + tuple(inputs[0].shape[1:]))
-            handles.append(module.register_forward_pre_hook(record))
-    try:
-        with evaluating(model), torch.no_grad():
-            model(torch.zeros(*input_shape, device=model_device(model)))
-    finally:
-        for handle in handles:
-            handle.remove()
+            hooks.append((module, record))
+    with hooked(hooks, pre=True), evaluating(model), torch.no_grad():
+        model(torch.zeros(*input_shape, device=model_device(model)))
     return found

@@ -1,9 +1,9 @@
 """Drawing: a network as a row of feature-map blocks, a branched module as a block graph (matplotlib).
 
-Every figure keeps what it wrote, so a test can compare it with the model: ``figure.diagram_rows`` (the
-:class:`~cnnlit.diagrams.layers.Layer` records) and ``figure.diagram_labels`` ((name, shape label) per block)
-for :func:`draw`; ``figure.block_graph`` and ``figure.diagram_labels`` ((branch, operations, shape label))
-for :func:`draw_block`.
+Every figure keeps what it wrote, so a test can compare it with the model: for :func:`draw`,
+``figure.diagram_rows`` (the :class:`~cnnlit.diagrams.rows.Layer` records) and
+``figure.diagram_labels`` ((name, shape label) per block); for :func:`draw_block`,
+``figure.block_graph`` and ``figure.diagram_labels`` ((branch, operations, shape label)).
 """
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from matplotlib.patches import FancyArrowPatch, Polygon, Rectangle
 from torch import nn
 
 from .blocks import block_graph
-from .layers import diagram_rows, shape_label
+from .rows import diagram_rows, shape_label
+
+__all__ = ["COLOURS", "FONT", "WIDTH", "draw", "draw_block"]
 
 WIDTH = 10.0              # inches: the notebook's width
 FONT = 8                  # points, the smallest text in a figure
@@ -236,16 +238,3 @@ def draw_block(module: nn.Module, input_shape: Sequence[int], *, title: Optional
     figure.block_graph = graph
     figure.diagram_labels = graph.labels()
     return figure
-
-
-def draw_blocks(model: nn.Module, input_shape: Sequence[int]) -> list:
-    """A block graph for each kind of branched block in ``model`` (see
-    :func:`~cnnlit.diagrams.blocks.representative_blocks`): e.g. ResNet-34's identity and projection blocks,
-    titled with the block's name in the model."""
-    from .blocks import representative_blocks
-
-    figures = []
-    for name, (module, shape) in representative_blocks(model, input_shape).items():
-        graph = block_graph(module, shape)
-        figures.append(draw_block(module, shape, title=f"{name}: {graph.title}"))
-    return figures

@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+__all__ = ["ClassicDropout"]
+
 
 class ClassicDropout(nn.Module):
     """Zero each unit with probability ``p`` in training mode; multiply by ``1 - p`` in eval mode."""

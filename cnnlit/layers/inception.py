@@ -14,9 +14,9 @@ for ``pool_proj`` gives Figure 2(a), the "naive" module without dimension reduct
 followed by a ReLU (Section 5). Submodule names follow torchvision (``branch1``...``branch4``, each
 convolution block holding ``conv``) so torchvision's state dicts load into the same class.
 
-An Inception module is one row of Table 1, and one row of :func:`cnnlit.analysis.summary`: it defines
-``layer_cost`` (the sum over its convolutions and its pooling) and ``receptive_field_step``.
-To see the branches one by one, call ``summary`` on ``module.branch3`` etc.
+An Inception module is one row of Table 1, and one row of :func:`cnnlit.analysis.summary` (its
+cost is counted in :mod:`cnnlit.costs`). To see the branches one by one, call ``summary`` on
+``module.branch3`` etc.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..costs import Cost
+__all__ = ["BasicConv2d", "ConvReLU", "Inception", "InceptionAux"]
 
 
 class ConvReLU(nn.Module):
@@ -104,26 +104,6 @@ class Inception(nn.Module):
         """Layers with parameters on the longest branch: Table 1's "depth" column (2 for every module)."""
         return max(sum(isinstance(m, nn.Conv2d) for m in branch.modules())
                    for branch in (self.branch1, self.branch2, self.branch3, self.branch4))
-
-    def layer_cost(self, inputs, output) -> Cost:
-        """Sum over the module's convolutions and its pooling, counted as cnnlit.costs counts them:
-        every convolution here has stride 1 and 'same' padding, so all work on the output's H x W."""
-        height, width = output.shape[-2:]
-        positions = height * width
-        connections = macs = 0
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                fan_in = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
-                units = module.out_channels * positions
-                macs += units * fan_in
-                connections += units * (fan_in + (module.bias is not None))
-            elif isinstance(module, nn.MaxPool2d):
-                connections += self.in_channels * positions * 9
-        return Cost(connections=connections, macs=macs)
-
-    def receptive_field_step(self) -> tuple:
-        """The widest branch decides how far the module sees: 5 (paper) or 3 (torchvision); stride 1."""
-        return max(3, self.wide_kernel), 1
 
     def extra_repr(self) -> str:
         names = ("#1x1", "#3x3 reduce", "#3x3", "#5x5 reduce", "#5x5", "pool proj")

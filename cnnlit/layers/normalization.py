@@ -16,6 +16,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+__all__ = ["ALEXNET_LRN", "LocalResponseNorm", "LRNSettings"]
+
 
 class LRNSettings(NamedTuple):
     """The four constants of local response normalisation, in the paper's letters."""
@@ -64,8 +66,12 @@ class LocalResponseNorm(nn.Module):
         window = (offset <= self.size // 2) & (offset >= -((self.size - 1) // 2))
         return torch.einsum("njhw,ji->nihw", a.pow(2), window.to(a.dtype))
 
+    def divisor(self, a: torch.Tensor) -> torch.Tensor:
+        """(k + alpha * sum_j a[j]^2) ** beta at every unit: what each activation is divided by."""
+        return (self.k + self.alpha * self.channel_energy(a)).pow(self.beta)
+
     def forward(self, a: torch.Tensor) -> torch.Tensor:
-        return a / (self.k + self.alpha * self.channel_energy(a)).pow(self.beta)
+        return a / self.divisor(a)
 
     def to_torch(self) -> nn.LocalResponseNorm:
         """The same layer in PyTorch's convention (alpha is multiplied by n, since torch divides by n)."""

@@ -18,6 +18,9 @@ from typing import Optional
 import torch
 from torch import nn
 
+__all__ = ["SHORTCUTS", "BasicBlock", "Bottleneck", "ZeroPadShortcut", "make_shortcut",
+           "optional_batch_norm"]
+
 SHORTCUTS = ("A", "B", "C")
 
 
@@ -34,11 +37,15 @@ class ZeroPadShortcut(nn.Module):
         x = x[:, :, ::self.stride, ::self.stride]
         return nn.functional.pad(x, (0, 0, 0, 0, 0, self.out_channels - self.in_channels))
 
-    def receptive_field_step(self) -> tuple:
-        return 1, self.stride
-
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
+
+
+def optional_batch_norm(channels: int, batch_norm: bool) -> nn.Module:
+    """BatchNorm2d, or the identity where ``batch_norm=False`` (a network without BN, not in the
+    paper). "We adopt batch normalization right after each convolution and before activation"
+    (Section 3.4)."""
+    return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
 
 
 def make_shortcut(in_channels: int, out_channels: int, stride: int, shortcut: str,
@@ -54,12 +61,7 @@ def make_shortcut(in_channels: int, out_channels: int, stride: int, shortcut: st
         return None
     # a 1x1 convolution W_s x (Eq. 2), followed by BN as every convolution in the paper
     return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=not batch_norm),
-                         nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity())
-
-
-def _norm(channels: int, batch_norm: bool) -> nn.Module:
-    # "We adopt batch normalization right after each convolution and before activation" (Section 3.4)
-    return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
+                         optional_batch_norm(out_channels, batch_norm))
 
 
 class BasicBlock(nn.Module):
@@ -72,10 +74,10 @@ class BasicBlock(nn.Module):
         super().__init__()
         out_channels = channels * self.expansion
         self.conv1 = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, bias=not batch_norm)
-        self.bn1 = _norm(channels, batch_norm)
+        self.bn1 = optional_batch_norm(channels, batch_norm)
         self.relu = nn.ReLU()
         self.conv2 = nn.Conv2d(channels, out_channels, 3, padding=1, bias=not batch_norm)
-        self.bn2 = _norm(out_channels, batch_norm)
+        self.bn2 = optional_batch_norm(out_channels, batch_norm)
         self.residual = residual
         self.downsample = make_shortcut(in_channels, out_channels, stride, shortcut, batch_norm) if residual else None
 
@@ -104,11 +106,11 @@ class Bottleneck(nn.Module):
         first, middle = (stride, 1) if stride_on == "1x1" else (1, stride)
         out_channels = channels * self.expansion
         self.conv1 = nn.Conv2d(in_channels, channels, 1, stride=first, bias=not batch_norm)
-        self.bn1 = _norm(channels, batch_norm)
+        self.bn1 = optional_batch_norm(channels, batch_norm)
         self.conv2 = nn.Conv2d(channels, channels, 3, stride=middle, padding=1, bias=not batch_norm)
-        self.bn2 = _norm(channels, batch_norm)
+        self.bn2 = optional_batch_norm(channels, batch_norm)
         self.conv3 = nn.Conv2d(channels, out_channels, 1, bias=not batch_norm)
-        self.bn3 = _norm(out_channels, batch_norm)
+        self.bn3 = optional_batch_norm(out_channels, batch_norm)
         self.relu = nn.ReLU()
         self.residual = residual
         self.downsample = make_shortcut(in_channels, out_channels, stride, shortcut, batch_norm) if residual else None

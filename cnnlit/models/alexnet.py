@@ -18,11 +18,14 @@ import torch
 from torch import nn
 
 from ..layers.dropout import ClassicDropout
-from ..layers.normalization import ALEXNET_LRN, LocalResponseNorm
+from ..layers.normalization import LocalResponseNorm
 from .registry import expect_input, register
 
+__all__ = ["PAPER_CONVOLUTIONS", "AlexNet", "AlexNetSmall", "AlexNetTorchvision", "ConvRow",
+           "alexnet", "alexnet_small"]
 
-class ConvLayer(NamedTuple):
+
+class ConvRow(NamedTuple):
     """One row of a convolutional table: AlexNet's (section 3.5) and ZF Net's (Fig. 3) use the same record.
     ``groups`` = 2 where a layer's kernels see only the maps of their own GPU ("tower")."""
     name: str
@@ -40,11 +43,11 @@ class ConvLayer(NamedTuple):
 # The paper does not state paddings: they are the ones that keep 27 x 27 (conv2) and 13 x 13 (conv3-5) maps.
 #                   name     filters size stride padding groups normalised pooled
 PAPER_CONVOLUTIONS = [
-    ConvLayer("conv1",  96, 11, 4, 0, 1, True,  True),
-    ConvLayer("conv2", 256,  5, 1, 2, 2, True,  True),
-    ConvLayer("conv3", 384,  3, 1, 1, 1, False, False),
-    ConvLayer("conv4", 384,  3, 1, 1, 2, False, False),
-    ConvLayer("conv5", 256,  3, 1, 1, 2, False, True),
+    ConvRow("conv1",  96, 11, 4, 0, 1, True,  True),
+    ConvRow("conv2", 256,  5, 1, 2, 2, True,  True),
+    ConvRow("conv3", 384,  3, 1, 1, 1, False, False),
+    ConvRow("conv4", 384,  3, 1, 1, 2, False, False),
+    ConvRow("conv5", 256,  3, 1, 1, 2, False, True),
 ]
 PAPER_FULLY_CONNECTED = [("fc6", 4096), ("fc7", 4096)]   # then fc8: one output per class
 PAPER_INPUT_SIZE = 227    # the paper says 224, but (224 - 11) / 4 + 1 is not a whole number; 227 gives 55
@@ -60,12 +63,12 @@ class AlexNet(nn.Module):
                  convolutions=PAPER_CONVOLUTIONS):
         super().__init__()
         layers, channels = OrderedDict(), in_channels
-        for index, row in enumerate(map(ConvLayer._make, convolutions), 1):
+        for index, row in enumerate(map(ConvRow._make, convolutions), 1):
             layers[row.name] = nn.Conv2d(channels, row.filters, row.size, row.stride, row.padding,
                                          groups=row.groups)
             layers[f"relu{index}"] = nn.ReLU(inplace=True)       # ReLU after every layer (section 3.1)
             if row.normalised:
-                layers[f"norm{index}"] = LocalResponseNorm(*ALEXNET_LRN)   # after the ReLU (section 3.3)
+                layers[f"norm{index}"] = LocalResponseNorm()   # after the ReLU (section 3.3)
             if row.pooled:
                 layers[f"pool{index}"] = nn.MaxPool2d(**POOL_PAPER)
             channels = row.filters
@@ -160,7 +163,7 @@ class AlexNetSmall(nn.Module):
             layers[f"conv{index}"] = nn.Conv2d(channels, kernels, size, padding=size // 2)
             layers[f"act{index}"] = activations[activation]()
             if lrn and index <= 2:
-                layers[f"norm{index}"] = LocalResponseNorm(*ALEXNET_LRN)   # the paper's (section 3.3)
+                layers[f"norm{index}"] = LocalResponseNorm()   # the paper's (section 3.3)
             layers[f"pool{index}"] = nn.MaxPool2d(**poolings[pooling])
             channels = kernels
         self.features = nn.Sequential(layers)

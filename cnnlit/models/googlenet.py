@@ -40,11 +40,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import IMAGENET_MEAN, IMAGENET_STD
-from ..layers import ALEXNET_LRN, LocalResponseNorm
+from ..imagenet import IMAGENET_MEAN, IMAGENET_STD
+from ..layers import LocalResponseNorm
 from ..layers.inception import BasicConv2d, ConvReLU, Inception, InceptionAux
 from ..module_tools import he_initialisation
 from .registry import expect_input, register
+
+__all__ = ["COLUMNS", "TABLE_1", "VARIANTS", "GoogLeNet", "GoogLeNetSmall", "InceptionOutputs",
+           "auxiliary_loss", "googlenet", "googlenet_small"]
 
 VARIANTS = ("paper", "torchvision")
 AUX_WEIGHT = 0.3          # Section 5: "the losses of the auxiliary classifiers were weighted by 0.3"
@@ -157,7 +160,7 @@ class GoogLeNet(AuxiliaryClassifiers, nn.Module):
         self.aux_logits, self.transform_input = aux_logits, transform_input
         block = partial(Inception, conv_block=conv_block, wide_kernel=wide_kernel)
         # the paper's LRN has no constants printed; AlexNet's (Krizhevsky et al. 2012, Section 3.3)
-        norm = (lambda: LocalResponseNorm(*ALEXNET_LRN)) if lrn else (lambda: None)
+        norm = LocalResponseNorm if lrn else (lambda: None)
 
         # max pools round up (ceil_mode), as the Caffe reference network does: 112 -> 56 -> 28 -> 14 -> 7
         self.conv1 = conv_block(3, 64, kernel_size=7, stride=2, padding=3)

@@ -17,8 +17,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..layers.lenet import EuclideanRBF, PartialConv2d, ScaledTanh, Subsampling, check_init, init_uniform_
+from ..layers.lenet5_layers import (EuclideanRBF, PartialConv2d, ScaledTanh, Subsampling,
+                                    check_init, init_uniform_)
 from .registry import expect_input, register
+
+__all__ = ["C3_TABLE", "C3_TABLE_ROWS", "DIGIT_BITMAPS", "LeNet5", "LeNet5Modern", "MAPCriterion",
+           "c3_inputs", "digit_bitmap", "lenet5", "lenet5_modern", "paper_distortions",
+           "paper_input", "rbf_codes"]
 
 # --------------------------------------------------------------------------- Table I
 # Which S2 feature maps (rows) feed each C3 feature map (columns). C3 maps 0-5 read 3 contiguous S2 maps,
@@ -128,8 +133,8 @@ class LeNet5(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self, init: str = "paper") -> None:
-        """Uniform weights in +-bound(F), F each unit's fan-in (:data:`cnnlit.layers.lenet.INIT_RULES`); biases
-        too for "paper"."""
+        """Uniform weights in +-bound(F), F each unit's fan-in
+        (:data:`~cnnlit.layers.lenet5_layers.INIT_RULES`); biases too for "paper"."""
         for layer in (self.C1, self.C5, self.F6):
             fan_in = layer.weight[0].numel()
             init_uniform_(layer.weight, fan_in, init)
@@ -212,8 +217,9 @@ class LeNet5Modern(nn.Module):
 @register("lenet5")
 def lenet5(table: Sequence[Sequence[bool]] = C3_TABLE, codes: Optional[torch.Tensor] = None,
            init: str = "paper") -> LeNet5:
-    """LeNet-5 as published (input (N, 1, 32, 32)); ``table`` replaces Table I (e.g. all True for a full C3),
-    ``init`` picks the initial weights ("paper" or "lecun", see :data:`cnnlit.layers.lenet.INIT_RULES`)."""
+    """LeNet-5 as published (input (N, 1, 32, 32)); ``table`` replaces Table I (e.g. all True for a
+    full C3), ``init`` picks the initial weights ("paper" or "lecun", see
+    :data:`~cnnlit.layers.lenet5_layers.INIT_RULES`)."""
     return expect_input(LeNet5(table, codes, init), name="LeNet-5", channels=1, size=32, hint=INPUT_HINT)
 
 

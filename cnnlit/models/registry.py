@@ -10,6 +10,9 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
+__all__ = ["InputShapeError", "available_models", "expect_input", "get_builder", "get_model",
+           "register"]
+
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 
 

@@ -10,14 +10,18 @@ conv5_x); the variants differ only where the bottleneck subsamples.
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 
 from torch import nn
 
-from ..layers.residual import BasicBlock, Bottleneck, make_shortcut
+from ..layers.residual import BasicBlock, Bottleneck, make_shortcut, optional_batch_norm
 from ..module_tools import he_initialisation
 from .registry import expect_input, register
+
+__all__ = ["PAPER_CIFAR_PARAMETERS", "PAPER_FLOPS", "STAGE_NAMES", "TABLE_1", "VARIANTS",
+           "CifarResNet", "ResNet", "plain110", "plain20", "plain32", "plain44", "plain56",
+           "resnet", "resnet101", "resnet110", "resnet1202", "resnet152", "resnet18", "resnet20",
+           "resnet32", "resnet34", "resnet44", "resnet50", "resnet56", "resnet_cifar"]
 
 
 class Stages(NamedTuple):
@@ -119,7 +123,7 @@ class CifarResNet(nn.Module):
         self.depth, self.plain = depth, plain
         options = {"shortcut": shortcut, "residual": not plain, "batch_norm": batch_norm}
         self.conv1 = nn.Conv2d(in_channels, CIFAR_WIDTHS[0], 3, padding=1, bias=not batch_norm)
-        self.bn1 = nn.BatchNorm2d(CIFAR_WIDTHS[0]) if batch_norm else nn.Identity()
+        self.bn1 = optional_batch_norm(CIFAR_WIDTHS[0], batch_norm)
         self.relu = nn.ReLU()
         width = CIFAR_WIDTHS[0]
         for index, channels in enumerate(CIFAR_WIDTHS):
@@ -137,6 +141,7 @@ class CifarResNet(nn.Module):
         return self.fc(self.avgpool(x).flatten(1))
 
 
+@register("resnet_cifar")
 def resnet_cifar(depth: int = 20, plain: bool = False, shortcut: str = "A", *, in_channels: int = 3,
                  num_classes: int = 10, batch_norm: bool = True) -> CifarResNet:
     """The CIFAR-10 network of ``depth`` = 6n+2 layers (20, 32, 44, 56, 110, 1202 in the paper).
@@ -156,14 +161,103 @@ def resnet_cifar(depth: int = 20, plain: bool = False, shortcut: str = "A", *, i
                              "in_channels=1 for greyscale data.")
 
 
-# The registry: ImageNet depths (18...152) and CIFAR depths (6n+2) never coincide, so the usual names
-# "resnet18" and "resnet20" can share one namespace; "plainNN" are the CIFAR baselines without shortcuts.
-# Every name builds from its own defaults ("resnet_cifar" is ResNet-20); :func:`resnet` needs a depth, so
-# it is registered by depth only.
-for _depth in TABLE_1:
-    register(f"resnet{_depth}")(partial(resnet, _depth))
-for _depth in PAPER_CIFAR_PARAMETERS:
-    register(f"resnet{_depth}")(partial(resnet_cifar, _depth))
-    if _depth != 1202:
-        register(f"plain{_depth}")(partial(resnet_cifar, _depth, True))
-register("resnet_cifar")(resnet_cifar)
+# The registry, one builder per name as torchvision writes them. ImageNet depths (18...152) and
+# CIFAR depths (6n+2) never coincide, so the usual names "resnet18" and "resnet20" share one
+# namespace; "plainNN" are the CIFAR baselines without shortcuts. Every name builds from its own
+# defaults ("resnet_cifar" is ResNet-20); :func:`resnet` needs a depth, so it is registered by
+# depth.
+
+@register("resnet18")
+def resnet18(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
+    """ResNet-18 for ImageNet (Table 1): basic blocks, (2, 2, 2, 2) per stage (:func:`resnet`)."""
+    return resnet(18, variant, num_classes, **options)
+
+
+@register("resnet34")
+def resnet34(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
+    """ResNet-34 for ImageNet (Table 1): basic blocks, (3, 4, 6, 3) per stage (:func:`resnet`)."""
+    return resnet(34, variant, num_classes, **options)
+
+
+@register("resnet50")
+def resnet50(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
+    """ResNet-50 for ImageNet (Table 1): bottleneck blocks, (3, 4, 6, 3) per stage."""
+    return resnet(50, variant, num_classes, **options)
+
+
+@register("resnet101")
+def resnet101(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
+    """ResNet-101 for ImageNet (Table 1): bottleneck blocks, (3, 4, 23, 3) per stage."""
+    return resnet(101, variant, num_classes, **options)
+
+
+@register("resnet152")
+def resnet152(variant: str = "paper", num_classes: int = 1000, **options) -> ResNet:
+    """ResNet-152 for ImageNet (Table 1): bottleneck blocks, (3, 8, 36, 3) per stage."""
+    return resnet(152, variant, num_classes, **options)
+
+
+@register("resnet20")
+def resnet20(*, num_classes: int = 10, **options) -> CifarResNet:
+    """ResNet-20 for CIFAR-10 (Section 4.2, n = 3); see :func:`resnet_cifar`."""
+    return resnet_cifar(20, num_classes=num_classes, **options)
+
+
+@register("resnet32")
+def resnet32(*, num_classes: int = 10, **options) -> CifarResNet:
+    """ResNet-32 for CIFAR-10 (Section 4.2, n = 5); see :func:`resnet_cifar`."""
+    return resnet_cifar(32, num_classes=num_classes, **options)
+
+
+@register("resnet44")
+def resnet44(*, num_classes: int = 10, **options) -> CifarResNet:
+    """ResNet-44 for CIFAR-10 (Section 4.2, n = 7); see :func:`resnet_cifar`."""
+    return resnet_cifar(44, num_classes=num_classes, **options)
+
+
+@register("resnet56")
+def resnet56(*, num_classes: int = 10, **options) -> CifarResNet:
+    """ResNet-56 for CIFAR-10 (Section 4.2, n = 9); see :func:`resnet_cifar`."""
+    return resnet_cifar(56, num_classes=num_classes, **options)
+
+
+@register("resnet110")
+def resnet110(*, num_classes: int = 10, **options) -> CifarResNet:
+    """ResNet-110 for CIFAR-10 (Section 4.2, n = 18); see :func:`resnet_cifar`."""
+    return resnet_cifar(110, num_classes=num_classes, **options)
+
+
+@register("resnet1202")
+def resnet1202(*, num_classes: int = 10, **options) -> CifarResNet:
+    """ResNet-1202 for CIFAR-10 (Section 4.2, n = 200); see :func:`resnet_cifar`."""
+    return resnet_cifar(1202, num_classes=num_classes, **options)
+
+
+@register("plain20")
+def plain20(*, num_classes: int = 10, **options) -> CifarResNet:
+    """The plain 20-layer CIFAR-10 baseline (Section 4.2, n = 3): ResNet-20 without shortcuts."""
+    return resnet_cifar(20, plain=True, num_classes=num_classes, **options)
+
+
+@register("plain32")
+def plain32(*, num_classes: int = 10, **options) -> CifarResNet:
+    """The plain 32-layer CIFAR-10 baseline (Section 4.2, n = 5): ResNet-32 without shortcuts."""
+    return resnet_cifar(32, plain=True, num_classes=num_classes, **options)
+
+
+@register("plain44")
+def plain44(*, num_classes: int = 10, **options) -> CifarResNet:
+    """The plain 44-layer CIFAR-10 baseline (Section 4.2, n = 7): ResNet-44 without shortcuts."""
+    return resnet_cifar(44, plain=True, num_classes=num_classes, **options)
+
+
+@register("plain56")
+def plain56(*, num_classes: int = 10, **options) -> CifarResNet:
+    """The plain 56-layer CIFAR-10 baseline (Section 4.2, n = 9): ResNet-56 without shortcuts."""
+    return resnet_cifar(56, plain=True, num_classes=num_classes, **options)
+
+
+@register("plain110")
+def plain110(*, num_classes: int = 10, **options) -> CifarResNet:
+    """The plain 110-layer CIFAR-10 baseline (Section 4.2, n = 18): ResNet-110 without shortcuts."""
+    return resnet_cifar(110, plain=True, num_classes=num_classes, **options)

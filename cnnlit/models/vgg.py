@@ -29,9 +29,12 @@ import re
 import torch
 from torch import nn
 
-from ..layers import ALEXNET_LRN, LocalResponseNorm
+from ..layers import LocalResponseNorm
 from ..module_tools import he_initialisation
 from .registry import expect_input, register
+
+__all__ = ["CLASSIFIER", "TABLE_1", "TORCHVISION_NAMES", "VGG", "WEIGHT_LAYERS", "config_key",
+           "initialise", "make_features", "parse_layer", "vgg", "vgg11", "vgg13", "vgg16", "vgg19"]
 
 # Table 1: ConvNet configurations, block by block; every block ends in "maxpool".
 TABLE_1: dict[str, list[list[str]]] = {
@@ -84,7 +87,7 @@ def parse_layer(entry: str) -> tuple:
     return ("conv", int(match.group(1)), int(match.group(2)))
 
 
-def check_config(config: str) -> str:
+def config_key(config: str) -> str:
     """The Table 1 key for ``config`` (``"d"`` -> ``"D"``); an unknown configuration lists the valid ones."""
     key = str(config).upper()
     if key not in TABLE_1:
@@ -96,12 +99,12 @@ def make_features(config: str, *, batch_norm: bool = False, in_channels: int = 3
     """The convolutional part of a Table 1 column: conv (+BN) + ReLU per entry, max-pooling after each block."""
     layers: list[nn.Module] = []
     channels = in_channels
-    for block in TABLE_1[check_config(config)]:
+    for block in TABLE_1[config_key(config)]:
         for entry in block:
             kind = parse_layer(entry)
             if kind[0] == "LRN":
                 # Krizhevsky et al. (2012)'s LRN, which the paper uses "where applicable" (Sec. 2.1)
-                layers.append(LocalResponseNorm(*ALEXNET_LRN))
+                layers.append(LocalResponseNorm())
                 continue
             _, kernel, out_channels = kind
             out_channels = max(1, out_channels // width)
@@ -122,7 +125,7 @@ class VGG(nn.Module):
                  width: int = 1, hidden: int = 4096, pool_size: int = 7, dropout: float = 0.5,
                  init: str = "kaiming"):
         super().__init__()
-        self.config = check_config(config)
+        self.config = config_key(config)
         self.features = make_features(self.config, batch_norm=batch_norm, in_channels=in_channels, width=width)
         last = max(1, 512 // width)
         self.avgpool = nn.AdaptiveAvgPool2d((pool_size, pool_size))

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..layers import ALEXNET_LRN, LocalResponseNorm
-from ..module_tools import he_initialisation
-from .alexnet import ConvLayer
+from ..layers import LocalResponseNorm
+from ..module_tools import he_initialisation, output_size
+from .alexnet import ConvRow
 from .registry import expect_input, register
+
+__all__ = ["ZFNet", "ZFNetSmall", "zfnet", "zfnet_small"]
 
 # Fig. 3, one row per layer, in AlexNet's record (ZF pool first, then normalise; no groups).
 # The paper gives maps, kernels and strides; it does not state padding. The paddings below are the ones
@@ -30,11 +32,11 @@ from .registry import expect_input, register
 # for layers 3-5 and 6 after the last pooling (6 * 6 * 256 = 9216 inputs to the first fc layer).
 #            name  filters size stride padding groups normalised pooled
 FIG3_CONV = [
-    ConvLayer("conv1", 96, 7, 2, 1, 1, True, True),      # 224 + 2*1 - 7 = 219 -> 219 // 2 + 1 = 110
-    ConvLayer("conv2", 256, 5, 2, 0, 1, True, True),     # 55 - 5 = 50 -> 50 // 2 + 1 = 26
-    ConvLayer("conv3", 384, 3, 1, 1, 1, False, False),   # 13 -> 13
-    ConvLayer("conv4", 384, 3, 1, 1, 1, False, False),   # 13 -> 13
-    ConvLayer("conv5", 256, 3, 1, 1, 1, False, True),    # 13 -> 13, pooled to 6
+    ConvRow("conv1", 96, 7, 2, 1, 1, True, True),      # 224 + 2*1 - 7 = 219 -> 219 // 2 + 1 = 110
+    ConvRow("conv2", 256, 5, 2, 0, 1, True, True),     # 55 - 5 = 50 -> 50 // 2 + 1 = 26
+    ConvRow("conv3", 384, 3, 1, 1, 1, False, False),   # 13 -> 13
+    ConvRow("conv4", 384, 3, 1, 1, 1, False, False),   # 13 -> 13
+    ConvRow("conv5", 256, 3, 1, 1, 1, False, True),    # 13 -> 13, pooled to 6
 ]
 FC_WIDTH = 4096        # layers 6 and 7
 DROPOUT = 0.5          # Section 3: dropout in the fully connected layers 6 and 7, rate 0.5
@@ -44,12 +46,6 @@ def _pool() -> nn.MaxPool2d:
     # "max within 3x3 regions, using stride 2" (Fig. 3). ceil_mode (Caffe's rounding, which ZF's sizes
     # follow) keeps the last partial window: 110 -> 55 and 26 -> 13, where floor would give 54 and 12.
     return nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)
-
-
-def _norm() -> nn.Module:
-    # "contrast normalized across feature maps" (Fig. 3): AlexNet's local response normalisation with
-    # AlexNet's constants (Krizhevsky et al. 2012, Section 3.3); ZF do not restate them.
-    return LocalResponseNorm(*ALEXNET_LRN)
 
 
 class ZFNet(nn.Module):
@@ -65,7 +61,9 @@ class ZFNet(nn.Module):
             if row.pooled:
                 layers.append(_pool())
             if row.normalised:
-                layers.append(_norm())
+                # "contrast normalized across feature maps" (Fig. 3): AlexNet's local response
+                # normalisation, its constants the defaults (ZF do not restate them)
+                layers.append(LocalResponseNorm())
             channels = row.filters
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(
@@ -104,9 +102,9 @@ class ZFNetSmall(nn.Module):
         w1, w2, w3, w4, w5 = widths
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, w1, first_kernel, first_stride, first_kernel // 2), nn.ReLU(inplace=True),
-            nn.MaxPool2d(3, 2, padding=1), _norm(),
+            nn.MaxPool2d(3, 2, padding=1), LocalResponseNorm(),
             nn.Conv2d(w1, w2, 5, 1, 2), nn.ReLU(inplace=True),
-            nn.MaxPool2d(3, 2, padding=1), _norm(),
+            nn.MaxPool2d(3, 2, padding=1), LocalResponseNorm(),
             nn.Conv2d(w2, w3, 3, 1, 1), nn.ReLU(inplace=True),
             nn.Conv2d(w3, w4, 3, 1, 1), nn.ReLU(inplace=True),
             nn.Conv2d(w4, w5, 3, 1, 1), nn.ReLU(inplace=True),
@@ -127,9 +125,9 @@ class ZFNetSmall(nn.Module):
 
 def _side(size: int, kernel: int, stride: int) -> int:
     """Side of ZFNetSmall's last feature map for a ``size`` input."""
-    size = (size + 2 * (kernel // 2) - kernel) // stride + 1       # conv1
+    size = output_size(size, kernel, stride, kernel // 2)          # conv1
     for _ in range(3):                                              # three 3x3 stride-2 poolings, padding 1
-        size = (size - 1) // 2 + 1
+        size = output_size(size, 3, 2, 1)
     return size
 
 

@@ -32,7 +32,7 @@ from torch import nn
 from ..checkpoints import load_checkpoint, save_checkpoint
 from ..data import TensorData
 from ..fastpath import StepPlan, float32, plan as plan_steps
-from ..module_tools import evaluating
+from ..module_tools import evaluating, main_output
 from ..profiles import DRY_RUN_BATCHES, DRY_RUN_VARIABLE, dry_run
 from ..runtime import device as default_device
 from .callbacks import Callback, FitState
@@ -131,12 +131,6 @@ def _prepare(data, device):
     if isinstance(data, TensorData) and data.device != torch.device(device):
         return data.to(device)
     return data
-
-
-def main_output(outputs):
-    """The main classifier's scores: networks with auxiliary classifiers (GoogLeNet in training mode)
-    return a tuple whose first entry is the main output."""
-    return outputs[0] if isinstance(outputs, tuple) else outputs
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -348,7 +342,7 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
       once per epoch (a ReduceLROnPlateau with the validation loss, else the training loss).
     - ``loss_fn`` defaults to cross-entropy; a model with a ``training_loss`` method trains with that
       (see :func:`model_loss`), and validation uses ``loss_fn`` on the main output.
-    - ``augment`` transforms each batch of images on the device (see :func:`cnnlit.data.pad_crop_flip`).
+    - ``augment`` transforms each batch of images on the device (see :func:`cnnlit.augment.pad_crop_flip`).
     - ``amp`` (mixed precision) and ``channels_last``: None (the default) is the fast path where it pays,
       :func:`cnnlit.fastpath.plan`: on CUDA float16 autocast and channels-last; on the CPU bfloat16 autocast
       (only where the CPU has bfloat16 instructions) and channels-last for the network families measured

@@ -14,7 +14,8 @@ from typing import Optional
 
 import torch
 
-from ..data import IMAGENET_MEAN, IMAGENET_STD      # per-channel statistics (a departure: see cnnlit.data)
+from ..augment import RandomShorterSide
+from ..imagenet import IMAGENET_MEAN, IMAGENET_STD  # per-channel (a departure: see cnnlit.imagenet)
 
 
 class UnknownRecipeError(ValueError):
@@ -111,19 +112,6 @@ def make_scheduler(recipe: Recipe, optimizer: torch.optim.Optimizer):
 
 
 # --------------------------------------------------------------------------- data augmentation
-
-class RandomShorterSide(torch.nn.Module):
-    """Resize so the shorter side is a random length in [low, high] (VGG's and ResNet's scale jittering)."""
-
-    def __init__(self, low: int, high: int):
-        super().__init__()
-        self.low, self.high = int(low), int(high)
-
-    def forward(self, image):
-        from torchvision.transforms import functional
-        side = int(torch.randint(self.low, self.high + 1, ()).item())
-        return functional.resize(image, side)
-
 
 def _scaled(length: int, image_size: int) -> int:
     return max(1, round(length * image_size / 224))

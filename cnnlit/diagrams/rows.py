@@ -21,6 +21,9 @@ from ..layers.dropout import ClassicDropout
 from ..layers.residual import ZeroPadShortcut
 from ..module_tools import pair
 
+__all__ = ["FOLDED", "RESIDUAL_BLOCKS", "Layer", "diagram_rows", "model_device", "operation",
+           "shape_label", "shortcut_kind"]
+
 RESIDUAL_BLOCKS: tuple = (BasicBlock, Bottleneck)
 MAX_BLOCKS = 24            # deeper than this, "auto" draws one block per stage instead of one per block
 

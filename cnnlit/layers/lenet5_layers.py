@@ -6,8 +6,8 @@
   table allows (Table I), with one 5x5 kernel per link and no weights for the missing links.
 - :class:`EuclideanRBF`: the output layer, y_i = sum_j (x_j - w_ij)^2 against fixed parameter vectors.
 
-Each layer defines ``layer_cost`` so :func:`cnnlit.analysis.summary` counts connections as the paper does:
-for every output unit, its inputs plus one for the bias.
+How :func:`cnnlit.analysis.summary` counts their connections (as the paper does: for every output
+unit, its inputs plus one for the bias) is :mod:`cnnlit.costs`'s job.
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..costs import Cost
+__all__ = ["INIT_RULES", "EuclideanRBF", "PartialConv2d", "ScaledTanh", "Subsampling", "check_init",
+           "full_connection_cost", "init_uniform_"]
 
 
 class ScaledTanh(nn.Module):
@@ -30,9 +31,6 @@ class ScaledTanh(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.A * torch.tanh(self.S * x)
-
-    def layer_cost(self, inputs, output) -> Cost:
-        return Cost()           # element-wise: the paper counts no connections for the squashing
 
     def extra_repr(self) -> str:
         return f"A={self.A}, S={self.S:.4f}"
@@ -85,14 +83,6 @@ class Subsampling(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         block_sum = F.avg_pool2d(x, self.window) * (self.window * self.window)
         return block_sum * self.coefficient[:, None, None] + self.bias[:, None, None]
-
-    def layer_cost(self, inputs, output) -> Cost:
-        units = output[0].numel()
-        window = self.window * self.window
-        return Cost(connections=units * (window + 1), macs=units * window)
-
-    def receptive_field_step(self) -> tuple:
-        return self.window, self.window
 
     def extra_repr(self) -> str:
         return f"{self.channels}, window={self.window}"
@@ -150,14 +140,6 @@ class PartialConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.full_weight(), self.bias)
 
-    def layer_cost(self, inputs, output) -> Cost:
-        positions = output.shape[-2] * output.shape[-1]
-        weights = self.links * self.kernel_size ** 2
-        return Cost(connections=positions * (weights + self.out_channels), macs=positions * weights)
-
-    def receptive_field_step(self) -> tuple:
-        return self.kernel_size, 1
-
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, links={self.links}"
 
@@ -181,10 +163,6 @@ class EuclideanRBF(nn.Module):
         # (N, 1, F) - (1, classes, F) -> squared distances (N, classes)
         return (x.unsqueeze(1) - self.codes.unsqueeze(0)).pow(2).sum(dim=-1)
 
-    def layer_cost(self, inputs, output) -> Cost:
-        units = output[0].numel()
-        return Cost(connections=units * self.in_features, macs=units * self.in_features)
-
     def extra_repr(self) -> str:
         classes, features = self.codes.shape
         return f"in_features={features}, classes={classes} (fixed codes)"
@@ -194,7 +172,3 @@ def full_connection_cost(in_channels: int, out_channels: int, kernel_size: int, 
     """What a convolution connecting every input map to every output map would cost (for comparing with C3)."""
     weights = in_channels * out_channels * kernel_size ** 2
     return {"params": weights + out_channels, "connections": positions * (weights + out_channels)}
-
-
-__all__ = ["INIT_RULES", "EuclideanRBF", "PartialConv2d", "ScaledTanh", "Subsampling", "full_connection_cost",
-           "init_uniform_"]
