@@ -5,6 +5,8 @@ check runs.
 """
 from __future__ import annotations
 
+__all__ = ["catalogue", "check", "diagnose", "get", "keys", "markdown", "statement"]
+
 import difflib
 from typing import Any, Optional
 
