@@ -1,0 +1,86 @@
+"""The grader (python -m cnnlit.exercises grade): made-up submissions (all right, one exercise wrong and
+one left at None, one notebook that raises, one file that is not a notebook, one that hangs) give the
+expected CSV and feedback, and no broken submission stops the run."""
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cnnlit.exercises.grading import grade_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = "00.output_size,04.receptive_field_3x3_stack"        # two cheap ★ checks: a formula each
+
+
+def notebook(path: Path, *sources: str) -> Path:
+    """A submission as make student hands one out: a title, then the student's code cells."""
+    cells = [nbformat.v4.new_markdown_cell("# Exercises")]
+    cells += [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    return path
+
+
+def submissions(folder: Path) -> list:
+    setup = "from cnnlit.exercises import check"
+    return [
+        notebook(folder / "ada.ipynb", setup, 'check("00.output_size", (32 + 2 * 1 - 5) // 2 + 1)',
+                 'answers = {"04.receptive_field_3x3_stack": 1 + 3 * 2}\n'
+                 'for key, answer in answers.items():\n    check(key, answer)'),
+        notebook(folder / "ben.ipynb", setup, 'check("00.output_size", 16)',
+                 'check("04.receptive_field_3x3_stack", None)'),
+        notebook(folder / "cy.ipynb", setup, 'check("00.output_size", 15)',
+                 'side = 7 // 0\ncheck("04.receptive_field_3x3_stack", side)'),
+        (folder / "dee.ipynb"),
+    ]
+
+
+def run_grader(arguments: list, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "cnnlit.exercises", "grade", *arguments], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_grader_writes_one_row_per_student_and_survives_broken_submissions(tmp_path):
+    paths = submissions(tmp_path)
+    paths[-1].write_text("my answers: 15 and 7\n")                       # not a notebook
+    started = time.monotonic()
+    result = run_grader([*map(str, paths), "--out", "grades.csv", "--feedback", "feedback",
+                         "--keys", KEYS, "--timeout", "120"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 120
+    assert (tmp_path / "grades.csv").read_text() == (
+        "student,status,00.output_size,04.receptive_field_3x3_stack\n"
+        "ada,ok,passed,passed\n"
+        "ben,ok,failed,not attempted\n"
+        "cy,error in cell 4: ZeroDivisionError,passed,error\n"
+        "dee,not a notebook,error,error\n")
+    ben = (tmp_path / "feedback" / "ben.md").read_text()
+    assert "- 00.output_size: failed — value: not the expected value — rounding up" in ben
+    assert "04.receptive_field_3x3_stack: not attempted" in ben
+    assert "ZeroDivisionError" in (tmp_path / "feedback" / "cy.md").read_text()
+    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["ada.md", "ben.md", "cy.md", "dee.md"]
+
+
+def test_a_notebook_that_hangs_is_stopped_at_its_time_limit(tmp_path):
+    path = notebook(tmp_path / "eve.ipynb", 'import time\ntime.sleep(600)  # "00.output_size"')
+    started = time.monotonic()
+    grade = grade_notebook(path, timeout=3)
+    assert time.monotonic() - started < 60
+    assert grade.status == "timed out after 3 s in cell 2"
+    assert grade.result("00.output_size") == "error" and grade.result("03.unpool") == "not attempted"
+
+
+def test_the_default_columns_are_the_checked_chapters_keys(tmp_path):
+    from cnnlit.exercises import keys
+    from cnnlit.exercises.grading import Grade, columns
+
+    grade = Grade("ada", "ok", mentioned={"04.batch_norm"})
+    assert columns([grade]) == keys(4)
+    with pytest.raises(SystemExit):
+        from cnnlit.exercises.__main__ import main
+        main(["grade", "a.ipynb", "a.ipynb", "--out", str(tmp_path / "x.csv")])     # one name twice
