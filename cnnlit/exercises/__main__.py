@@ -14,9 +14,9 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     grading = commands.add_parser(
         "grade", help="run submitted notebooks and tabulate their checks",
-        description="Run each submitted notebook in a fresh kernel (smoke profile, a time limit per "
-                    "notebook) and write one row per student, one column per exercise key. The "
-                    "students' code runs with your rights.")
+        description="Run each submitted notebook in a fresh kernel (smoke profile, a time limit "
+                    "per notebook) and write one row per student, one column per exercise key. "
+                    "The students' code runs with your rights.")
     grading.add_argument("submissions", nargs="+", type=Path, help="the students' .ipynb files")
     grading.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write")
     grading.add_argument("--feedback", type=Path, help="a folder for one feedback file per student")
@@ -28,10 +28,11 @@ def main(argv=None) -> int:
     arguments = parser.parse_args(argv)
     from .grading import grade
 
-    keys = [key.strip() for key in arguments.keys.split(",") if key.strip()] if arguments.keys else None
+    keys = [key.strip() for key in (arguments.keys or "").split(",") if key.strip()] or None
     try:
-        grade(arguments.submissions, arguments.out, feedback=arguments.feedback, timeout=arguments.timeout,
-              profile=arguments.profile, kernel=arguments.kernel, exercise_keys=keys)
+        grade(arguments.submissions, arguments.out, feedback=arguments.feedback,
+              timeout=arguments.timeout, profile=arguments.profile, kernel=arguments.kernel,
+              exercise_keys=keys)
     except (ValueError, KeyError) as error:
         parser.error(str(error))
     print(f"wrote {arguments.out}")

@@ -1,24 +1,24 @@
 """Grading a class's notebooks: each submission runs in a fresh kernel and its checks are collected.
 
-``python -m cnnlit.exercises grade SUBMISSIONS... --out grades.csv --feedback DIR`` runs every submitted
-notebook (a copy of ``make student``'s, filled in) from top to bottom in the ``smoke`` profile, with a
-time limit for the whole notebook. Every ``check(...)`` it makes leaves a record in its outputs (the
-grader sets ``CNNLIT_GRADING``; see :mod:`.checking`). The result is one row per student (the file's
-stem) and one column per exercise key:
+``python -m cnnlit.exercises grade SUBMISSIONS... --out grades.csv --feedback DIR`` runs every
+submitted notebook (a copy of ``make student``'s, filled in) from top to bottom in the ``smoke``
+profile, with a time limit for the whole notebook. Every ``check(...)`` it makes leaves a record in
+its outputs (the grader sets ``CNNLIT_GRADING``; see :mod:`.checking`). The result is one row per
+student (the file's stem) and one column per exercise key:
 
 - ``passed`` / ``failed``: the last check of that key said ✓ / ✗;
 - ``not attempted``: no check of that key, or the answer was left at ``None``;
-- ``error``: the cell that checks it raised before checking, or never ran (the notebook ran out of time,
-  its kernel died, or the file is not a notebook).
+- ``error``: the cell that checks it raised before checking, or never ran (the notebook ran out of
+  time, its kernel died, or the file is not a notebook).
 
-A status column says how the notebook ran (``ok``, the first error, the timeout, ``not a notebook``); a
-broken submission gets its row and the run goes on. The students' code runs with the rights of whoever
-runs the grader, as with nbgrader: run it in a container or a throw-away account.
+A status column says how the notebook ran (``ok``, the first error, the timeout, ``not a
+notebook``); a broken submission gets its row and the run goes on. The students' code runs with the
+rights of whoever runs the grader, as with nbgrader: run it in a container or a throw-away account.
 """
 from __future__ import annotations
 
-__all__ = ["PASSED", "FAILED", "NOT_ATTEMPTED", "ERROR", "Grade", "columns", "grade", "grade_notebook",
-           "write_csv", "write_feedback"]
+__all__ = ["PASSED", "FAILED", "NOT_ATTEMPTED", "ERROR", "Grade", "columns", "grade",
+           "grade_notebook", "write_csv", "write_feedback"]
 
 import csv
 import math
@@ -38,9 +38,9 @@ _QUOTED_KEY = re.compile(r"""["'](\d\d\.\w+)["']""")
 
 @dataclass
 class Grade:
-    """One student's results: ``status`` says how the notebook ran, ``results`` maps a key to passed,
-    failed, not attempted or error, ``hints`` holds the hint of each failed check, ``errors`` the
-    errors raised (cell, name, message)."""
+    """One student's results: ``status`` says how the notebook ran, ``results`` maps a key to
+    passed, failed, not attempted or error, ``hints`` holds the hint of each failed check,
+    ``errors`` the errors raised (cell, name, message), ``mentioned`` the keys its cells name."""
     student: str
     status: str
     results: dict = field(default_factory=dict)
@@ -59,8 +59,10 @@ def _mentioned(source: str) -> set:
     return {key for key in _QUOTED_KEY.findall(source) if key in EXERCISES}
 
 
-def _run(notebook, path: Path, timeout: float, profile: str, kernel: str) -> tuple[str, Optional[int]]:
-    """Execute the notebook's code cells in order, in place; the status and the cell where it stopped."""
+def _run(notebook, path: Path, timeout: float, profile: str,
+         kernel: str) -> tuple[str, Optional[int]]:
+    """Execute the notebook's code cells in order, in place: the status, and the cell where it
+    stopped (None when it ran to the end)."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -90,7 +92,8 @@ def _run(notebook, path: Path, timeout: float, profile: str, kernel: str) -> tup
     return "ok", None
 
 
-def grade_notebook(path, timeout: float = 600, profile: str = "smoke", kernel: str = "python3") -> Grade:
+def grade_notebook(path, timeout: float = 600, profile: str = "smoke",
+                   kernel: str = "python3") -> Grade:
     """Run one submission and collect its checks; never raises for a broken submission."""
     import nbformat
 
@@ -126,7 +129,8 @@ def grade_notebook(path, timeout: float = 600, profile: str = "smoke", kernel: s
                 grade.results[key] = NOT_ATTEMPTED
             else:
                 grade.results[key] = PASSED if record["passed"] else FAILED
-            grade.hints[key] = record["hint"] if record["attempted"] and not record["passed"] else ""
+            wrong = record["attempted"] and not record["passed"]
+            grade.hints[key] = record["hint"] if wrong else ""
     for key in errored:
         grade.results.setdefault(key, ERROR)
     if status == "ok" and grade.errors:
@@ -147,7 +151,8 @@ def write_csv(grades: Sequence[Grade], out, exercise_keys: Sequence[str]) -> Non
         writer = csv.writer(file, lineterminator="\n")
         writer.writerow(["student", "status", *exercise_keys])
         for grade in grades:
-            writer.writerow([grade.student, grade.status, *(grade.result(key) for key in exercise_keys)])
+            results = [grade.result(key) for key in exercise_keys]
+            writer.writerow([grade.student, grade.status, *results])
 
 
 def write_feedback(grade: Grade, folder, exercise_keys: Sequence[str]) -> Path:
@@ -169,8 +174,9 @@ def write_feedback(grade: Grade, folder, exercise_keys: Sequence[str]) -> Path:
     return path
 
 
-def grade(submissions: Sequence, out, *, feedback=None, timeout: float = 600, profile: str = "smoke",
-          kernel: str = "python3", exercise_keys: Optional[Sequence[str]] = None, log=print) -> list[Grade]:
+def grade(submissions: Sequence, out, *, feedback=None, timeout: float = 600,
+          profile: str = "smoke", kernel: str = "python3",
+          exercise_keys: Optional[Sequence[str]] = None, log=print) -> list[Grade]:
     """Grade every submission in turn, then write the CSV (and the feedback files)."""
     paths = [Path(p) for p in submissions]
     stems = [p.stem for p in paths]
