@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cnnlit.exercises.__main__ import main
+from cnnlit.exercises.__main__ import run_command_line
 from cnnlit.exercises.grading import Grade, columns, grade_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,9 +43,10 @@ def test_the_grader_writes_a_row_per_student_and_survives_broken_ones(tmp_path, 
     paths[-1].write_text("my answers: 15 and 7\n")                       # not a notebook
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    # the command line, in this process (python -m cnnlit.exercises grade ... runs the same main)
-    assert main(["grade", *map(str, paths), "--out", "grades.csv", "--feedback", "feedback",
-                 "--keys", KEYS, "--timeout", "120"]) == 0
+    # the command line, in this process: python -m cnnlit.exercises grade ... runs the same function
+    arguments = ["grade", *map(str, paths), "--out", "grades.csv", "--feedback", "feedback",
+                 "--keys", KEYS, "--timeout", "120"]
+    assert run_command_line(arguments) == 0
     assert "dee: not a notebook" in capsys.readouterr().out
     assert (tmp_path / "grades.csv").read_text() == (
         "student,status,00.output_size,04.receptive_field_3x3_stack\n"
@@ -77,4 +78,4 @@ def test_the_default_columns_are_the_checked_chapters_keys(tmp_path):
     grade = Grade("ada", "ok", mentioned={"04.batch_norm"})
     assert columns([grade]) == keys(4)
     with pytest.raises(SystemExit):
-        main(["grade", "a.ipynb", "a.ipynb", "--out", str(tmp_path / "x.csv")])     # one name twice
+        run_command_line(["grade", "a.ipynb", "a.ipynb", "--out", str(tmp_path / "x.csv")])   # a name twice

@@ -1,14 +1,14 @@
 """``python -m cnnlit.exercises grade SUBMISSIONS... --out grades.csv``: see :mod:`.grading`."""
 from __future__ import annotations
 
-__all__ = ["main"]
+__all__ = ["run_command_line"]
 
 import argparse
 import sys
 from pathlib import Path
 
 
-def main(argv=None) -> int:
+def run_command_line(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnlit.exercises",
                                      description="Tools for the book's exercises.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -40,4 +40,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command_line())
