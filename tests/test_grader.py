@@ -77,5 +77,5 @@ def test_the_default_columns_are_the_checked_chapters_keys(tmp_path):
 
     grade = Grade("ada", "ok", mentioned={"04.batch_norm"})
     assert columns([grade]) == keys(4)
-    with pytest.raises(SystemExit):
-        run_command_line(["grade", "a.ipynb", "a.ipynb", "--out", str(tmp_path / "x.csv")])   # a name twice
+    with pytest.raises(SystemExit):                                # two submissions, one name
+        run_command_line(["grade", "a.ipynb", "a.ipynb", "--out", str(tmp_path / "x.csv")])
