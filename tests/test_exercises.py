@@ -417,6 +417,9 @@ def test_every_registered_slip_gets_its_own_hint(key):
         problem = E.diagnose(key, answer)
         assert problem is not None and problem.kind == "value", (key, slip.hint, problem)
         assert problem.message.endswith(slip.hint), (key, slip.hint, problem.message)
+        if exercise.kind == "number":
+            for form in _number_forms(reference(key)):
+                assert not re.search(rf"(?<![\d.,_]){re.escape(form)}(?![\d])", slip.hint), (key, form)
         seen.add(slip.hint)
     assert len(seen) == len(exercise.options["slips"])
     if exercise.kind == "number":
