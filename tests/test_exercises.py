@@ -1,6 +1,7 @@
-"""cnnlit.exercises: every check accepts its reference solution and PyTorch's or the package's own version
-of the same thing, rejects a plausible wrong answer with a hint of the right kind that does not give the
-solution away, and unknown keys list the valid ones."""
+"""cnnlit.exercises: every check accepts its reference and PyTorch's or the package's own version of the
+same thing, rejects a plausible wrong answer with a hint of the right kind that does not give the solution
+away, names every registered slip with its own hint, gives any other wrong number a hint without a
+direction, and unknown keys list the valid ones."""
 import copy
 import math
 import re
@@ -11,14 +12,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlit import exercises as E
-from cnnlit.exercises import solutions as S
+from cnnlit.exercises.core import Slip
 
 KEYS = E.keys()
 
 
 # ----------------------------------------------------------------------------- plausible wrong answers
+def reference(key):
+    return E.get(key).reference()
+
+
 def conv2d_without_bias(x, weight, bias=None, stride=1, padding=0):
-    return S.conv2d(x, weight, None, stride, padding)
+    return F.conv2d(x, weight, None, stride, padding)
 
 
 def train_step_without_zero_grad(model, optimizer, images, labels):
@@ -93,18 +98,28 @@ def vgg_block_unpadded(in_channels, out_channels, convs):
     return nn.Sequential(*layers, nn.MaxPool2d(2))
 
 
-class InceptionOtherOrder(S.InceptionModule):
-    def forward(self, x):
-        return torch.cat([self.branch2(x), self.branch1(x), self.branch3(x), self.branch4(x)], 1)
+def inception_other_order(*columns):
+    from cnnlit.layers import Inception
+
+    class OtherOrder(Inception):
+        def forward(self, x):
+            first, second, third, fourth = self.branches(x)
+            return torch.cat([second, first, third, fourth], 1)
+    return OtherOrder(*columns)
+
+
+def conv_bn_relu(cin, cout, kernel):
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU())
 
 
 class BNInceptionWith5x5(nn.Module):
     def __init__(self, cin, n1, r3, n3, r5, n5, proj):
         super().__init__()
-        self.branch1 = S.ConvBNReLU(cin, n1, 1)
-        self.branch2 = nn.Sequential(S.ConvBNReLU(cin, r3, 1), S.ConvBNReLU(r3, n3, 3))
-        self.branch3 = nn.Sequential(S.ConvBNReLU(cin, r5, 1), S.ConvBNReLU(r5, n5, 5))
-        self.branch4 = nn.Sequential(nn.MaxPool2d(3, 1, 1), S.ConvBNReLU(cin, proj, 1))
+        self.branch1 = conv_bn_relu(cin, n1, 1)
+        self.branch2 = nn.Sequential(conv_bn_relu(cin, r3, 1), conv_bn_relu(r3, n3, 3))
+        self.branch3 = nn.Sequential(conv_bn_relu(cin, r5, 1), conv_bn_relu(r5, n5, 5))
+        self.branch4 = nn.Sequential(nn.MaxPool2d(3, 1, 1), conv_bn_relu(cin, proj, 1))
 
     def forward(self, x):
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
@@ -127,10 +142,10 @@ class BlockWithoutShortcut(nn.Module):
         return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
 
 
-class BottleneckStrideOn3x3(S.BottleneckOptionB):
-    def __init__(self, in_channels, channels, stride=1):
-        super().__init__(in_channels, channels, stride)
-        self.conv1.stride, self.conv2.stride = (1, 1), (stride, stride)
+def bottleneck_stride_on_3x3(in_channels, channels, stride=1):
+    from cnnlit.layers import Bottleneck
+
+    return Bottleneck(in_channels, channels, stride, stride_on="3x3")
 
 
 def shortcut_padded_both_sides(x, out_channels, stride):
@@ -206,7 +221,7 @@ def plain_full_resolution():
 
 # key -> (wrong answer, the kind of problem the hint must name)
 WRONG = {
-    "00.params_fc_224": (lambda: S.params_fc_224() - 1000, "value"),
+    "00.params_fc_224": (lambda: reference("00.params_fc_224") - 1000, "value"),
     "00.params_conv_224": (lambda: 64 * 27, "value"),
     "00.output_size": (lambda: 16, "value"),
     "00.receptive_field": (lambda: 8, "value"),
@@ -215,11 +230,11 @@ WRONG = {
     "00.small_cnn": (lambda: fully_connected_digits, "design"),
     "01.c3_params": (lambda: 1500, "value"),
     "01.c3_connections": (lambda: 150_000, "value"),
-    "01.c3_mask": (lambda: S.c3_mask().t(), "shape"),
+    "01.c3_mask": (lambda: reference("01.c3_mask").t(), "shape"),
     "01.subsampling": (lambda: subsample_by_average, "value"),
     "01.rbf": (lambda: rbf_with_distances, "value"),
     "01.c3_design": (full_c3_table, "design"),
-    "02.params_one_tower": (S.alexnet_params, "value"),
+    "02.params_one_tower": (lambda: two_tower_parameters(), "value"),
     "02.dropout_expectation": (lambda: 0.3, "value"),
     "02.lrn": (lambda: torch_lrn, "value"),
     "02.inverted_dropout": (lambda: classic_dropout, "value"),
@@ -236,25 +251,90 @@ WRONG = {
     "04.batch_norm": (lambda: batch_norm_unbiased, "value"),
     "04.vgg_block": (lambda: vgg_block_unpadded, "shape"),
     "04.vgg_budget": (lambda: vgg_with_5x5, "design"),
-    "05.inception_params": (lambda: S.inception_3a_params() - 368, "value"),
+    "05.inception_params": (lambda: reference("05.inception_params") - 368, "value"),
     "05.naive_3a_channels": (lambda: 224, "value"),
-    "05.inception_module": (lambda: InceptionOtherOrder, "value"),
+    "05.inception_module": (lambda: inception_other_order, "value"),
     "05.bn_inception": (lambda: BNInceptionWith5x5, "parameters"),
     "05.inception_macs": (lambda: macs_without_reductions, "value"),
     "05.inception_budget": (lambda: real_3b_on_256, "design"),
-    "06.bottleneck_params": (lambda: S.bottleneck_params() + 3072, "value"),
+    "06.bottleneck_params": (lambda: reference("06.bottleneck_params") + 3072, "value"),
     "06.option_b_extra_params": (lambda: 16 * 32 + 32 * 64, "value"),
     "06.basic_block": (lambda: BlockWithoutShortcut, "parameters"),
-    "06.bottleneck": (lambda: BottleneckStrideOn3x3, "value"),
+    "06.bottleneck": (lambda: bottleneck_stride_on_3x3, "value"),
     "06.option_a_shortcut": (lambda: shortcut_padded_both_sides, "value"),
     "06.preact_block": (lambda: PostActivationBlock, "value"),
     "06.deep_budget": (lambda: __import__("cnnlit.models", fromlist=["get_model"]).get_model("resnet32"),
                        "design"),
-    "07.fc_share": (S.vgg19_first_fc_share, "value"),
-    "07.macs_ratio": (S.vgg19_over_resnet50_params, "value"),
+    "07.fc_share": (lambda: (25088 * 4096 + 4096) / 143_667_240, "value"),     # the first FC layer alone
+    "07.macs_ratio": (lambda: 143_667_240 / 25_557_032, "value"),                # their parameters' ratio
     "07.count_macs": (lambda: macs_ignoring_groups, "value"),
     "07.efficient_design": (lambda: plain_full_resolution, "design"),
 }
+
+
+def two_tower_parameters():
+    from cnnlit.analysis import count_parameters
+    from cnnlit.models.alexnet import AlexNet
+    from cnnlit.module_tools import on_meta
+
+    return count_parameters(on_meta(AlexNet))
+
+
+def train_step_with_the_package(model, optimizer, images, labels):
+    from cnnlit.train.loop import training_step
+
+    return training_step(model, images, labels, F.cross_entropy, optimizer)[1].item()
+
+
+def small_cnn():
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16 * 4, 10))
+
+
+def two_tower_net():
+    return nn.Sequential(nn.Conv2d(3, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 5, padding=2, groups=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(64, 64, 3, padding=1, groups=2), nn.ReLU(),
+                         nn.Conv2d(64, 64, 3, padding=1, groups=2), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def zf_design():
+    return nn.Sequential(nn.Conv2d(1, 16, 7, stride=2, padding=3), nn.ReLU(), nn.MaxPool2d(2),
+                         *[m for _ in range(4) for m in (nn.Conv2d(16, 16, 3, padding=1), nn.ReLU())],
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+
+
+def vgg_budget():
+    return nn.Sequential(*[m for i in range(6) for m in (nn.Conv2d(1 if i == 0 else 16, 16, 3, padding=1),
+                                                         nn.ReLU())],
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+
+
+def efficient_design():
+    def conv(cin, cout, stride=1):
+        return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+    return nn.Sequential(*conv(3, 16, 2), *conv(16, 16), *conv(16, 16), *conv(16, 16), *conv(16, 32, 2),
+                         *conv(32, 32), *conv(32, 32), *conv(32, 64, 2), *conv(64, 64),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def accepted(key):
+    """A right answer: the reference where the checker compares with one, else a design or function that
+    meets the exercise's constraints (the package's own where there is one)."""
+    from cnnlit.layers import Inception
+    from cnnlit.models import get_model
+    from cnnlit.models.lenet import C3_TABLE
+
+    examples = {"00.train_step": train_step_with_the_package, "00.small_cnn": small_cnn,
+                "01.c3_design": torch.tensor(C3_TABLE), "02.inverted_dropout": F.dropout,
+                "02.two_tower_design": two_tower_net, "03.zf_design": zf_design, "04.vgg_budget": vgg_budget,
+                "05.inception_budget": lambda: Inception(256, 128, 64, 192, 16, 96, 64),
+                "06.deep_budget": lambda: get_model("resnet_cifar", depth=20),
+                "07.efficient_design": efficient_design}
+    return examples[key] if key in examples else reference(key)
 
 
 def test_every_exercise_has_a_wrong_answer_in_this_test():
@@ -263,7 +343,7 @@ def test_every_exercise_has_a_wrong_answer_in_this_test():
 
 @pytest.mark.parametrize("key", KEYS)
 def test_the_reference_solution_is_accepted(key, capsys):
-    assert E.check(key, E.get(key).reference()) is True
+    assert E.check(key, accepted(key)) is True
     assert "✓" in capsys.readouterr().out
 
 
@@ -291,11 +371,83 @@ def test_a_wrong_answer_is_rejected_with_a_hint_that_keeps_the_solution(key, cap
         assert not re.search(r"\d\.\d{3,}", problem.message), f"{key}: the hint prints values: {problem.message}"
 
 
-def test_a_wrong_number_names_a_common_mistake():
+# ----------------------------------------------------------------------------- hints: slips and the method
+NUMBER_KEYS = [key for key in KEYS if E.get(key).kind == "number"]
+SLIP_KEYS = [key for key in KEYS if E.get(key).options.get("slips")]
+DIRECTION = re.compile(r"too (large|small|big|high|low|many|few)|\b(larger|smaller|bigger|higher|lower|more|"
+                       r"less|fewer|greater|increase\w*|decrease\w*|closer|further|nearer|overestimat\w*|"
+                       r"underestimat\w*|over by|under by|off by)\b", re.IGNORECASE)
+
+
+def _slip_value(key, slip):
+    return slip.answer(reference(key)) if callable(slip.answer) else slip.answer
+
+
+def test_every_number_and_most_functions_register_slips():
+    assert NUMBER_KEYS and all(len(E.get(key).options["slips"]) >= 2 for key in NUMBER_KEYS)
+    assert {"04.batch_norm", "06.option_a_shortcut", "02.lrn", "03.unpool"} <= set(SLIP_KEYS)
+
+
+@pytest.mark.parametrize("key", NUMBER_KEYS)
+def test_a_wrong_number_that_is_no_slip_gets_the_method_without_a_direction(key):
+    exercise = E.get(key)
+    right = reference(key)
+    slips = [_slip_value(key, slip) for slip in exercise.options["slips"]]
+    hints = {slip.hint for slip in exercise.options["slips"]}
+    messages = set()
+    for factor, shift in [(1.37, 11), (0.61, -3), (3.3, 0), (0.2, 1)]:
+        wrong = right * factor + shift
+        wrong = round(wrong) if isinstance(right, int) else wrong
+        assert all(not math.isclose(wrong, value, rel_tol=1e-3) for value in slips)
+        problem = E.diagnose(key, wrong)
+        assert problem.kind == "value" and exercise.options["method"] in problem.message, problem
+        assert not DIRECTION.search(problem.message), f"{key}: a direction in {problem.message!r}"
+        assert not any(hint in problem.message for hint in hints)
+        messages.add(problem.message)
+    assert len(messages) == 1          # above or below the answer, near or far: the same words
+
+
+@pytest.mark.parametrize("key", SLIP_KEYS)
+def test_every_registered_slip_gets_its_own_hint(key):
+    exercise = E.get(key)
+    seen = set()
+    for slip in exercise.options["slips"]:
+        assert not DIRECTION.search(slip.hint), f"{key}: a direction in {slip.hint!r}"
+        answer = _slip_value(key, slip) if exercise.kind == "number" else slip.answer
+        problem = E.diagnose(key, answer)
+        assert problem is not None and problem.kind == "value", (key, slip.hint, problem)
+        assert problem.message.endswith(slip.hint), (key, slip.hint, problem.message)
+        if exercise.kind == "number":
+            for form in _number_forms(reference(key)):
+                assert not re.search(rf"(?<![\d.,_]){re.escape(form)}(?![\d])", slip.hint), (key, form)
+        seen.add(slip.hint)
+    assert len(seen) == len(exercise.options["slips"])
+    if exercise.kind == "number":
+        assert exercise.options["method"] not in seen
+
+
+def test_the_commonest_slips_are_named():
     assert "bias" in E.diagnose("01.c3_params", 1500).message
     assert "not fully connected" in E.diagnose("01.c3_params", 6 * 16 * 25 + 16).message
-    assert "too large" in E.diagnose("01.c3_params", 2000).message
+    assert E.diagnose("01.c3_params", 2000).message == E.diagnose("01.c3_params", 1000).message
     assert E.diagnose("01.c3_params", "1516").kind == "type"
+    assert "biased variance" in E.diagnose("04.batch_norm", batch_norm_unbiased).message
+    prepended = E.diagnose("06.option_a_shortcut",
+                           lambda x, out, stride: F.pad(x[:, :, ::stride, ::stride],
+                                                        (0, 0, 0, 0, out - x.shape[1], 0)))
+    assert "after the old ones (appended)" in prepended.message
+    assert "none before" in E.diagnose("06.option_a_shortcut", shortcut_padded_both_sides).message
+    assert "groups" in E.diagnose("07.count_macs", macs_ignoring_groups).message
+
+
+def test_slips_need_their_own_hints_and_numbers_a_method():
+    from cnnlit.exercises.core import add_exercise
+
+    with pytest.raises(ValueError, match="method"):
+        add_exercise("09.no_method", 1, "?", "number", lambda: 1)
+    with pytest.raises(ValueError, match="its own hint"):
+        add_exercise("09.same_hints", 1, "?", "number", lambda: 1, method="count",
+                     slips=[Slip(2, "a hint"), Slip(3, "a hint")])
 
 
 def test_unknown_keys_list_the_valid_ones():
@@ -324,11 +476,14 @@ def test_chapters_0_and_7_have_every_tier_in_order():
         tiers = [entry.tier for entry in E.catalogue(chapter)]
         assert set(tiers) == {1, 2, 3} and tiers == sorted(tiers), (chapter, tiers)
 
+
 def test_checking_leaves_the_random_state_alone():
+    from cnnlit.layers import BasicBlock
+
     torch.manual_seed(123)
     state = torch.random.get_rng_state()
-    E.diagnose("02.inverted_dropout", S.inverted_dropout)
-    E.diagnose("06.basic_block", S.BasicBlockOptionB)
+    E.diagnose("02.inverted_dropout", F.dropout)
+    E.diagnose("06.basic_block", BasicBlock)
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
@@ -354,31 +509,45 @@ def test_errors_in_the_answer_are_reported_not_raised():
 
 
 # ----------------------------------------------------------------------------- the references are right:
-# PyTorch's and the package's own versions pass the same checks
-def test_pytorch_and_package_versions_pass_the_function_checks():
-    from cnnlit.deconvnet import unpool
-    from cnnlit.layers import EuclideanRBF, LocalResponseNorm, Subsampling
-    from cnnlit.layers.residual import ZeroPadShortcut
-    from cnnlit.occlusion import occlusion_sensitivity
+# PyTorch's versions, and formulas written out here, pass the same checks as the package's
+def test_pytorch_and_written_out_versions_pass_the_function_checks():
+    def conv2d_by_unfold(x, weight, bias=None, stride=1, padding=0):
+        n, _, height, width = x.shape
+        out_channels, _, kernel, _ = weight.shape
+        out = weight.reshape(out_channels, -1) @ F.unfold(x, kernel, padding=padding, stride=stride)
+        out = out + bias[:, None] if bias is not None else out
+        sides = [(side + 2 * padding - kernel) // stride + 1 for side in (height, width)]
+        return out.reshape(n, out_channels, *sides)
 
-    def package_subsampling(x, coefficient, bias):
-        layer = Subsampling(x.shape[1])
-        return torch.func.functional_call(layer, {"coefficient": coefficient, "bias": bias}, (x,))
+    def lrn_by_loop(a, n, alpha, beta, k):
+        energy = torch.stack([(a[:, max(0, i - n // 2):i + (n - 1) // 2 + 1] ** 2).sum(1)
+                              for i in range(a.shape[1])], 1)
+        return a / (k + alpha * energy) ** beta
 
-    accepted = {
-        "00.conv2d_unfold": F.conv2d,
-        "01.subsampling": package_subsampling,
-        "01.rbf": lambda x, codes: EuclideanRBF(codes)(x),
-        "02.lrn": lambda a, n, alpha, beta, k: LocalResponseNorm(n, alpha, beta, k)(a),
+    def unbiased_free_batch_norm(x, g, b, eps=1e-5):
+        mean = x.mean(dim=(0, 2, 3), keepdim=True)
+        variance = ((x - mean) ** 2).mean(dim=(0, 2, 3), keepdim=True)
+        return g[None, :, None, None] * (x - mean) / torch.sqrt(variance + eps) + b[None, :, None, None]
+
+    def inception_macs_by_formula(cin, columns, side):
+        n1, r3, n3, r5, n5, proj = columns
+        macs = cin * n1 + (cin * r3 + r3 * 9 * n3 if r3 else cin * 9 * n3)
+        macs += (cin * r5 + r5 * 25 * n5 if r5 else cin * 25 * n5) + (cin * proj if proj else 0)
+        return side * side * macs
+
+    accepted_answers = {
+        "00.conv2d_unfold": conv2d_by_unfold,
+        "01.subsampling": lambda x, c, b: F.avg_pool2d(x, 2) * 4 * c[:, None, None] + b[:, None, None],
+        "01.rbf": lambda x, codes: ((x[:, None] - codes[None]) ** 2).sum(-1),
+        "02.lrn": lrn_by_loop,
         "02.towers": lambda x, w, b, padding: F.conv2d(x, w, b, padding=padding, groups=2),
-        "02.inverted_dropout": F.dropout,
-        "03.unpool": unpool,
-        "03.occlusion": lambda model, image, label, size, stride, fill: occlusion_sensitivity(
-            model, image, label, size=size, stride=stride, fill=fill).probability,
-        "04.batch_norm": lambda x, g, b, eps=1e-5: F.batch_norm(x, None, None, g, b, training=True, eps=eps),
-        "06.option_a_shortcut": lambda x, out, stride: ZeroPadShortcut(x.shape[1], out, stride)(x),
+        "04.batch_norm": unbiased_free_batch_norm,
+        "06.option_a_shortcut": lambda x, out, stride: torch.cat(
+            [x[:, :, ::stride, ::stride], x.new_zeros(x.shape[0], out - x.shape[1],
+                                                      *x[:, :, ::stride, ::stride].shape[2:])], 1),
+        "05.inception_macs": inception_macs_by_formula,
     }
-    for key, answer in accepted.items():
+    for key, answer in accepted_answers.items():
         assert E.diagnose(key, answer) is None, key
 
 
@@ -390,90 +559,79 @@ def test_package_modules_pass_the_module_checks():
     assert E.diagnose("06.bottleneck", Bottleneck) is None                  # stride on the 1x1, as the paper
     assert E.diagnose("06.bottleneck", lambda i, c, s: Bottleneck(i, c, s, stride_on="3x3")).kind == "value"
     assert E.diagnose("06.basic_block", lambda i, o, s: BasicBlock(i, o, s, shortcut="A")).kind == "parameters"
+    block = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                          nn.MaxPool2d(2, 2))
+    assert E.diagnose("04.vgg_block", lambda i, o, n: block) is None
 
 
-def test_inception_macs_reference_equals_summary():
-    from cnnlit.analysis import summary
-    from cnnlit.layers import Inception
+def test_inception_macs_reference_matches_table_1():
     from cnnlit.models.googlenet import COLUMNS
 
-    for name, side, channels in [("inception3a", 28, 192), ("inception4a", 14, 480)]:
-        row = summary(Inception(channels, *COLUMNS[name]), (1, channels, side, side)).iloc[0]
-        assert S.inception_macs(channels, COLUMNS[name], side) == row.macs
-    assert S.inception_macs(480, COLUMNS["inception4a"], 14) == pytest.approx(73e6, rel=0.01)   # Table 1: 73M
+    macs = reference("05.inception_macs")
+    assert macs(480, COLUMNS["inception4a"], 14) == pytest.approx(73e6, rel=0.01)      # Table 1: 73M
+    assert macs(192, COLUMNS["inception3a"], 28) == pytest.approx(128e6, rel=0.01)     # Table 1: 128M
 
 
-def test_number_references_equal_the_models():
-    from cnnlit.analysis import count_parameters, summary
-    from cnnlit.layers import Bottleneck, Inception, PartialConv2d
-    from cnnlit.models.alexnet import PAPER_CONVOLUTIONS, AlexNet
+def test_number_references_equal_the_papers():
+    assert reference("00.params_fc_224") == 224 * 224 * 3 * 1000 + 1000
+    assert reference("00.params_conv_224") == 64 * (3 * 3 * 3 + 1)
+    assert reference("01.c3_params") == 1516                                 # LeCun et al., II-B
+    assert reference("01.c3_connections") == 151_600                         # LeCun et al., II-B
+    assert reference("01.c3_mask").sum() == 60 and reference("01.c3_mask")[:, 15].all()
     from cnnlit.models.lenet import C3_TABLE
-    from cnnlit.models.vgg import make_features
-
-    assert S.params_fc_224() == 224 * 224 * 3 * 1000 + 1000
-    assert S.params_conv_224() == 64 * (3 * 3 * 3 + 1)
-    c3 = PartialConv2d(C3_TABLE)
-    assert S.c3_params() == count_parameters(c3) == 1516                                  # LeCun et al., II-B
-    assert S.c3_connections() == summary(c3, (1, 6, 14, 14)).connections[0] == 151_600
-    assert torch.equal(S.c3_mask(), torch.tensor(C3_TABLE))
     assert E.diagnose("01.c3_mask", [[int(v) for v in row] for row in C3_TABLE]) is None   # 0/1 lists too
-    one_tower = AlexNet(convolutions=[row[:5] + (1,) + row[6:] for row in PAPER_CONVOLUTIONS])
-    assert S.alexnet_one_tower_params() == count_parameters(one_tower)
-    assert S.alexnet_params() == count_parameters(AlexNet())
-    assert S.vgg_c_vs_d_params() == count_parameters(make_features("D")) - count_parameters(make_features("C"))
-    assert S.inception_3a_params() == count_parameters(Inception(192, 64, 96, 128, 16, 32, 32))
-    block = Bottleneck(1024, 256)
-    batch_norm = sum(p.numel() for m in block.modules() if isinstance(m, nn.BatchNorm2d) for p in m.parameters())
-    assert S.bottleneck_params() == count_parameters(block) - batch_norm
-    net = nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3))
-    assert S.receptive_field_with_pool() == summary(net, (1, 1, 32, 32)).receptive_field.iloc[-1]
-    stack = nn.Sequential(*[nn.Conv2d(1, 1, 3) for _ in range(3)])
-    assert S.receptive_field_3x3_stack() == summary(stack, (1, 1, 16, 16)).receptive_field.iloc[-1] == 7
-    assert S.zf_conv1_output() == nn.Conv2d(3, 96, 7, 2, 1)(torch.zeros(1, 3, 224, 224)).shape[-1] == 110
-    assert S.naive_3a_channels() == Inception(192, 64, None, 128, None, 32, None).out_channels
+    towers_save = 256 * 48 * 5 * 5 + 384 * 192 * 3 * 3 + 256 * 192 * 3 * 3     # conv2, conv4, conv5's halves
+    assert reference("02.params_one_tower") - two_tower_parameters() == towers_save
+    assert reference("04.params_c_vs_d") == 8 * (256 ** 2 + 2 * 512 ** 2)
+    assert reference("05.inception_params") == (64 * 192 + 96 * 192 + 128 * 96 * 9 + 16 * 192 + 32 * 16 * 25
+                                                  + 32 * 192 + 368)
+    assert reference("05.naive_3a_channels") == 64 + 128 + 32 + 192
+    assert reference("06.bottleneck_params") == 1024 * 256 + 9 * 256 * 256 + 256 * 1024
+    assert reference("06.option_b_extra_params") == 16 * 32 + 2 * 32 + 32 * 64 + 2 * 64
+    assert reference("00.output_size") == 15 and reference("03.conv1_output") == 110       # Fig. 3: 110
+    assert reference("00.receptive_field") == 10 and reference("04.receptive_field_3x3_stack") == 7
 
 
 def test_flat_spectrum_share_agrees_with_a_discrete_spectrum():
     side = 400                                   # frequencies on a fine grid over [-1/2, 1/2)^2
     f = torch.arange(side) / side - 0.5
     radius = torch.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
-    assert float((radius > 1 / 8).double().mean()) == pytest.approx(S.flat_spectrum_aliasing(), abs=2e-3)
+    share = float((radius > 1 / 8).double().mean())
+    assert share == pytest.approx(reference("03.flat_spectrum_aliasing"), abs=2e-3)
 
 
-def test_designs_and_references_build():
-    from cnnlit.analysis import depth
+def test_designs_are_checked_against_their_constraints():
+    from cnnlit.exercises.bank import BNInception, PreActBlock
 
-    assert depth(S.deep_budget(), (1, 3, 32, 32)) == 20
     shallow = nn.Sequential(nn.Conv2d(3, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
     assert E.diagnose("06.deep_budget", shallow).kind == "design"
     assert E.diagnose("06.deep_budget", lambda: nn.Linear(3, 10)).kind == "error"
     assert E.diagnose("04.vgg_budget", lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 5))).kind == "shape"
-    preact = S.PreActBlock(4)
+    preact = PreActBlock(4)
     x = torch.randn(2, 4, 5, 5)
     with torch.no_grad():
         for conv in (preact.conv1, preact.conv2):
             conv.weight.zero_()
     assert torch.equal(preact(x), x)             # the shortcut path is a pure identity
-    assert copy.deepcopy(S.BNInception(16, 8, 6, 10, 3, 5, 4))(torch.randn(2, 16, 6, 6)).shape == (2, 27, 6, 6)
+    assert copy.deepcopy(BNInception(16, 8, 6, 10, 3, 5, 4))(torch.randn(2, 16, 6, 6)).shape == (2, 27, 6, 6)
 
 
-def test_chapter_7_references_equal_summary():
-    from cnnlit.analysis import count_parameters, summary, totals
-    from cnnlit.models import get_model
-    from cnnlit.module_tools import on_meta
-
-    for name, kwargs, shape in [("alexnet", {"variant": "paper"}, (1, 3, 227, 227)),
-                                ("googlenet", {"variant": "paper", "aux_logits": False}, (1, 3, 224, 224)),
-                                ("resnet50", {}, (1, 3, 224, 224))]:
-        model = on_meta(get_model, name, **kwargs)
-        frame = summary(model, shape, device="meta")
-        averaging = frame[frame.type.str.contains("AvgPool")].macs.sum()   # summary counts it, the hooks not
-        assert S.count_macs(model, shape) == totals(frame)["macs"] - averaging, name
-    vgg19, resnet50 = on_meta(get_model, "vgg19"), on_meta(get_model, "resnet50")
-    macs = [totals(summary(m, (1, 3, 224, 224), device="meta"))["macs"] for m in (vgg19, resnet50)]
-    assert S.vgg19_over_resnet50_macs() == pytest.approx(macs[0] / macs[1], rel=1e-4)
-    assert S.vgg19_over_resnet50_params() == count_parameters(vgg19) / count_parameters(resnet50)
-    assert count_parameters(vgg19) == 143_667_240                          # Table 2: 144 million
-    assert S.vgg19_fc_share() == pytest.approx(count_parameters(vgg19.classifier) / count_parameters(vgg19))
-    assert E.diagnose("07.fc_share", 100 * S.vgg19_fc_share()).message.endswith("not a percentage")
+def test_chapter_7_references_equal_the_papers():
+    vgg19 = 143_667_240                                                   # Simonyan and Zisserman, Table 2
+    first, second, third = 25088 * 4096 + 4096, 4096 * 4096 + 4096, 4096 * 1000 + 1000
+    assert reference("07.fc_share") == pytest.approx((first + second + third) / vgg19)
+    assert reference("07.macs_ratio") == pytest.approx(19.6 / 3.8, rel=0.02)   # He et al., Table 1 and Sec. 3.3
+    assert E.diagnose("07.fc_share", 100 * reference("07.fc_share")).message.endswith("not a percentage")
+    from cnnlit.analysis import summary, totals
     assert E.diagnose("07.count_macs", lambda model, shape: totals(summary(model, shape))["macs"]) is None
+
+
+def test_no_optimiser_step_and_no_solutions_module_in_the_exercises():
+    import pathlib
+
+    import cnnlit.exercises as package
+    folder = pathlib.Path(package.__file__).parent
+    assert not (folder / "solutions.py").exists()
+    for path in folder.glob("*.py"):
+        code = [line for line in path.read_text().splitlines() if not line.lstrip().startswith(("#", '"'))]
+        assert not any(re.search(r"\w+\.step\(\)", line) and "Problem(" not in line for line in code), path

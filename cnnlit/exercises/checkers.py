@@ -3,11 +3,13 @@
 Every checker returns ``None`` (right) or a :class:`~cnnlit.exercises.core.Problem` whose message says what
 is wrong -- the shape, the values, the gradient, the parameters -- without printing the reference.
 
-- ``number``: equal (integers) or within a tolerance (floats); the hint says too large or too small, and
-  names a common mistake when the answer matches one the exercise lists.
+- ``number``: equal (integers) or within a tolerance (floats). A wrong number that is one of the exercise's
+  registered slips gets that slip's hint; any other gets the exercise's hint about the method, never the
+  direction or the distance to the answer (which a student could bisect).
 - ``tensor``: the shape first, then the values.
-- ``function``: called on random inputs next to the reference: output type, shape, values, then the
-  gradient of a random projection of the output with respect to the inputs.
+- ``function``: called on random inputs next to the reference: output type, shape, values (naming the
+  slip when the output is that of a registered wrong function), then the gradient of a random projection
+  of the output with respect to the inputs.
 - ``module``: built (class or factory with the exercise's arguments, or an instance), then output shape,
   parameter count and parameter shapes; the reference's (random) weights are copied into it and the outputs
   and gradients compared, in eval mode and, where the exercise asks, in training mode (batch statistics).
@@ -15,6 +17,9 @@ is wrong -- the shape, the values, the gradient, the parameters -- without print
 - ``property``: an exercise-specific test of the answer's behaviour (e.g. dropout's statistics).
 """
 from __future__ import annotations
+
+__all__ = ["CHECKERS", "build_answer", "check_design", "check_function", "check_module", "check_number",
+           "check_property", "check_tensor", "compare_tensors", "line_up", "seeded"]
 
 import math
 import numbers
@@ -25,7 +30,7 @@ from typing import Any, Callable, Optional
 import torch
 from torch import nn
 
-from .core import Exercise, Problem
+from .core import Exercise, Problem, Slip
 
 
 @contextmanager
@@ -49,6 +54,11 @@ def _as_number(answer) -> Optional[float]:
     return None
 
 
+def slip_value(slip: Slip, reference):
+    """The wrong number a slip gives: a number, or a callable of the reference."""
+    return slip.answer(reference) if callable(slip.answer) else slip.answer
+
+
 def check_number(exercise: Exercise, answer) -> Optional[Problem]:
     reference = exercise.reference()
     value = _as_number(answer)
@@ -63,11 +73,10 @@ def check_number(exercise: Exercise, answer) -> Optional[Problem]:
         right = math.isclose(value, reference, rel_tol=options.get("rel", 1e-3), abs_tol=options.get("abs", 0.0))
     if right:
         return None
-    for is_mistake, hint in options.get("mistakes", ()):
-        if is_mistake(value, reference):
-            return Problem("value", f"not the expected value — {hint}")
-    direction = "too large" if value > reference else "too small"
-    return Problem("value", f"{value:,} is {direction}. {options.get('hint', '')}".strip())
+    for slip in options.get("slips", ()):
+        if math.isclose(value, slip_value(slip, reference), rel_tol=options.get("rel", 1e-9)):
+            return Problem("value", f"not the expected value — {slip.hint}")
+    return Problem("value", f"not the expected value. The method: {options['method']}")
 
 
 # --------------------------------------------------------------------------- tensors
@@ -171,6 +180,20 @@ def _grads(outputs: list, inputs: list, weights: list) -> list:
     return list(torch.autograd.grad(loss, inputs, allow_unused=True))
 
 
+def _named_slip(exercise: Exercise, adapter: Optional[Callable], args: tuple, kwargs: dict,
+                got: list) -> Optional[Problem]:
+    """The registered slip whose output ``got`` is, as a value problem with its hint (or None)."""
+    for slip in exercise.options.get("slips", ()):
+        with torch.no_grad():
+            wrong = _flatten(_call(slip.answer, adapter, tuple(_clone(a, False) for a in args), dict(kwargs)))
+        if len(wrong) == len(got) and all(
+                torch.is_tensor(w) and torch.is_tensor(g) and w.shape == g.shape
+                and torch.allclose(g.detach().double(), w.double(), rtol=1e-4, atol=1e-5)
+                if torch.is_tensor(w) else _as_number(g) == w for w, g in zip(wrong, got)):
+            return Problem("value", f"your output differs from the reference — {slip.hint}")
+    return None
+
+
 def check_function(exercise: Exercise, answer) -> Optional[Problem]:
     if not callable(answer):
         return Problem("type", f"expected a function, got {type(answer).__name__}")
@@ -206,7 +229,7 @@ def check_function(exercise: Exercise, answer) -> Optional[Problem]:
                 problem = None if value is not None and math.isclose(value, ref, rel_tol=1e-6, abs_tol=1e-9) \
                     else Problem("value", f"{what} {where} is {mine!r}, not the expected value")
             if problem:
-                return problem
+                return _named_slip(exercise, adapter, args, kwargs, got) or problem
         differentiable = [i for i, a in enumerate(ref_args) if torch.is_tensor(a) and a.requires_grad]
         if not grad or not differentiable:
             continue

@@ -1,16 +1,39 @@
 """Looking exercises up and checking answers: ``check``, ``diagnose``, ``catalogue``.
 
 Importing this module registers every exercise of the book (:mod:`.bank`); nothing is computed until a
-check runs.
+check runs. Under the grader (:mod:`.grading`, which sets ``CNNLIT_GRADING``) each ``check`` also leaves a
+machine-readable record in the cell's outputs: a display of type :data:`RECORD_MIME`, which a student
+running the notebook never sees.
 """
 from __future__ import annotations
 
+__all__ = ["RECORD_MIME", "catalogue", "check", "diagnose", "get", "keys", "markdown", "statement"]
+
 import difflib
+import os
 from typing import Any, Optional
 
 from . import bank  # noqa: F401  (registers the exercises)
 from .checkers import CHECKERS
 from .core import EXERCISES, Entry, Exercise, Problem, UnknownExercise
+
+
+RECORD_MIME = "application/vnd.cnnlit.check+json"
+
+
+def _record(exercise: Exercise, answer: Any, problem: Optional[Problem]) -> None:
+    """Under the grader, the check's result as a display the grader reads back from the outputs."""
+    if not os.environ.get("CNNLIT_GRADING"):
+        return
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        record = {"key": exercise.key, "passed": problem is None, "attempted": answer is not None,
+                  "hint": "" if problem is None else str(problem)}
+        display({RECORD_MIME: record}, raw=True)
 
 
 def keys(chapter: Optional[int] = None) -> list[str]:
@@ -61,6 +84,7 @@ def check(key: str, answer: Any) -> bool:
     An unknown key raises :class:`UnknownExercise` (a KeyError) that lists the valid keys."""
     exercise = get(key)
     problem = diagnose(key, answer)
+    _record(exercise, answer, problem)
     if problem is None:
         print(f"✓ {exercise.key} {exercise.stars}: correct.")
         return True

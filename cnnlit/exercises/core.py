@@ -8,11 +8,13 @@ or ``None``; :mod:`.checking` looks exercises up and runs the checks.
 """
 from __future__ import annotations
 
+__all__ = ["TIERS", "KINDS", "Problem", "Slip", "Exercise", "Entry", "UnknownExercise", "EXERCISES",
+           "add_exercise"]
+
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional
 
 TIERS = {1: "★", 2: "★★", 3: "★★★"}
-TIER_NAMES = {1: "check your understanding", 2: "implement", 3: "experiment or design"}
 KINDS = ("number", "tensor", "function", "module", "design", "property")
 
 
@@ -28,12 +30,21 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class Slip:
+    """A plausible wrong answer and the hint that names it. ``answer`` is, for a number exercise, the wrong
+    number or a callable of the reference that gives it; for a function exercise, a function with the
+    answer's signature that makes the slip."""
+    answer: Any
+    hint: str
+
+
+@dataclass(frozen=True)
 class Exercise:
     key: str                              # "01.c3_mask": the chapter, then a name
     tier: int                             # 1, 2 or 3
     statement: str                        # one line, what to compute or build (with the signature)
     kind: str                             # number, tensor, function, module, design, property
-    reference: Callable[[], Any]          # builds the solution: a value, a function or a module factory
+    reference: Optional[Callable[[], Any]]  # what the checker compares with (None: designs, properties)
     options: dict = field(default_factory=dict)   # for the checker: tolerances, inputs, build arguments...
 
     @property
@@ -65,8 +76,11 @@ class UnknownExercise(KeyError, ValueError):
 EXERCISES: dict[str, Exercise] = {}
 
 
-def add_exercise(key: str, tier: int, statement: str, kind: str, reference: Callable[[], Any], **options) -> Exercise:
-    """Add an exercise. Keys are "CC.name" with CC the chapter number (00-07)."""
+def add_exercise(key: str, tier: int, statement: str, kind: str, reference: Optional[Callable[[], Any]],
+                 **options) -> Exercise:
+    """Add an exercise. Keys are "CC.name" with CC the chapter number (00-07). A number exercise names its
+    method (``method=``, the hint for a wrong number that is no registered slip) and its slips
+    (``slips=[Slip(...), ...]``, each with its own hint)."""
     chapter, _, name = key.partition(".")
     if not (len(chapter) == 2 and chapter.isdigit() and name):
         raise ValueError(f"exercise keys look like '01.c3_mask' (chapter, dot, name), got {key!r}")
@@ -74,6 +88,13 @@ def add_exercise(key: str, tier: int, statement: str, kind: str, reference: Call
         raise ValueError(f"tier must be 1 (★), 2 (★★) or 3 (★★★), got {tier!r}")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind in ("number", "tensor", "function", "module") and reference is None:
+        raise ValueError(f"a {kind} exercise needs a reference to compare with ({key})")
+    if kind == "number" and not options.get("method"):
+        raise ValueError(f"number exercise {key!r} needs a method hint (method=...)")
+    hints = [slip.hint for slip in options.get("slips", ())]
+    if len(set(hints)) < len(hints) or options.get("method") in hints:
+        raise ValueError(f"exercise {key!r}: every slip needs its own hint")
     if key in EXERCISES:
         raise ValueError(f"exercise {key!r} is registered twice")
     exercise = Exercise(key, tier, statement, kind, reference, dict(options))
