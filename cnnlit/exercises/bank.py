@@ -14,7 +14,6 @@ __all__ = ["BNInception", "PreActBlock"]
 
 import copy
 import math
-from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -148,19 +147,6 @@ add_exercise("00.conv2d_unfold", 2,
              slips=[Slip(_conv_without_bias, "add the bias, one per output map"),
                     Slip(_conv_flipped, "a CNN layer computes a cross-correlation: do not flip the "
                                         "kernel")])
-
-
-def _reference_train_step(model: nn.Module, optimizer, images: torch.Tensor,
-                          labels: torch.Tensor) -> float:
-    """One step of the package's own training_step (cross-entropy), its loss as a float."""
-    from ..train.loop import training_step
-
-    model.train()
-    return training_step(model, images, labels, F.cross_entropy, optimizer)[1].item()
-
-
-# the name the 00.train_step check calls below (until it calls the training_step of cnnlit.train)
-S = SimpleNamespace(train_step=_reference_train_step)
 
 
 def _verify_train_step(answer) -> Problem | None:
