@@ -20,6 +20,7 @@ import torch
 
 PROFILE_VARIABLE = "CNNLIT_PROFILE"
 DRY_RUN_VARIABLE = "CNNLIT_DRY_RUN"
+STRICT_VARIABLE = "CNNLIT_STRICT"    # set by `make test` and `make book`: see strict()
 DRY_RUN_BATCHES = 2      # batches per epoch (and per evaluation) in a dry run, as Lightning's fast_dev_run
 
 
@@ -72,13 +73,25 @@ def profile(name: Optional[str] = None) -> Profile:
     return PROFILES[chosen]
 
 
-def dry_run() -> bool:
-    """True when ``CNNLIT_DRY_RUN`` is set to 1/true/yes: every training and evaluation loop stops after
-    :data:`DRY_RUN_BATCHES` batches and 1 epoch, while the profile's data, sizes and models stay as they are.
-    Checks that only hold after real training report "skipped in a dry run" instead of failing."""
-    value = os.environ.get(DRY_RUN_VARIABLE, "").strip().lower()
+def _switch(variable: str, meaning: str) -> bool:
+    value = os.environ.get(variable, "").strip().lower()
     if value in ("", "0", "false", "no"):
         return False
     if value in ("1", "true", "yes"):
         return True
-    raise ValueError(f"{DRY_RUN_VARIABLE}={value!r}: expected 1 (dry run) or 0 (a real run)")
+    raise ValueError(f"{variable}={value!r}: expected 1 ({meaning}) or 0")
+
+
+def dry_run() -> bool:
+    """True when ``CNNLIT_DRY_RUN`` is set to 1/true/yes: every training and evaluation loop stops after
+    :data:`DRY_RUN_BATCHES` batches and 1 epoch, while the profile's data, sizes and models stay as they are.
+    Checks that only hold after real training report "skipped in a dry run" instead of failing."""
+    return _switch(DRY_RUN_VARIABLE, "dry run")
+
+
+def strict() -> bool:
+    """True when ``CNNLIT_STRICT`` is set to 1/true/yes, as `make test` and `make book` do: a result that
+    contradicts what the chapter's text says for the running profile then stops the notebook (and the
+    build). Unset, as for a student or an instructor, it is printed and the notebook goes on
+    (:func:`cnnlit.paper.verdict`, :func:`cnnlit.paper.expect`)."""
+    return _switch(STRICT_VARIABLE, "the book's build: contradicted results fail")
