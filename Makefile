@@ -30,8 +30,9 @@ data: setup
 	@tools/install_offline_data.sh "$(DATA_DIR)"
 	$(BIN)/python -m cnnlit.prepare
 
-# The book's own runs are strict: a verdict or expect() that contradicts what its chapter's text says for
-# the running profile stops the notebook, naming the claim (cnnlit.paper). A reader's run only prints it.
+# The book's own runs are strict: a verdict or expect() that contradicts what its chapter's text
+# says for the running profile stops the notebook, naming the claim (cnnlit.paper). A reader's
+# run only prints it.
 book test: export CNNLIT_STRICT := 1
 
 book: data

@@ -41,8 +41,8 @@ def __getattr__(name: str):
 
 
 def about() -> None:
-    """Print where this notebook runs: device (a GPU by name), profile, versions; then the CPU's thread
-    settings and fast path; on Colab without a GPU, where to ask for one."""
+    """Print where this notebook runs: device (a GPU by name), profile, versions; then the CPU's
+    thread settings and fast path; on Colab without a GPU, where to ask for one."""
     import platform
     import sys
 
@@ -57,4 +57,5 @@ def about() -> None:
     print(line)
     print(f"CPU: {_threads.thread_settings()}; {fastpath.fast_path_settings()}")
     if "google.colab" in sys.modules and not torch.cuda.is_available():
-        print("Colab: no GPU in this runtime (Runtime > Change runtime type gives one, and the full profile)")
+        print("Colab: no GPU in this runtime (Runtime > Change runtime type gives one, "
+              "and the full profile)")

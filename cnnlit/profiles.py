@@ -90,8 +90,8 @@ def dry_run() -> bool:
 
 
 def strict() -> bool:
-    """True when ``CNNLIT_STRICT`` is set to 1/true/yes, as `make test` and `make book` do: a result that
-    contradicts what the chapter's text says for the running profile then stops the notebook (and the
-    build). Unset, as for a student or an instructor, it is printed and the notebook goes on
-    (:func:`cnnlit.paper.verdict`, :func:`cnnlit.paper.expect`)."""
+    """True when ``CNNLIT_STRICT`` is set to 1/true/yes, as `make test` and `make book` do: a
+    result that contradicts what the chapter's text says for the running profile then stops the
+    notebook (and the build). Unset, as for a student or an instructor, it is printed and the
+    notebook goes on (:func:`cnnlit.paper.verdict`, :func:`cnnlit.paper.expect`)."""
     return _switch(STRICT_VARIABLE, "the book's build: contradicted results fail")

@@ -46,8 +46,8 @@ def _stores(node: ast.AST):
 
 
 def top_level_names(cell: dict) -> set[str]:
-    """Every name a code cell binds at the notebook's top level: assignments, loops, ``with ... as``,
-    definitions and imports."""
+    """Every name a code cell binds at the notebook's top level: assignments, loops,
+    ``with ... as``, definitions and imports."""
     names = set()
     for statement in _tree(cell).body:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -62,8 +62,10 @@ def top_level_names(cell: dict) -> set[str]:
 def student_cells(cells: list[dict]) -> list[int]:
     """Indices of the code cells a student writes in: untagged code cells after '## Exercises'."""
     start = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
-                  and re.search(r"^## Exercises", "".join(c["source"]), flags=re.MULTILINE)), len(cells))
-    return [i for i, c in enumerate(cells) if i > start and c["cell_type"] == "code" and not _is_solution(c)]
+                  and re.search(r"^## Exercises", "".join(c["source"]), flags=re.MULTILINE)),
+                 len(cells))
+    return [i for i, c in enumerate(cells)
+            if i > start and c["cell_type"] == "code" and not _is_solution(c)]
 
 
 def overwritten_names(cells: list[dict]) -> dict[int, list[str]]:
@@ -86,16 +88,16 @@ HOLE = "…"                    # what a formatted value or an unknown expressio
 
 def sentences(text: str) -> list[str]:
     """The sentences of a paragraph: split after . ! or ? (and any closing bracket, quote or bold
-    marker) followed by a space; abbreviations such as "e.g." and decimals such as 2.5 do not end one."""
+    marker) followed by a space; abbreviations ("e.g.") and decimals (2.5) do not end one."""
     text = ABBREVIATIONS.sub(lambda match: match.group(0)[:-1], text.strip())
     pieces = re.split(r"[.!?][)\]\"'*_`]*\s+", text)
     return [piece for piece in pieces if re.search(r"\w", piece)]
 
 
 class _Text:
-    """The words a Markdown call's argument can produce, as far as the notebook's source shows them:
-    f-string literals, string constants, ``+`` concatenation, both branches of ``a if c else b`` (the
-    longer one), names assigned earlier in the same cell, and what functions defined in the notebook
+    """The words a Markdown call's argument can produce, as far as the notebook's source shows
+    them: f-string literals, string constants, ``+`` concatenation, the longer branch of
+    ``a if c else b``, names assigned in the same cell, and what functions defined in the notebook
     return. Anything else reads as a hole."""
 
     def __init__(self, functions: dict[str, ast.FunctionDef], assignments: dict[str, ast.AST]):
@@ -105,7 +107,8 @@ class _Text:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return node.value
         if isinstance(node, ast.JoinedStr):
-            return "".join(self(part) if isinstance(part, ast.Constant) else HOLE for part in node.values)
+            return "".join(self(part) if isinstance(part, ast.Constant) else HOLE
+                           for part in node.values)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             return self(node.left) + self(node.right)
         if isinstance(node, ast.IfExp):
@@ -129,7 +132,7 @@ class _Text:
 
 
 def built_paragraphs(cells: list[dict]) -> dict[int, list[str]]:
-    """Per code cell, the text of each ``Markdown(...)`` it builds from code (not a plain constant)."""
+    """Per code cell, the text of each ``Markdown(...)`` built in code (not a plain constant)."""
     functions = {}
     for cell in cells:
         if cell["cell_type"] == "code":
@@ -144,32 +147,39 @@ def built_paragraphs(cells: list[dict]) -> dict[int, list[str]]:
                        for target in node.targets if isinstance(target, ast.Name)}
         read = _Text(functions, assignments)
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None))
-                    == "Markdown" and node.args and not isinstance(node.args[0], ast.Constant)):
+            called = isinstance(node, ast.Call) and getattr(node.func, "id",
+                                                            getattr(node.func, "attr", None))
+            if called == "Markdown" and node.args and not isinstance(node.args[0], ast.Constant):
                 found.setdefault(index, []).append(read(node.args[0]))
     return found
 
 
 def claim_definitions(cells: list[dict]) -> list[int]:
     """Indices of code cells that define a function (or bind a name) called ``claim``."""
+    def defines(node):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return node.name == "claim"
+        return isinstance(node, ast.Name) and node.id == "claim" and isinstance(node.ctx, ast.Store)
+
     return [index for index, cell in enumerate(cells) if cell["cell_type"] == "code"
-            and any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "claim"
-                    or isinstance(node, ast.Name) and node.id == "claim" and isinstance(node.ctx, ast.Store)
-                    for node in ast.walk(_tree(cell)))]
+            and any(defines(node) for node in ast.walk(_tree(cell)))]
 
 
 # --------------------------------------------------------------------------- the scanners, checked
 
 def _notebook(*cells) -> list[dict]:
-    return [{"cell_type": kind, "metadata": {"tags": tags}, "source": source} for kind, tags, source in cells]
+    return [{"cell_type": kind, "metadata": {"tags": tags}, "source": source}
+            for kind, tags, source in cells]
 
 
 def test_the_scanners_find_what_they_look_for():
     cells = _notebook(
-        ("code", [], "import math\ndef conv2d(x):\n    return x\n"),              # the chapter's own
+        ("code", [], "import math\ndef conv2d(x):\n    return x\n"),          # the chapter's own
         ("markdown", [], "## Exercises\n\n1. Write conv2d."),
-        ("code", [], "def conv2d(x, w):\n    return None\nanswers = {k: 1 for k in 'ab'}\nfor i in []: pass"),
-        ("code", ["solution", "hide-input"], "def conv2d(x, w):\n    return x\nsquares = [k for k in 'ab']"),
+        ("code", [], "def conv2d(x, w):\n    return None\n"
+                     "answers = {k: 1 for k in 'ab'}\nfor i in []: pass"),
+        ("code", ["solution", "hide-input"],
+         "def conv2d(x, w):\n    return x\nsquares = [k for k in 'ab']"),
         ("code", ["solution"], "import math\nreference_i = 3\nx, (i, j) = 1, (2, 3)"),
         ("code", [], "def claim(c, t):\n    pass\nverdict = 'ok' if True else 'no'\n"
                      "display(Markdown(f'One {verdict}. Two, e.g. 2.5 points.'))\n"
@@ -178,8 +188,8 @@ def test_the_scanners_find_what_they_look_for():
                      "display(Markdown(f'One sentence, e.g. this one: {2.5} points.'))\n"
                      "display(Markdown('A constant. Not built in code.'))"))
     assert student_cells(cells) == [2, 5, 6]
-    assert top_level_names(cells[2]) == {"conv2d", "answers", "i"}          # not the comprehension's k
-    assert overwritten_names(cells) == {3: ["conv2d"], 4: ["i"]}           # math: the chapter's import
+    assert top_level_names(cells[2]) == {"conv2d", "answers", "i"}      # not the comprehension's k
+    assert overwritten_names(cells) == {3: ["conv2d"], 4: ["i"]}       # math: the chapter's import
     paragraphs = built_paragraphs(cells)
     assert sorted(paragraphs) == [5, 6]
     assert [len(sentences(text)) for text in paragraphs[5]] == [2, 3]
@@ -192,8 +202,8 @@ def test_the_scanners_find_what_they_look_for():
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_no_solution_replaces_a_name_the_student_defined(path):
     clashes = overwritten_names(_cells(path))
-    assert not clashes, (f"{path.name}: solution cells bind the student's names, so Run All replaces "
-                         f"the student's work (cell: names): {clashes}")
+    assert not clashes, (f"{path.name}: solution cells bind the student's names, so Run All "
+                         f"replaces the student's work (cell: names): {clashes}")
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
@@ -202,8 +212,9 @@ def test_no_paragraph_is_built_in_code(path):
             for index, texts in built_paragraphs(_cells(path)).items()
             if any(len(sentences(text)) > 1 for text in texts)}
     assert not long, (f"{path.name}: display(Markdown(f...)) builds a paragraph of more than one "
-                      f"sentence (cell: sentences per Markdown call): {long}; write what holds whatever "
-                      "the outcome as Markdown, and the outcome as cnnlit.paper.verdict's line")
+                      f"sentence (cell: sentences per Markdown call): {long}; write what holds "
+                      "whatever the outcome as Markdown, and the outcome as cnnlit.paper.verdict's "
+                      "line")
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)

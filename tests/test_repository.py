@@ -1,5 +1,5 @@
-"""The repository's own rules: clean notebooks, a title then one setup cell, a table of contents that
-matches."""
+"""The repository's own rules: clean notebooks, a title then one setup cell, a table of contents
+that matches."""
 import json
 import re
 import sys
@@ -39,7 +39,8 @@ def test_notebook_starts_with_its_title_then_the_folded_setup_cell(path):
     assert notebook_tools.repository_url() in source
     assert setup["metadata"]["tags"] == notebook_tools.SETUP_TAGS            # the site folds it
     assert setup["metadata"]["jupyter"]["source_hidden"] is True             # and JupyterLab
-    tagged = [i for i, c in enumerate(cells) if notebook_tools.SETUP_TAG in c["metadata"].get("tags", [])]
+    tagged = [i for i, c in enumerate(cells)
+              if notebook_tools.SETUP_TAG in c["metadata"].get("tags", [])]
     assert tagged == [1], f"{path.name}: setup cells at {tagged}"
 
 
@@ -52,10 +53,10 @@ def test_sync_puts_the_setup_cell_after_the_title_and_changes_nothing_else(tmp_p
     after = json.loads(copy.read_text())["cells"]
     old = [c for c in before if notebook_tools.SETUP_TAG in c["metadata"].get("tags", [])]
     rest = [c for c in before if c not in old]
-    assert after[:1] + after[2:] == rest                                    # ids and sources untouched
+    assert after[:1] + after[2:] == rest                        # ids and sources untouched
     assert after[1]["source"] == notebook_tools.setup_cell_source()
     assert after[1]["id"] == (old[0]["id"] if old else "setup")
-    notebook_tools.sync([copy])                                             # a second run: no change
+    notebook_tools.sync([copy])                                 # a second run: no change
     assert json.loads(copy.read_text())["cells"] == after
 
 

@@ -7,8 +7,8 @@
     python tools/notebooks.py clean                             # drop outputs and execution counts
 
 Percent format: ``# %%`` starts a code cell, ``# %% [markdown]`` a markdown cell (its lines lose the
-leading ``# ``); ``tags=a,b`` after either marker sets cell tags. The setup cell is added after the title
-(the first Markdown cell starting with ``# ``): a notebook starts with its title.
+leading ``# ``); ``tags=a,b`` after either marker sets cell tags. The setup cell is added after
+the title (the first Markdown cell starting with ``# ``): a notebook starts with its title.
 Solutions: a markdown solution is folded in every renderer (site, JupyterLab, Colab) by plain HTML,
 ``<details>``, a ``<summary>Solution</summary>`` line, a blank line, the Markdown, a blank line, ``</details>``;
 a code solution is tagged ``solution`` and ``hide-input`` (the site folds it) and has
@@ -37,11 +37,12 @@ def repository_url() -> str:
     return match.group(1).strip("'\"")
 
 
-# The setup cell, right under every chapter's title. Where cnnlit is missing (Colab) it installs it with pip,
-# without extras, on top of the torch already there; a failed install ends in one sentence quoting git's or
-# pip's own reason (its first "fatal:" or "ERROR:" line), not in pip's traceback. cnnlit.about() then prints
-# the device (the GPU's name on one) and the profile. Folded on the site (hide-input) and in JupyterLab
-# (source_hidden). tests/test_colab_install.py runs it in a clean environment (the checkout for the URL).
+# The setup cell, right under every chapter's title. Where cnnlit is missing (Colab) it installs it
+# with pip, without extras, on top of the torch already there; a failed install ends in one sentence
+# quoting git's or pip's own reason (its first "fatal:" or "ERROR:" line), not pip's traceback.
+# cnnlit.about() then prints the device (a GPU by name) and the profile. Folded on the site
+# (hide-input) and in JupyterLab (source_hidden). tests/test_colab_install.py runs it in a clean
+# environment, with the checkout in place of the URL.
 SETUP_CELL = """\
 # Setup: install cnnlit, the book's package, where it is missing (on Colab).
 import importlib.util, subprocess, sys
@@ -70,20 +71,20 @@ def _cell(kind: str, source: str, tags: list[str]) -> dict:
 
 
 def setup_cell() -> dict:
-    """The setup cell, folded: the site hides code tagged hide-input, JupyterLab code with source_hidden."""
+    """The setup cell, folded: the site hides code tagged hide-input, JupyterLab source_hidden."""
     cell = _cell("code", setup_cell_source(), SETUP_TAGS)
     cell["metadata"]["jupyter"] = {"source_hidden": True}
     return cell
 
 
 def title_index(cells: list[dict]) -> int:
-    """The index of the title: the first Markdown cell that starts with a level-1 heading (-1: none)."""
+    """The title's index: the first Markdown cell starting with a level-1 heading (-1: none)."""
     return next((i for i, cell in enumerate(cells) if cell["cell_type"] == "markdown"
                  and _source(cell).lstrip().startswith("# ")), -1)
 
 
 def with_setup_cell(cells: list[dict]) -> list[dict]:
-    """``cells`` with one setup cell, the current one, right after the title (first where there is none).
+    """``cells`` with one setup cell, the current one, right after the title (first without one).
     An old setup cell, wherever it is, is replaced and keeps its id; no other cell changes."""
     old = [cell for cell in cells if SETUP_TAG in cell.get("metadata", {}).get("tags", [])]
     rest = [cell for cell in cells if not any(cell is o for o in old)]
@@ -143,8 +144,8 @@ def chapters() -> list[Path]:
 
 
 def sync(paths: list[Path] | None = None) -> None:
-    """Give every chapter (or ``paths``) the current setup cell, right after its title; the other cells,
-    ids included, stay as they are, so that other branches' edits still merge."""
+    """Give every chapter (or ``paths``) the current setup cell, right after its title; the other
+    cells, ids included, stay as they are, so that other branches' edits still merge."""
     for path in chapters() if paths is None else paths:
         notebook = json.loads(path.read_text())
         notebook["cells"] = with_setup_cell(notebook["cells"])
