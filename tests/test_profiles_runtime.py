@@ -85,3 +85,13 @@ def test_about_tells_a_colab_runtime_without_a_gpu_where_to_get_one(monkeypatch,
     lines = capsys.readouterr().out.splitlines()
     assert "device: cpu" in lines[0] or "device: mps" in lines[0]
     assert lines[-1].startswith("Colab: no GPU") and "Runtime > Change runtime type" in lines[-1]
+
+
+def test_about_names_the_gpu_it_runs_on(monkeypatch, capsys):
+    import torch
+
+    monkeypatch.setenv("CNNLIT_PROFILE", "full")
+    monkeypatch.setattr(cnnlit, "device", lambda: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda where=None: "Tesla T4")
+    cnnlit.about()
+    assert "device: cuda (Tesla T4) | profile 'full'" in capsys.readouterr().out
