@@ -44,6 +44,21 @@ reveal the effect: such an ``expected`` raises ValueError when the cell runs, wh
 A dry run (``CNNLIT_DRY_RUN=1``: 2 batches, 1 epoch) trains nothing, so it judges nothing:
 ``expect``, ``verdict`` and ``compare(rows, trained=True)`` print "skipped in a dry run" instead.
 
+**In a chapter**, an experiment takes three cells (predict, run, verdict):
+
+1. Markdown: what to expect, per profile: the direction of the effect, the paper's number and
+   setting, and what counts as noise at this profile's scale. This text never depends on the run.
+2. Code: the experiment, ending with one value per seed for A and for B.
+3. Code: the verdict, whose ``expected`` says what the Markdown says, e.g.::
+
+       verdict("overlapping pooling lowers the test error", errors["overlapping"],
+               errors["non-overlapping"], direction="lower", fmt=".1%",
+               labels=("overlapping", "non-overlapping"), expected={"cpu": "within the noise"});
+
+   (``full`` left out: a null result is not asserted there, so it only reports; ``smoke`` left
+   out: one seed judges nothing.) A sentence that depends on the outcome is the verdict line, not
+   a paragraph built in an f-string; interpretation that holds whatever the outcome is Markdown.
+
 Everything prints plain text (no Markdown, hence no math to render).
 """
 from __future__ import annotations
@@ -187,8 +202,9 @@ class Verdict:
             " (one number)" if d.reference else spread(d.b_std))
         margin = f" by more than {self._number(self.margin)}" if self.margin else ""
         lines = [f"claim: {self.claim}",
-                 f"  {a:<{width}}  {self._number(d.a_mean)}{spread(d.a_std)}"
-                 f"   (mean ± standard deviation over {d.seeds} seed{'s' * (d.seeds != 1)})",
+                 f"  {a:<{width}}  {self._number(d.a_mean)}{spread(d.a_std)}   "
+                 + ("(one seed)" if d.seeds < 2 else
+                    f"(mean ± standard deviation over {d.seeds} seeds)"),
                  b_line]
         if d.seeds < 2:
             lines.append(f"  {'difference':<{width}}  {self._number(d.value, True)}; one seed "
