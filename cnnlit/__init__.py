@@ -42,14 +42,21 @@ def __getattr__(name: str):
 
 
 def about() -> None:
-    """Print where this notebook runs: device, profile, versions; then the CPU's thread settings and fast path."""
+    """Print where this notebook runs: device (a GPU by name), profile, versions; then the CPU's
+    thread settings and fast path; on Colab without a GPU, where to ask for one."""
     import platform
+    import sys
 
     import torch
 
     from . import fastpath
 
-    line = (f"cnnlit {__version__} | torch {torch.__version__} | device: {device()} | {profile()} | "
+    where = device()
+    named = f"{where} ({torch.cuda.get_device_name(where)})" if where.type == "cuda" else f"{where}"
+    line = (f"cnnlit {__version__} | torch {torch.__version__} | device: {named} | {profile()} | "
             f"python {platform.python_version()}")
     print(line)
     print(f"CPU: {_threads.thread_settings()}; {fastpath.fast_path_settings()}")
+    if "google.colab" in sys.modules and not torch.cuda.is_available():
+        print("Colab: no GPU in this runtime (Runtime > Change runtime type gives one, "
+              "and the full profile)")

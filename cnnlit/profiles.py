@@ -21,10 +21,11 @@ import torch
 from .runtime import env_flag
 
 __all__ = ["DRY_RUN_BATCHES", "DRY_RUN_VARIABLE", "PROFILE_VARIABLE", "PROFILES", "Profile",
-           "dry_run", "profile"]
+           "STRICT_VARIABLE", "dry_run", "profile", "strict"]
 
 PROFILE_VARIABLE = "CNNLIT_PROFILE"
 DRY_RUN_VARIABLE = "CNNLIT_DRY_RUN"
+STRICT_VARIABLE = "CNNLIT_STRICT"    # set by `make test` and `make book`: see strict()
 DRY_RUN_BATCHES = 2      # batches per epoch (and per evaluation) in a dry run, as Lightning's fast_dev_run
 
 
@@ -79,6 +80,15 @@ def profile(name: Optional[str] = None) -> Profile:
 
 def dry_run() -> bool:
     """True when ``CNNLIT_DRY_RUN`` is 1/true/yes/on: every training and evaluation loop stops after
-    :data:`DRY_RUN_BATCHES` batches and 1 epoch, while the profile's data, sizes and models stay as they are.
-    Checks that only hold after real training report "skipped in a dry run" instead of failing."""
+    :data:`DRY_RUN_BATCHES` batches and 1 epoch, while the profile's data, sizes and models stay as
+    they are. Checks that only hold after real training report "skipped in a dry run" instead of
+    failing."""
     return env_flag(DRY_RUN_VARIABLE, False, "dry run")
+
+
+def strict() -> bool:
+    """True when ``CNNLIT_STRICT`` is 1/true/yes/on, as `make test` and `make book` set it: a
+    result that contradicts what the chapter's text says for the running profile then stops the
+    notebook (and the build). Unset, as for a student or an instructor, it is printed and the
+    notebook goes on (:func:`cnnlit.paper.verdict`, :func:`cnnlit.paper.expect`)."""
+    return env_flag(STRICT_VARIABLE, False, "the book's build: contradicted results fail")

@@ -74,9 +74,10 @@ def test_without_the_switch_every_batch_and_epoch_runs(monkeypatch):
 
 def test_expect_is_silent_when_the_claim_holds_and_names_it_when_not(monkeypatch, capsys):
     monkeypatch.delenv(DRY_RUN_VARIABLE, raising=False)
+    monkeypatch.setenv("CNNLIT_STRICT", "1")            # as in `make test`: a failed claim raises
     assert paper.expect(0.91 > 0.85, "the tiny network passes 85% test accuracy") is True
     assert capsys.readouterr().out == ""
-    with pytest.raises(paper.ResultCheckFailed, match="does not hold: the tiny network passes 85%"):
+    with pytest.raises(paper.ResultCheckFailed, match="did not show: the tiny network passes 85%"):
         paper.expect(0.42 > 0.85, "the tiny network passes 85% test accuracy")
     with pytest.raises(ValueError, match="claim in words"):
         paper.expect(True, " ")

@@ -70,3 +70,28 @@ def test_about_names_device_and_profile(monkeypatch, capsys):
     assert cnnlit.about() is None                   # prints, so a notebook shows each line once
     lines = capsys.readouterr().out.splitlines()
     assert "device: " in lines[0] and "profile 'smoke'" in lines[0] and len(lines) == len(set(lines))
+
+
+def test_about_tells_a_colab_runtime_without_a_gpu_where_to_get_one(monkeypatch, capsys):
+    import sys
+    import types
+
+    import torch
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("CNNLIT_DEVICE", raising=False)
+    cnnlit.about()
+    lines = capsys.readouterr().out.splitlines()
+    assert "device: cpu" in lines[0] or "device: mps" in lines[0]
+    assert lines[-1].startswith("Colab: no GPU") and "Runtime > Change runtime type" in lines[-1]
+
+
+def test_about_names_the_gpu_it_runs_on(monkeypatch, capsys):
+    import torch
+
+    monkeypatch.setenv("CNNLIT_PROFILE", "full")
+    monkeypatch.setattr(cnnlit, "device", lambda: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda where=None: "Tesla T4")
+    cnnlit.about()
+    assert "device: cuda (Tesla T4) | profile 'full'" in capsys.readouterr().out

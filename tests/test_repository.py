@@ -1,4 +1,5 @@
-"""The repository's own rules: clean notebooks, one setup cell, a table of contents that matches."""
+"""The repository's own rules: clean notebooks, a title then one setup cell, a table of contents
+that matches."""
 import json
 import re
 import sys
@@ -26,13 +27,37 @@ def test_notebook_is_stored_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
-def test_notebook_starts_with_the_common_setup_cell(path):
-    first = json.loads(path.read_text())["cells"][0]
-    source = "".join(first["source"]) if isinstance(first["source"], list) else first["source"]
+def test_notebook_starts_with_its_title_then_the_folded_setup_cell(path):
+    cells = json.loads(path.read_text())["cells"]
+    title, setup = cells[0], cells[1]
+    assert title["cell_type"] == "markdown" and title["source"].startswith("# "), (
+        f"{path.name}: the notebook does not start with its title")
+    source = "".join(setup["source"]) if isinstance(setup["source"], list) else setup["source"]
     assert source == notebook_tools.setup_cell_source(), (
-        f"{path.name}: the first cell differs from the setup cell; run `python tools/notebooks.py sync`")
+        f"{path.name}: the cell after the title differs from the setup cell; run "
+        "`python tools/notebooks.py sync`")
     assert notebook_tools.repository_url() in source
-    assert first["metadata"]["tags"] == notebook_tools.SETUP_TAGS
+    assert setup["metadata"]["tags"] == notebook_tools.SETUP_TAGS            # the site folds it
+    assert setup["metadata"]["jupyter"]["source_hidden"] is True             # and JupyterLab
+    tagged = [i for i, c in enumerate(cells)
+              if notebook_tools.SETUP_TAG in c["metadata"].get("tags", [])]
+    assert tagged == [1], f"{path.name}: setup cells at {tagged}"
+
+
+def test_sync_puts_the_setup_cell_after_the_title_and_changes_nothing_else(tmp_path):
+    chapter = CHAPTERS[0]
+    before = json.loads(chapter.read_text())["cells"]
+    copy = tmp_path / chapter.name
+    copy.write_text(chapter.read_text())
+    notebook_tools.sync([copy])
+    after = json.loads(copy.read_text())["cells"]
+    old = [c for c in before if notebook_tools.SETUP_TAG in c["metadata"].get("tags", [])]
+    rest = [c for c in before if c not in old]
+    assert after[:1] + after[2:] == rest                        # ids and sources untouched
+    assert after[1]["source"] == notebook_tools.setup_cell_source()
+    assert after[1]["id"] == (old[0]["id"] if old else "setup")
+    notebook_tools.sync([copy])                                 # a second run: no change
+    assert json.loads(copy.read_text())["cells"] == after
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)

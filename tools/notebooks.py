@@ -1,13 +1,14 @@
 """Notebook chores for the book's authors.
 
     python tools/notebooks.py build SOURCE.py NOTEBOOK.ipynb   # percent-format script -> clean notebook
-    python tools/notebooks.py setup-cell                        # print the setup cell every chapter starts with
-    python tools/notebooks.py sync                              # rewrite every notebook's setup cell
+    python tools/notebooks.py setup-cell                        # print the setup cell
+    python tools/notebooks.py sync [NOTEBOOK...]                # the setup cell, after each title
     python tools/notebooks.py student OUTDIR                    # solution-free copies for a class
     python tools/notebooks.py clean                             # drop outputs and execution counts
 
 Percent format: ``# %%`` starts a code cell, ``# %% [markdown]`` a markdown cell (its lines lose the
-leading ``# ``); ``tags=a,b`` after either marker sets cell tags. The setup cell is added first.
+leading ``# ``); ``tags=a,b`` after either marker sets cell tags. The setup cell is added after
+the title (the first Markdown cell starting with ``# ``): a notebook starts with its title.
 Solutions: a markdown solution is folded in every renderer (site, JupyterLab, Colab) by plain HTML,
 ``<details>``, a ``<summary>Solution</summary>`` line, a blank line, the Markdown, a blank line, ``</details>``;
 a code solution is tagged ``solution`` and ``hide-input`` (the site folds it) and has
@@ -36,38 +37,26 @@ def repository_url() -> str:
     return match.group(1).strip("'\"")
 
 
-# The first cell of every chapter. Where cnnlit is missing (Colab) it installs it with pip, without extras,
-# on top of the torch already there; a failed install ends in one sentence on the cause and the remedy, not
-# in pip's traceback. On Colab it then names the GPU it got and the profile that follows from it.
-# tests/test_colab_install.py runs it in a clean environment (with the checkout in place of the URL).
+# The setup cell, right under every chapter's title. Where cnnlit is missing (Colab) it installs it
+# with pip, without extras, on top of the torch already there; a failed install ends in one sentence
+# quoting git's or pip's own reason (its first "fatal:" or "ERROR:" line), not pip's traceback.
+# cnnlit.about() then prints the device (a GPU by name) and the profile. Folded on the site
+# (hide-input) and in JupyterLab (source_hidden). tests/test_colab_install.py runs it in a clean
+# environment, with the checkout in place of the URL.
 SETUP_CELL = """\
-# Setup (the same in every chapter): on Colab, install cnnlit from the book's repository.
+# Setup: install cnnlit, the book's package, where it is missing (on Colab).
 import importlib.util, subprocess, sys
 REPOSITORY = "{url}"
-OFFLINE = ("resolve host", "name resolution", "unreachable", "failed to connect",
-           "establish a new connection", "timed out", "satisfies the requirement")
-NOT_A_REPOSITORY = ("not found", "not appear to be a git repository", "could not read")
 if importlib.util.find_spec("cnnlit") is None:
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{{REPOSITORY}}"],
                          capture_output=True, text=True)
     if pip.returncode != 0:
-        log = pip.stderr.lower()
-        if any(s in log for s in OFFLINE):
-            cause = ("there is no network here; connect (on Colab: Runtime > Reconnect) "
-                     "and run this cell again")
-        elif any(s in log for s in NOT_A_REPOSITORY):
-            cause = f"{{REPOSITORY}} is not a repository pip can read; correct REPOSITORY above"
-        else:
-            cause = "pip failed, saying: " + " | ".join(pip.stderr.strip().splitlines()[-3:])
-        raise RuntimeError(f"cnnlit is not installed and installing it failed: {{cause}}. "
-                           f"Or install it yourself: pip install git+{{REPOSITORY}}") from None
+        said = [line.strip() for line in pip.stderr.splitlines()
+                if line.strip().startswith(("fatal:", "ERROR:"))] or ["pip failed"]
+        raise RuntimeError(f"cnnlit is not installed and installing it failed: {{said[0]}} (check "
+                           "the network and REPOSITORY above, then run this cell again)") from None
 import cnnlit
-cnnlit.about()
-if "google.colab" in sys.modules:
-    import torch
-    gpu = (torch.cuda.get_device_name() if torch.cuda.is_available()
-           else "none (Runtime > Change runtime type)")
-    print(f"Colab GPU: {{gpu}} | profile: {{cnnlit.profile().name}}")"""
+cnnlit.about()"""
 
 
 def setup_cell_source() -> str:
@@ -81,20 +70,53 @@ def _cell(kind: str, source: str, tags: list[str]) -> dict:
     return cell
 
 
+def setup_cell() -> dict:
+    """The setup cell, folded: the site hides code tagged hide-input, JupyterLab source_hidden."""
+    cell = _cell("code", setup_cell_source(), SETUP_TAGS)
+    cell["metadata"]["jupyter"] = {"source_hidden": True}
+    return cell
+
+
+def title_index(cells: list[dict]) -> int:
+    """The title's index: the first Markdown cell starting with a level-1 heading (-1: none)."""
+    return next((i for i, cell in enumerate(cells) if cell["cell_type"] == "markdown"
+                 and _source(cell).lstrip().startswith("# ")), -1)
+
+
+def with_setup_cell(cells: list[dict]) -> list[dict]:
+    """``cells`` with one setup cell, the current one, right after the title (first without one).
+    An old setup cell, wherever it is, is replaced and keeps its id; no other cell changes."""
+    old = [cell for cell in cells if SETUP_TAG in cell.get("metadata", {}).get("tags", [])]
+    rest = [cell for cell in cells if not any(cell is o for o in old)]
+    fresh = setup_cell()
+    if old and "id" in old[0]:
+        fresh["id"] = old[0]["id"]
+    at = title_index(rest) + 1
+    return rest[:at] + [fresh] + rest[at:]
+
+
 def _notebook(cells: list[dict]) -> dict:
     return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
             "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                          "language_info": {"name": "python"}}}
 
 
-def _write(path: Path, notebook: dict) -> None:
+def _write(path: Path, notebook: dict, *, renumber: bool = True) -> None:
+    """Write as the repository stores notebooks; ``renumber`` gives the cells ids c000, c001..."""
     for index, cell in enumerate(notebook["cells"]):
-        cell["id"] = f"c{index:03d}"
+        if renumber or "id" not in cell:
+            cell["id"] = f"c{index:03d}" if renumber else _free_id(notebook["cells"])
     path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
 
 
+def _free_id(cells: list[dict]) -> str:
+    taken = {cell.get("id") for cell in cells}
+    return next(name for name in ("setup", *(f"setup-{n}" for n in range(1, len(cells) + 2)))
+                if name not in taken)
+
+
 def build(source: Path, target: Path) -> None:
-    cells = [_cell("code", setup_cell_source(), SETUP_TAGS)]
+    cells = []
     kind, tags, lines = None, [], []
 
     def flush():
@@ -114,23 +136,20 @@ def build(source: Path, target: Path) -> None:
         elif kind is not None:
             lines.append(line)
     flush()
-    _write(target, _notebook(cells))
+    _write(target, _notebook(with_setup_cell(cells)))
 
 
 def chapters() -> list[Path]:
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def sync() -> None:
-    for path in chapters():
+def sync(paths: list[Path] | None = None) -> None:
+    """Give every chapter (or ``paths``) the current setup cell, right after its title; the other
+    cells, ids included, stay as they are, so that other branches' edits still merge."""
+    for path in chapters() if paths is None else paths:
         notebook = json.loads(path.read_text())
-        first = notebook["cells"][0] if notebook["cells"] else None
-        fresh = _cell("code", setup_cell_source(), SETUP_TAGS)
-        if first and SETUP_TAG in first.get("metadata", {}).get("tags", []):
-            notebook["cells"][0] = fresh
-        else:
-            notebook["cells"].insert(0, fresh)
-        _write(path, notebook)
+        notebook["cells"] = with_setup_cell(notebook["cells"])
+        _write(path, notebook, renumber=False)
 
 
 def clean() -> None:
@@ -179,7 +198,7 @@ if __name__ == "__main__":
     elif command == "setup-cell":
         print(setup_cell_source())
     elif command == "sync":
-        sync()
+        sync([Path(a) for a in arguments] or None)
     elif command == "clean":
         clean()
     elif command == "student" and len(arguments) == 1:

@@ -1,0 +1,224 @@
+"""The lesson stays in the cells (issue 24), read from every chapter's source without running it:
+
+- running every cell never replaces a name the student defined: no cell tagged ``solution`` binds a
+  top-level name that a student's cell (an untagged code cell of the Exercises section) binds;
+- a sentence that depends on the outcome is the verdict line (``cnnlit.paper.verdict``), never a
+  paragraph built in code: a ``display(Markdown(f"..."))`` says at most one sentence;
+- one ``claim``/``expect``, in ``cnnlit.paper``: no notebook defines its own ``claim``.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda,
+          ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["cells"]
+
+
+def _tree(cell: dict) -> ast.Module:
+    """A code cell's syntax tree, IPython's ``%magic`` and ``!shell`` lines left out."""
+    source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+    return ast.parse("\n".join(line for line in source.splitlines()
+                               if not line.lstrip().startswith(("%", "!"))))
+
+
+def _is_solution(cell: dict) -> bool:
+    return "solution" in cell.get("metadata", {}).get("tags", [])
+
+
+def _stores(node: ast.AST):
+    """Names ``node`` binds in its own scope (not inside functions, lambdas or comprehensions)."""
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+        yield node.id
+    for child in ast.iter_child_nodes(node):
+        if not isinstance(child, NESTED):
+            yield from _stores(child)
+
+
+def top_level_names(cell: dict) -> set[str]:
+    """Every name a code cell binds at the notebook's top level: assignments, loops,
+    ``with ... as``, definitions and imports."""
+    names = set()
+    for statement in _tree(cell).body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(statement.name)
+        elif isinstance(statement, (ast.Import, ast.ImportFrom)):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in statement.names}
+        else:
+            names |= set(_stores(statement))
+    return names
+
+
+def student_cells(cells: list[dict]) -> list[int]:
+    """Indices of the code cells a student writes in: untagged code cells after '## Exercises'."""
+    start = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+                  and re.search(r"^## Exercises", "".join(c["source"]), flags=re.MULTILINE)),
+                 len(cells))
+    return [i for i, c in enumerate(cells)
+            if i > start and c["cell_type"] == "code" and not _is_solution(c)]
+
+
+def overwritten_names(cells: list[dict]) -> dict[int, list[str]]:
+    """Per solution cell, the student's names it binds again."""
+    students = set().union(*[top_level_names(cells[i]) for i in student_cells(cells)])
+    found = {}
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] == "code" and _is_solution(cell):
+            clash = sorted(top_level_names(cell) & students)
+            if clash:
+                found[index] = clash
+    return found
+
+
+# --------------------------------------------------------------------------- text built in code
+
+ABBREVIATIONS = re.compile(r"\b(e\.g|i\.e|cf|vs|et al|etc|Fig|Figs|Eq|Sec|approx|no)\.", flags=re.I)
+HOLE = "…"                    # what a formatted value or an unknown expression reads as
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a paragraph: split after . ! or ? (and any closing bracket, quote or bold
+    marker) followed by a space; abbreviations ("e.g.") and decimals (2.5) do not end one."""
+    text = ABBREVIATIONS.sub(lambda match: match.group(0)[:-1], text.strip())
+    pieces = re.split(r"[.!?][)\]\"'*_`]*\s+", text)
+    return [piece for piece in pieces if re.search(r"\w", piece)]
+
+
+class _Text:
+    """The words a Markdown call's argument can produce, as far as the notebook's source shows
+    them: f-string literals, string constants, ``+`` concatenation, the longer branch of
+    ``a if c else b``, names assigned in the same cell, and what functions defined in the notebook
+    return. Anything else reads as a hole."""
+
+    def __init__(self, functions: dict[str, ast.FunctionDef], assignments: dict[str, ast.AST]):
+        self.functions, self.assignments, self.seen = functions, assignments, set()
+
+    def __call__(self, node: ast.AST) -> str:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            return "".join(self(part) if isinstance(part, ast.Constant) else HOLE
+                           for part in node.values)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return self(node.left) + self(node.right)
+        if isinstance(node, ast.IfExp):
+            return max(self(node.body), self(node.orelse), key=lambda text: len(sentences(text)))
+        key = None
+        if isinstance(node, ast.Name) and node.id in self.assignments:
+            key, value = ("name", node.id), self.assignments[node.id]
+            returned = [value]
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in self.functions):
+            key = ("function", node.func.id)
+            returned = [n.value for n in ast.walk(self.functions[node.func.id])
+                        if isinstance(n, ast.Return) and n.value is not None]
+        if key is None or key in self.seen or not returned:
+            return HOLE
+        self.seen.add(key)
+        try:
+            return max((self(value) for value in returned), key=lambda text: len(sentences(text)))
+        finally:
+            self.seen.discard(key)
+
+
+def built_paragraphs(cells: list[dict]) -> dict[int, list[str]]:
+    """Per code cell, the text of each ``Markdown(...)`` built in code (not a plain constant)."""
+    functions = {}
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            functions.update({node.name: node for node in ast.walk(_tree(cell))
+                              if isinstance(node, ast.FunctionDef)})
+    found = {}
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        tree = _tree(cell)
+        assignments = {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+                       for target in node.targets if isinstance(target, ast.Name)}
+        read = _Text(functions, assignments)
+        for node in ast.walk(tree):
+            called = isinstance(node, ast.Call) and getattr(node.func, "id",
+                                                            getattr(node.func, "attr", None))
+            if called == "Markdown" and node.args and not isinstance(node.args[0], ast.Constant):
+                found.setdefault(index, []).append(read(node.args[0]))
+    return found
+
+
+def claim_definitions(cells: list[dict]) -> list[int]:
+    """Indices of code cells that define a function (or bind a name) called ``claim``."""
+    def defines(node):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return node.name == "claim"
+        return isinstance(node, ast.Name) and node.id == "claim" and isinstance(node.ctx, ast.Store)
+
+    return [index for index, cell in enumerate(cells) if cell["cell_type"] == "code"
+            and any(defines(node) for node in ast.walk(_tree(cell)))]
+
+
+# --------------------------------------------------------------------------- the scanners, checked
+
+def _notebook(*cells) -> list[dict]:
+    return [{"cell_type": kind, "metadata": {"tags": tags}, "source": source}
+            for kind, tags, source in cells]
+
+
+def test_the_scanners_find_what_they_look_for():
+    cells = _notebook(
+        ("code", [], "import math\ndef conv2d(x):\n    return x\n"),          # the chapter's own
+        ("markdown", [], "## Exercises\n\n1. Write conv2d."),
+        ("code", [], "def conv2d(x, w):\n    return None\n"
+                     "answers = {k: 1 for k in 'ab'}\nfor i in []: pass"),
+        ("code", ["solution", "hide-input"],
+         "def conv2d(x, w):\n    return x\nsquares = [k for k in 'ab']"),
+        ("code", ["solution"], "import math\nreference_i = 3\nx, (i, j) = 1, (2, 3)"),
+        ("code", [], "def claim(c, t):\n    pass\nverdict = 'ok' if True else 'no'\n"
+                     "display(Markdown(f'One {verdict}. Two, e.g. 2.5 points.'))\n"
+                     "display(Markdown(f'**(b) Pooling.** ' + reading()))"),
+        ("code", [], "def reading():\n    return f'Ends at {1}%: beyond. The paper said so.'\n"
+                     "display(Markdown(f'One sentence, e.g. this one: {2.5} points.'))\n"
+                     "display(Markdown('A constant. Not built in code.'))"))
+    assert student_cells(cells) == [2, 5, 6]
+    assert top_level_names(cells[2]) == {"conv2d", "answers", "i"}      # not the comprehension's k
+    assert overwritten_names(cells) == {3: ["conv2d"], 4: ["i"]}       # math: the chapter's import
+    paragraphs = built_paragraphs(cells)
+    assert sorted(paragraphs) == [5, 6]
+    assert [len(sentences(text)) for text in paragraphs[5]] == [2, 3]
+    assert [len(sentences(text)) for text in paragraphs[6]] == [1]
+    assert claim_definitions(cells) == [5]
+
+
+# --------------------------------------------------------------------------- every chapter
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_solution_replaces_a_name_the_student_defined(path):
+    clashes = overwritten_names(_cells(path))
+    assert not clashes, (f"{path.name}: solution cells bind the student's names, so Run All "
+                         f"replaces the student's work (cell: names): {clashes}")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_paragraph_is_built_in_code(path):
+    long = {index: [len(sentences(text)) for text in texts]
+            for index, texts in built_paragraphs(_cells(path)).items()
+            if any(len(sentences(text)) > 1 for text in texts)}
+    assert not long, (f"{path.name}: display(Markdown(f...)) builds a paragraph of more than one "
+                      f"sentence (cell: sentences per Markdown call): {long}; write what holds "
+                      "whatever the outcome as Markdown, and the outcome as cnnlit.paper.verdict's "
+                      "line")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_notebook_defines_its_own_claim(path):
+    cells = claim_definitions(_cells(path))
+    assert not cells, (f"{path.name}: cells {cells} define `claim`; use cnnlit.paper.expect "
+                       "or cnnlit.paper.verdict, with the profiles the text states")
