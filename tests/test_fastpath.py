@@ -204,7 +204,7 @@ def test_auxiliary_outputs_come_back_as_float32():
 
 def test_command_line_takes_the_fast_path_and_its_switches(cpu_kind, monkeypatch, tmp_path, capsys):
     from PIL import Image
-    from cnnlit.train import command_line
+    from cnnlit.train import command_line, loop
     cpu_kind("x86_64", {"avx512_bf16"})
     monkeypatch.setenv("CNNLIT_DRY_RUN", "1")
     for split in ("train", "val"):
@@ -213,8 +213,8 @@ def test_command_line_takes_the_fast_path_and_its_switches(cpu_kind, monkeypatch
             for i in range(4):
                 Image.new("RGB", (8, 8), (40 * i, 200 if label == "a" else 20, 90)).save(tmp_path / split / label / f"{i}.png")
     plans = []
-    original = command_line.train_epoch
-    monkeypatch.setattr(command_line, "train_epoch",
+    original = loop.train_epoch                  # the command line trains through fit's epochs
+    monkeypatch.setattr(loop, "train_epoch",
                         lambda *a, **k: plans.append(k["plan"]) or original(*a, **k))
     common = ["--model", "resnet20", "--data", str(tmp_path), "--image-size", "8", "--batch-size", "4",
               "--workers", "0", "--recipe", "resnet", "--epochs", "1"]
