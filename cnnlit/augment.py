@@ -3,12 +3,13 @@ images or batches, VGG's and ResNet's scale jittering (:class:`RandomShorterSide
 CIFAR-10 shifts and flips on a whole batch on its device (:func:`pad_crop_flip`).
 
 1. Translations and reflections: images are rescaled so the shorter side is 256 and the central 256 x 256
-   patch is kept; training uses random 224 x 224 patches of it and their horizontal reflections
+   patch is kept (section 2); training uses random 224 x 224 patches of it and their horizontal reflections
    (a factor of 2048 more training examples).
 2. PCA colour augmentation: with p_i, lambda_i the eigenvectors and eigenvalues of the 3 x 3 covariance of
    RGB pixel values over the training set, every training image gets the same colour shift added to all
    of its pixels, [p1 p2 p3] [a1 lambda1, a2 lambda2, a3 lambda3]^T, with a_i ~ N(0, 0.1) drawn once per
-   image (per presentation). Pixel values here are in [0, 1]; the paper does not state its scale.
+   image (per presentation). Pixel values here are in [0, 1]. The paper's network read "centered raw RGB
+   values" (section 2), 0-255, but section 4.1 does not say on which scale it took the eigenvalues.
 
 Images are tensors (3, H, W) or batches (N, 3, H, W) of floats in [0, 1]. Randomness comes from an optional
 ``torch.Generator`` so a figure can be redrawn identically.
@@ -42,7 +43,7 @@ def _check(image: torch.Tensor) -> None:
 
 
 def rescale_and_center_crop(image: torch.Tensor, size: int = 256) -> torch.Tensor:
-    """The paper's preprocessing: shorter side rescaled to ``size``, then the central size x size patch."""
+    """The paper's preprocessing (section 2): shorter side rescaled to ``size``, then the central patch."""
     _check(image)
     batch = image if image.ndim == 4 else image[None]
     height, width = batch.shape[-2:]

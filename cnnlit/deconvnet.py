@@ -1,4 +1,5 @@
-"""The deconvnet of Zeiler & Fergus (2013), Section 2.1: send one feature map back to pixel space.
+"""The deconvnet (Zeiler et al. 2011) as Zeiler & Fergus (2014), Section 2.1, use it: a probe that sends
+one feature map back to pixel space.
 
 Every layer of the network gets a mirror image that runs the other way:
 

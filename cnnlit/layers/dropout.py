@@ -1,8 +1,9 @@
 """Dropout as the 2012 paper describes it, next to the "inverted" dropout PyTorch ships.
 
-Krizhevsky et al. 2012, section 4.2 (and Srivastava et al. 2014): while training, each hidden unit's output
-is set to zero with probability p = 0.5; at test time all units are used and their outputs are
-multiplied by 0.5 (1 - p), so a unit's test output equals its expected training output.
+Krizhevsky et al. 2012, section 4.2, after Hinton et al. 2012 (arXiv:1207.0580; the journal account is
+Srivastava et al. 2014): while training, each hidden unit's output is set to zero with probability
+p = 0.5; at test time all units are used and their outputs are multiplied by 0.5 (1 - p), so a unit's
+test output equals its expected training output.
 
 PyTorch's ``nn.Dropout`` moves the scaling into training: kept units are multiplied by 1 / (1 - p) and the
 test-time network is left untouched. The expectations are the same:

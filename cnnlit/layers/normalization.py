@@ -4,7 +4,8 @@
 
 over ``n`` adjacent kernel maps at the same position (channels past either end are left out). The paper
 uses k = 2, n = 5, alpha = 1e-4, beta = 0.75, applied after the ReLU of conv1 and conv2: ``ALEXNET_LRN``,
-the layer's defaults. ZF Net, VGG (A-LRN) and GoogLeNet reuse these constants.
+the layer's defaults. Only VGG says it reuses them (A-LRN, Simonyan & Zisserman 2015, Section 2.1);
+ZF Net and GoogLeNet print no constants for theirs, and cnnlit gives them AlexNet's.
 
 PyTorch's ``torch.nn.LocalResponseNorm`` divides alpha by n (it averages the squares instead of summing
 them), so the paper's layer is ``torch.nn.LocalResponseNorm(n, alpha * n, beta, k)``: see :meth:`to_torch`.

@@ -5,7 +5,9 @@ Three builders:
 
 - ``alexnet(variant="paper")``: the published two-tower network (section 3.5, Figure 2) on 227 x 227 inputs.
 - ``alexnet(variant="torchvision")``: the single-tower network torchvision ships (after Krizhevsky's 2014
-  "one weird trick" version), with torchvision's module names, so its ``state_dict`` loads unchanged.
+  "one weird trick" version, whose footnote gives 64-192-384-384-256 kernels; torchvision's conv4 has 256,
+  from cuda-convnet2's one-GPU configuration: pytorch/vision#463), with torchvision's module names, so its
+  ``state_dict`` loads unchanged.
 - ``alexnet_small``: the same ingredients (ReLU, LRN, overlapping pooling, dropout) scaled down to
   28 x 28 / 32 x 32 images, each one a switch, for the chapter's CPU experiments.
 """
@@ -66,7 +68,7 @@ class AlexNet(nn.Module):
         for index, row in enumerate(map(ConvRow._make, convolutions), 1):
             layers[row.name] = nn.Conv2d(channels, row.filters, row.size, row.stride, row.padding,
                                          groups=row.groups)
-            layers[f"relu{index}"] = nn.ReLU(inplace=True)       # ReLU after every layer (section 3.1)
+            layers[f"relu{index}"] = nn.ReLU(inplace=True)       # ReLU after every layer (section 3.5)
             if row.normalised:
                 layers[f"norm{index}"] = LocalResponseNorm()   # after the ReLU (section 3.3)
             if row.pooled:
@@ -88,8 +90,9 @@ class AlexNet(nn.Module):
 
 
 class AlexNetTorchvision(nn.Module):
-    """torchvision's AlexNet: one tower, 64-192-384-256-256 kernels, no LRN, adaptive 6 x 6 pooling and
-    dropout before fc6 and fc7. Same submodule names and indices as ``torchvision.models.AlexNet``."""
+    """torchvision's AlexNet: one tower, 64-192-384-256-256 kernels (the 2014 paper's footnote has 384 in
+    conv4), no LRN, adaptive 6 x 6 pooling and dropout before fc6 and fc7. Same submodule names and
+    indices as ``torchvision.models.AlexNet``."""
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.5, in_channels: int = 3):
         super().__init__()
@@ -140,7 +143,7 @@ class AlexNetSmall(nn.Module):
     network" of the paper's Figure 1). Each of the paper's choices is a switch:
 
     - ``activation``: "relu" (section 3.1) or "tanh"
-    - ``lrn``: local response normalisation after the first two layers (section 3.3)
+    - ``lrn``: local response normalisation after the first two layers (sections 3.3, 3.5)
     - ``pooling``: "overlapping" (3 x 3, stride 2; section 3.4) or "non-overlapping" (2 x 2, stride 2).
       Both halve the map (the 3 x 3 window is padded by 1), so the two networks have the same shapes and
       parameters, as in the paper's comparison.

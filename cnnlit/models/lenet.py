@@ -168,7 +168,7 @@ class MAPCriterion(nn.Module):
     With j -> infinity it is cross-entropy on the scores.
 
     ``temperature`` T (our addition; T = 1 is eq. 9) applies the criterion to y_i / T. The paper trained
-    with a per-parameter step size (stochastic diagonal Levenberg-Marquardt, section V and appendix C);
+    with a per-parameter step size (stochastic diagonal Levenberg-Marquardt, section III-B and appendix C);
     with plain SGD, dividing the penalties (sums of 84 squares) by T ~ 8 keeps the early steps sensible.
     """
 
@@ -231,7 +231,7 @@ def lenet5_modern(num_classes: int = 10) -> LeNet5Modern:
 
 
 def paper_distortions(shift: float = 2.0, scale: float = 0.1, shear: float = 0.15):
-    """Random planar affine distortions of a batch on its device, as in section III-C ("horizontal and
+    """Random planar affine distortions of a batch on its device, as in section III-B ("horizontal and
     vertical translations, scaling, squeezing, and horizontal shearing"): shifts up to ``shift`` pixels,
     independent x/y scale factors in 1 +- ``scale`` (scaling and squeezing) and a horizontal shear up to
     +-``shear``. Pixels brought in from outside repeat the border (the background)."""

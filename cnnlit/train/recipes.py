@@ -53,7 +53,7 @@ class Recipe:
 RECIPES = {
     # Krizhevsky et al. 2012, §5 "Details of learning": SGD, batch 128, momentum 0.9, weight decay 0.0005,
     # learning rate 0.01 "divided by 10 when the validation error rate stopped improving", roughly
-    # 90 cycles through the training set. §3 / §4.1: shorter side rescaled to 256, central 256x256,
+    # 90 cycles through the training set. §2 / §4.1: shorter side rescaled to 256, central 256x256,
     # random 224x224 patches and their horizontal reflections. (PCA colour noise, §4.1, is left out.)
     "alexnet": Recipe("alexnet", "krizhevsky2012imagenet", batch_size=128, lr=0.01, momentum=0.9,
                       weight_decay=5e-4, epochs=90, augmentation="crop"),
