@@ -1,4 +1,4 @@
-"""The deconvnet (Zeiler & Fergus 2013, Section 2.1) against hand-made cases and an autograd formulation."""
+"""The deconvnet (Zeiler & Fergus 2014, Section 2.1) against hand-made cases and an autograd formulation."""
 import pytest
 import torch
 import torch.nn.functional as F

@@ -7,7 +7,7 @@ import torchvision
 
 from cnnlit.analysis import count_parameters, depth
 from cnnlit.chapters.vgg import layer_costs
-from cnnlit.layers.lenet import ScaledTanh
+from cnnlit.layers.lenet5_layers import ScaledTanh
 from cnnlit.models import get_model
 from cnnlit.module_tools import on_meta
 
