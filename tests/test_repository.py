@@ -110,3 +110,12 @@ def test_student_copies_drop_solutions(tmp_path):
         solutions = [c for c in original if "solution" in c.get("metadata", {}).get("tags", [])]
         assert len(copy) == len(original) - len(solutions)
         assert not any("solution" in c.get("metadata", {}).get("tags", []) for c in copy)
+        assert not any(re.search(r"<summary>\s*(Solution|Rubric)", c["source"]) for c in copy)
+
+
+def test_student_copies_drop_rubrics_and_keep_the_task():
+    cell = {"cell_type": "markdown", "metadata": {}, "source":
+            "**02.design** ★★★ Design a network.\n\n<details>\n<summary>Rubric (for instructors)"
+            "</summary>\n\nA good answer plots the error.\n\n</details>\n"}
+    copy = notebook_tools.without_solutions({"cells": [cell]})["cells"]
+    assert copy[0]["source"] == "**02.design** ★★★ Design a network."

@@ -13,7 +13,8 @@ Solutions: a markdown solution is folded in every renderer (site, JupyterLab, Co
 ``<details>``, a ``<summary>Solution</summary>`` line, a blank line, the Markdown, a blank line, ``</details>``;
 a code solution is tagged ``solution`` and ``hide-input`` (the site folds it) and has
 ``metadata.jupyter.source_hidden`` (JupyterLab folds it). ``student`` removes cells tagged ``solution`` and
-every ``<details>`` block whose summary starts with "Solution".
+every ``<details>`` block whose summary starts with "Solution" or "Rubric". A ★★★ exercise's rubric for
+instructors is such a block: ``<summary>Rubric (for instructors)</summary>``.
 """
 from __future__ import annotations
 
@@ -161,7 +162,9 @@ def clean() -> None:
         _write(path, notebook)
 
 
-SOLUTION_BLOCK = re.compile(r"<details>\s*<summary>\s*Solution\b.*?</details>[ \t]*\n?", flags=re.S | re.I)
+# Folded blocks a class copy leaves out: solutions, and the instructors' rubrics for the ★★★ exercises.
+SOLUTION_BLOCK = re.compile(r"<details>\s*<summary>\s*(Solution|Rubric)\b.*?</details>[ \t]*\n?",
+                            flags=re.S | re.I)
 
 
 def _source(cell: dict) -> str:
@@ -169,7 +172,8 @@ def _source(cell: dict) -> str:
 
 
 def without_solutions(notebook: dict) -> dict:
-    """The notebook less its solutions: cells tagged ``solution`` and folded ``<details>`` solution blocks."""
+    """The notebook less its solutions: cells tagged ``solution`` and folded ``<details>`` blocks whose
+    summary starts with "Solution" or "Rubric" (the instructors' grading notes)."""
     cells = []
     for cell in notebook["cells"]:
         if "solution" in cell.get("metadata", {}).get("tags", []):
