@@ -7,10 +7,11 @@ DATA_DIR := $(or $(CNNLIT_DATA),$(HOME)/.cache/cnnlit)
 # How OpenMP's idle threads wait is set by `import cnnlit` (a short spin, cnnlit/threads.py); the test
 # workers below run one torch thread each, so they have no idle threads to wait.
 
-.PHONY: setup data book test lab student clean help
+.PHONY: setup data book lint test lab student clean help
 help:
 	@echo "make book    build the Jupyter Book site into _build/html (executes every notebook)"
-	@echo "make test    unit tests, every notebook under nbval (smoke profile, then a full-profile dry run), book and browser checks"
+	@echo "make lint    ruff over the package, tests, tools and notebooks"
+	@echo "make test    the linter, unit tests, every notebook under nbval (smoke profile, then a full-profile dry run), book and browser checks"
 	@echo "make lab     open JupyterLab on notebooks/"
 	@echo "make student solution-free notebooks in _build/student"
 
@@ -52,7 +53,12 @@ TEST_WORKERS ?= 2
 PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 THREADS := $(if $(filter-out 0 1,$(TEST_WORKERS)),OMP_NUM_THREADS=1)
 
-test: data
+# The linter first (seconds): ruff's pyflakes, import order and pycodestyle over the package, tests,
+# tools, benchmarks and the notebooks' code, at the book's 100-character code column (pyproject.toml).
+lint: setup
+	$(BIN)/ruff check .
+
+test: data lint
 	@tools/install_browser.sh
 	@tools/install_mathjax.sh
 	$(THREADS) CNNLIT_PROFILE=smoke $(BIN)/python -m pytest tests --nbval-lax notebooks -p no:cacheprovider $(PARALLEL)

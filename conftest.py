@@ -1,10 +1,10 @@
-"""pytest set-up for the whole repository (tests/ and the notebooks nbval runs): a per-notebook table of
-execution time, the kernel's CPU time and its peak memory at the end of the run, since nbval reports cell
-by cell.
+"""pytest set-up for the whole repository (tests/ and the notebooks nbval runs): a per-notebook
+table of execution time, the kernel's CPU time and its peak memory at the end of the run, since
+nbval reports cell by cell.
 
-A notebook whose kernel's peak resident memory (VmHWM) crosses ``cnnlit.memory.HOST_RSS_BUDGET`` fails at
-the cell where it did: the full profile must fit a free Colab machine. With ``CNNLIT_NOTEBOOK_REPORT=FILE``
-the table is also written to FILE as JSON.
+A notebook whose kernel's peak resident memory (VmHWM) crosses ``cnnlit.memory.HOST_RSS_BUDGET``
+fails at the cell where it did: the full profile must fit a free Colab machine. With
+``CNNLIT_NOTEBOOK_REPORT=FILE`` the table is also written to FILE as JSON.
 """
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ _budget_seen: dict[str, int] = {}          # per notebook, in the process that r
 
 
 def _cpu_seconds(pid: int):
-    """User + system CPU time of process ``pid`` so far: what a notebook costs, however busy the machine."""
+    """User + system CPU time of process ``pid`` so far: what a notebook costs, however busy the
+    machine.
+    """
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -35,7 +37,8 @@ def _kernel_pid(item):
     pid = getattr(getattr(getattr(kernel, "km", None), "provisioner", None), "pid", None)
     if pid:
         return pid
-    for entry in Path("/proc").glob("[0-9]*"):          # fall back: a child whose command line says ipykernel
+    # fall back: a child whose command line says ipykernel
+    for entry in Path("/proc").glob("[0-9]*"):
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             if int(fields[1]) == os.getpid() and b"ipykernel" in (entry / "cmdline").read_bytes():
@@ -47,9 +50,9 @@ def _kernel_pid(item):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Read the kernel's CPU time and peak memory after each cell (in the process that runs the notebook:
-    a pytest-xdist worker or pytest itself) and carry them in the report's user_properties, which reach
-    the process that prints the table."""
+    """Read the kernel's CPU time and peak memory after each cell (in the process that runs the
+    notebook: a pytest-xdist worker or pytest itself) and carry them in the report's
+    user_properties, which reach the process that prints the table."""
     outcome = yield
     path = item.nodeid.split("::")[0]
     if call.when != "call" or not path.endswith(".ipynb"):
@@ -67,8 +70,10 @@ def pytest_runtest_makereport(item, call):
     _budget_seen[path] = max(peak, _budget_seen.get(path, 0))
     if first_time_over and report.passed:
         report.outcome = "failed"
-        report.longrepr = (f"the kernel's peak memory reached {peak / 1e9:.2f} GB during this cell, over the "
-                           f"{HOST_RSS_BUDGET / 1e9:g} GB budget (a free Colab machine has about 12.7 GB)")
+        report.longrepr = (f"the kernel's peak memory reached {peak / 1e9:.2f} GB during this "
+                           f"cell, over the "
+                           f"{HOST_RSS_BUDGET / 1e9:g} GB budget (a free Colab machine has about "
+                           f"12.7 GB)")
 
 
 def pytest_runtest_logreport(report):
@@ -78,7 +83,8 @@ def pytest_runtest_logreport(report):
     _notebook_seconds[path] += report.duration
     measured = dict(report.user_properties)
     if measured.get("kernel_cpu_seconds") is not None:
-        _notebook_cpu_seconds[path] = max(measured["kernel_cpu_seconds"], _notebook_cpu_seconds.get(path, 0.0))
+        _notebook_cpu_seconds[path] = max(measured["kernel_cpu_seconds"],
+                                          _notebook_cpu_seconds.get(path, 0.0))
     if measured.get("peak_rss") is not None:
         _notebook_peak_rss[path] = max(measured["peak_rss"], _notebook_peak_rss.get(path, 0))
 
@@ -86,8 +92,10 @@ def pytest_runtest_logreport(report):
 def pytest_terminal_summary(terminalreporter):
     if not _notebook_seconds:
         return
-    terminalreporter.write_sep("-", "notebook execution time (nbval, all cells) and the kernel's peak memory")
-    profile = ", ".join(f"{k}={os.environ[k]}" for k in ("CNNLIT_PROFILE", "CNNLIT_DRY_RUN", "CNNLIT_DATA")
+    terminalreporter.write_sep("-", "notebook execution time (nbval, all cells) and the kernel's "
+                                    "peak memory")
+    profile = ", ".join(f"{k}={os.environ[k]}" for k in ("CNNLIT_PROFILE", "CNNLIT_DRY_RUN",
+                                                         "CNNLIT_DATA")
                         if os.environ.get(k))
     if profile:
         terminalreporter.write_line(profile)

@@ -3,12 +3,13 @@
     python benchmarks/notebook_times.py                         # smoke profile, all notebooks
     python benchmarks/notebook_times.py --profiles smoke,cpu    # both profiles
     python benchmarks/notebook_times.py notebooks/01_lenet5.ipynb --profiles cpu
-    python benchmarks/notebook_times.py --profiles cpu --save _build/executed   # keep the executed copies
+    # keep the executed copies:
+    python benchmarks/notebook_times.py --profiles cpu --save _build/executed
 
 Each notebook is executed with nbclient in a fresh kernel (``CNNLIT_PROFILE`` set for it), from a
-scratch working folder: nothing is written into ``notebooks/``. The time includes the kernel's start and
-the imports, as a reader (or nbval) pays them. Budgets (DESIGN.md): smoke <= 60 s, cpu <= 5 min per
-notebook; the whole smoke run <= 8 minutes.
+scratch working folder: nothing is written into ``notebooks/``. The time includes the kernel's start
+and the imports, as a reader (or nbval) pays them. Budgets (DESIGN.md): smoke <= 60 s, cpu <= 5 min
+per notebook; the whole smoke run <= 8 minutes.
 """
 from __future__ import annotations
 
@@ -23,10 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 BUDGETS = {"smoke": 60, "cpu": 300, "full": 900}
 
 
-def execute(notebook, environment: dict, timeout: int, kernel: str = "python3") -> tuple[float, str]:
-    """Run an nbformat ``notebook`` in place (its outputs filled in) with nbclient, in a fresh kernel started
-    with ``environment`` added to this process's, from a scratch working folder. Returns (seconds, status):
-    status is "ok", "timeout ..." or "error: <the last line of the error>"."""
+def execute(notebook, environment: dict, timeout: int,
+            kernel: str = "python3") -> tuple[float, str]:
+    """Run an nbformat ``notebook`` in place (its outputs filled in) with nbclient, in a fresh
+    kernel started with ``environment`` added to this process's, from a scratch working folder.
+    Returns (seconds, status): status is "ok", "timeout ..." or "error: <the last line of the
+    error>"."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -59,13 +62,15 @@ def execute(notebook, environment: dict, timeout: int, kernel: str = "python3") 
 
 def with_checkout(environment: dict) -> dict:
     """``environment`` plus PYTHONPATH with this checkout first, so kernels import its cnnlit."""
-    return {**environment, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return {**environment,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 
 
 def time_notebook(path: Path, profile: str, timeout: int, kernel: str,
                   save: Path | None = None) -> tuple[float, str]:
-    """(seconds, status) for one execution of ``path`` under ``profile``; with ``save``, the executed
-    notebook (outputs included, as far as it ran) is written to ``save/<profile>/<name>``."""
+    """(seconds, status) for one execution of ``path`` under ``profile``; with ``save``, the
+    executed notebook (outputs included, as far as it ran) is written to
+    ``save/<profile>/<name>``."""
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
@@ -82,7 +87,8 @@ def main(argv=None) -> int:
     parser.add_argument("--profiles", default="smoke", help="comma-separated: smoke, cpu, full")
     parser.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds")
     parser.add_argument("--kernel", default="python3")
-    parser.add_argument("--save", type=Path, default=None, help="write the executed notebooks under SAVE/<profile>/")
+    parser.add_argument("--save", type=Path, default=None,
+                        help="write the executed notebooks under SAVE/<profile>/")
     args = parser.parse_args(argv)
     profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
     unknown = [p for p in profiles if p not in BUDGETS]

@@ -4,18 +4,20 @@
 >>> cnnlit.about()                      # device, profile, versions
 >>> p = cnnlit.profile()                # sizes for this machine (smoke / cpu / full)
 >>> digits = cnnlit.data.load("mnist", "train", subset=p.train_size)
->>> model = cnnlit.models.get_model("lenet5")          # LeNet-5 reads 32x32 images, the paper's scale:
->>> train = digits.map(cnnlit.models.lenet.paper_input)  # MNIST's 28x28 digits padded, -0.1 to 1.175
+>>> model = cnnlit.models.get_model("lenet5")   # LeNet-5 reads 32x32 images, the paper's scale:
+>>> train = digits.map(cnnlit.models.lenet.paper_input)  # 28x28 digits padded, -0.1 to 1.175
 >>> history = cnnlit.train.fit(model, train, epochs=p.epochs)
 
-Submodules are imported on first use (``cnnlit.data``, ``cnnlit.train``...), so ``import cnnlit`` is cheap:
+Submodules are imported on first use (``cnnlit.data``, ``cnnlit.train``...), so ``import cnnlit`` is
+cheap:
 
-- ``models`` (one module per paper and the registry), ``layers`` (the historical layers PyTorch lacks),
-  ``train`` (``fit``, ``evaluate`` and ``python -m cnnlit.train``), ``data`` (datasets);
-- ``analysis`` and ``costs`` (per-layer tables: shapes, parameters, connections, multiply-adds), ``deconvnet``
-  and ``occlusion`` (looking inside a network), ``augment`` (the papers' data augmentation);
-- ``chapters`` (each chapter's own figures and tables), ``viz`` (shared figures), ``widgets`` (controls),
-  ``paper`` (ours-against-the-paper tables);
+- ``models`` (one module per paper and the registry), ``layers`` (the historical layers PyTorch
+  lacks), ``train`` (``fit``, ``evaluate`` and ``python -m cnnlit.train``), ``data`` (datasets);
+- ``analysis`` and ``costs`` (per-layer tables: shapes, parameters, connections, multiply-adds),
+  ``deconvnet`` and ``occlusion`` (looking inside a network), ``augment`` (the papers' data
+  augmentation);
+- ``chapters`` (each chapter's own figures and tables), ``viz`` (shared figures), ``widgets``
+  (controls), ``paper`` (ours-against-the-paper tables);
 - ``profiles`` and ``runtime`` (run sizes, device, seeds, switches), ``checkpoints``, ``files``,
   ``module_tools`` (hooks, eval mode, shapes), ``imagenet`` (ImageNet's mean and spread).
 """
@@ -27,7 +29,7 @@ from . import threads as _threads
 _threads.prefer_short_spin()         # GOMP_SPINCOUNT, which only works before torch loads
 
 from .profiles import PROFILES, Profile, profile  # noqa: E402 - torch loads here, after the line above
-from .runtime import device, seed_everything
+from .runtime import device, seed_everything  # noqa: E402
 
 __version__ = "0.1.0"
 SUBMODULES = tuple(sorted(module.name for module in pkgutil.iter_modules(__path__)

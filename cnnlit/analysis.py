@@ -1,14 +1,15 @@
-"""Per-layer accounting: output shapes, trainable parameters, connections, multiply-adds, receptive field.
+"""Per-layer accounting: output shapes, trainable parameters, connections, multiply-adds, receptive
+field.
 
-``summary(model, input_size)`` runs one forward pass with hooks and returns a pandas DataFrame, one row per
-layer call; :func:`depth` counts weight layers on the longest path, as the papers do. How each layer is
-counted (``connections``, ``macs``) is :mod:`cnnlit.costs`'s job: its ``COST_RULES`` table and
-:func:`register_cost` are re-exported here.
+``summary(model, input_size)`` runs one forward pass with hooks and returns a pandas DataFrame, one
+row per layer call; :func:`depth` counts weight layers on the longest path, as the papers do. How
+each layer is counted (``connections``, ``macs``) is :mod:`cnnlit.costs`'s job: its ``COST_RULES``
+table and :func:`register_cost` are re-exported here.
 
 Conventions (all per input image):
 - ``connections`` and ``macs``: see :mod:`cnnlit.costs`.
-- ``receptive_field``: side, in input pixels, of the window one output unit sees. Exact for chains of
-  convolutions and poolings; in branching networks it follows the order in which modules run.
+- ``receptive_field``: side, in input pixels, of the window one output unit sees. Exact for chains
+  of convolutions and poolings; in branching networks it follows the order in which modules run.
 """
 from __future__ import annotations
 
@@ -30,17 +31,21 @@ def _is_atomic(module: nn.Module) -> bool:
 
 def summary(model: nn.Module, input_size: Sequence[int], *, device="cpu", dtype=torch.float32):
     """One row per layer call: ``layer``, ``type``, ``output_shape``, ``params`` (trainable),
-    ``connections``, ``macs`` and ``receptive_field``. ``input_size`` includes the batch dimension."""
+    ``connections``, ``macs`` and ``receptive_field``. ``input_size`` includes the batch
+    dimension."""
     import pandas as pd
 
     if len(input_size) < 3:
-        raise ValueError(f"input_size must include the batch dimension, e.g. (1, 3, 224, 224); got {input_size}")
+        raise ValueError(f"input_size must include the batch dimension, e.g. (1, 3, 224, 224); got "
+                         f"{input_size}")
     input_side = int(input_size[-1])
     rows, entries, exits, counted = [], [], [], set()
-    chain = {"rf": 1, "jump": 1}          # receptive field and its step, in input pixels, of the last output
+    # receptive field and its step, in input pixels, of the last output
+    chain = {"rf": 1, "jump": 1}
 
     def before(module, inputs):
-        state = getattr(inputs[0], "_cnnlit_rf", None) if inputs and torch.is_tensor(inputs[0]) else None
+        state = getattr(inputs[0], "_cnnlit_rf",
+                        None) if inputs and torch.is_tensor(inputs[0]) else None
         module._cnnlit_rf_in = state or (chain["rf"], chain["jump"])
 
     def after(name):
@@ -101,19 +106,22 @@ WEIGHT_LAYER_NODES = ("ConvolutionBackward", "AddmmBackward", "MmBackward", "Bmm
 
 
 def _is_weight_layer(node) -> bool:
-    """A convolution, or a matrix product whose operands are all learned or computed: a product with a
-    constant (local response normalisation's band matrix, which sums neighbouring channels) has an operand
-    outside the autograd graph (``None`` among its inputs) and is no weight layer."""
+    """A convolution, or a matrix product whose operands are all learned or computed: a product with
+    a constant (local response normalisation's band matrix, which sums neighbouring channels) has an
+    operand outside the autograd graph (``None`` among its inputs) and is no weight layer."""
     name = type(node).__name__
     if not name.startswith(WEIGHT_LAYER_NODES):
         return False
-    return name.startswith("ConvolutionBackward") or all(child is not None for child, _ in node.next_functions)
+    return name.startswith("ConvolutionBackward") or all(
+        child is not None for child, _ in node.next_functions
+    )
 
 
 def depth(model: nn.Module, input_size: Sequence[int]) -> int:
-    """Weight layers (convolutions and fully connected layers) on the longest path from input to output —
-    how the papers count depth: VGG-16 has 16, GoogLeNet 22 (an Inception module counts twice), ResNet-152
-    152 (shortcuts are bypasses, not extra depth). Read off the autograd graph of one forward pass."""
+    """Weight layers (convolutions and fully connected layers) on the longest path from input to
+    output — how the papers count depth: VGG-16 has 16, GoogLeNet 22 (an Inception module counts
+    twice), ResNet-152 152 (shortcuts are bypasses, not extra depth). Read off the autograd graph of
+    one forward pass."""
     with evaluating(model), torch.enable_grad():
         output = model(torch.zeros(*input_size, requires_grad=True))
     output = main_output(output)

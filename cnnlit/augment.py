@@ -2,17 +2,18 @@
 images or batches, VGG's and ResNet's scale jittering (:class:`RandomShorterSide`) and ResNet's
 CIFAR-10 shifts and flips on a whole batch on its device (:func:`pad_crop_flip`).
 
-1. Translations and reflections: images are rescaled so the shorter side is 256 and the central 256 x 256
-   patch is kept (section 2); training uses random 224 x 224 patches of it and their horizontal reflections
-   (a factor of 2048 more training examples).
-2. PCA colour augmentation: with p_i, lambda_i the eigenvectors and eigenvalues of the 3 x 3 covariance of
-   RGB pixel values over the training set, every training image gets the same colour shift added to all
-   of its pixels, [p1 p2 p3] [a1 lambda1, a2 lambda2, a3 lambda3]^T, with a_i ~ N(0, 0.1) drawn once per
-   image (per presentation). Pixel values here are in [0, 1]. The paper's network read "centered raw RGB
-   values" (section 2), 0-255, but section 4.1 does not say on which scale it took the eigenvalues.
+1. Translations and reflections: images are rescaled so the shorter side is 256 and the central 256
+   x 256 patch is kept (section 2); training uses random 224 x 224 patches of it and their
+   horizontal reflections (a factor of 2048 more training examples).
+2. PCA colour augmentation: with p_i, lambda_i the eigenvectors and eigenvalues of the 3 x 3
+   covariance of RGB pixel values over the training set, every training image gets the same colour
+   shift added to all of its pixels, [p1 p2 p3] [a1 lambda1, a2 lambda2, a3 lambda3]^T, with a_i ~
+   N(0, 0.1) drawn once per image (per presentation). Pixel values here are in [0, 1]. The paper's
+   network read "centered raw RGB values" (section 2), 0-255, but section 4.1 does not say on which
+   scale it took the eigenvalues.
 
-Images are tensors (3, H, W) or batches (N, 3, H, W) of floats in [0, 1]. Randomness comes from an optional
-``torch.Generator`` so a figure can be redrawn identically.
+Images are tensors (3, H, W) or batches (N, 3, H, W) of floats in [0, 1]. Randomness comes from an
+optional ``torch.Generator`` so a figure can be redrawn identically.
 """
 from __future__ import annotations
 
@@ -39,11 +40,14 @@ def sample_photo(name: str = "chelsea") -> torch.Tensor:
 
 def _check(image: torch.Tensor) -> None:
     if image.ndim not in (3, 4) or image.shape[-3] != 3:
-        raise ValueError(f"expected an RGB image (3, H, W) or batch (N, 3, H, W), got {tuple(image.shape)}")
+        raise ValueError(f"expected an RGB image (3, H, W) or batch (N, 3, H, W), got "
+                         f"{tuple(image.shape)}")
 
 
 def rescale_and_center_crop(image: torch.Tensor, size: int = 256) -> torch.Tensor:
-    """The paper's preprocessing (section 2): shorter side rescaled to ``size``, then the central patch."""
+    """The paper's preprocessing (section 2): shorter side rescaled to ``size``, then the central
+    patch.
+    """
     _check(image)
     batch = image if image.ndim == 4 else image[None]
     height, width = batch.shape[-2:]
@@ -72,7 +76,8 @@ def horizontal_flip(image: torch.Tensor) -> torch.Tensor:
     return image.flip(-1)
 
 
-def random_crop_flip(image: torch.Tensor, size: int = 224, generator: Optional[torch.Generator] = None):
+def random_crop_flip(image: torch.Tensor, size: int = 224,
+                     generator: Optional[torch.Generator] = None):
     """Section 4.1's first form: a random patch, reflected with probability 1/2."""
     patch = random_crop(image, size, generator)
     if float(torch.rand((), generator=generator)) < 0.5:
@@ -81,8 +86,9 @@ def random_crop_flip(image: torch.Tensor, size: int = 224, generator: Optional[t
 
 
 def pca_colour_basis(images: Sequence[torch.Tensor] | torch.Tensor):
-    """Eigenvalues (3,), largest first, and eigenvectors (3, 3), one per column, of the covariance of
-    RGB pixel values over all pixels of ``images`` (the paper uses the whole ImageNet training set)."""
+    """Eigenvalues (3,), largest first, and eigenvectors (3, 3), one per column, of the covariance
+    of RGB pixel values over all pixels of ``images`` (the paper uses the whole ImageNet training
+    set)."""
     if torch.is_tensor(images):
         images = [images] if images.ndim == 3 else list(images)
     for image in images:
@@ -93,16 +99,20 @@ def pca_colour_basis(images: Sequence[torch.Tensor] | torch.Tensor):
     return eigenvalues.flip(0).float(), eigenvectors.flip(1).float()
 
 
-def pca_colour_shift(eigenvalues: torch.Tensor, eigenvectors: torch.Tensor, count: int = 1, std: float = 0.1,
+def pca_colour_shift(eigenvalues: torch.Tensor, eigenvectors: torch.Tensor, count: int = 1,
+                     std: float = 0.1,
                      generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """``count`` RGB shifts [p1 p2 p3] [a1 l1, a2 l2, a3 l3]^T with a_i ~ N(0, std), shape (count, 3)."""
+    """``count`` RGB shifts [p1 p2 p3] [a1 l1, a2 l2, a3 l3]^T with a_i ~ N(0, std), shape (count,
+    3).
+    """
     if std < 0:
         raise ValueError(f"std must be >= 0, got {std}")
     alphas = torch.randn(count, 3, generator=generator) * std
     return (alphas * eigenvalues) @ eigenvectors.T
 
 
-def pca_colour(image: torch.Tensor, eigenvalues: torch.Tensor, eigenvectors: torch.Tensor, std: float = 0.1,
+def pca_colour(image: torch.Tensor, eigenvalues: torch.Tensor, eigenvectors: torch.Tensor,
+               std: float = 0.1,
                generator: Optional[torch.Generator] = None, clamp: bool = True) -> torch.Tensor:
     """Add one PCA colour shift per image to every pixel (section 4.1's second form)."""
     _check(image)

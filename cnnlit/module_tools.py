@@ -1,6 +1,7 @@
 """Small helpers that take a torch module, shared by the models, the trainer and the analysis tools.
 
-- :func:`evaluating`: eval mode for the length of a ``with`` block, the previous mode restored after;
+- :func:`evaluating`: eval mode for the length of a ``with`` block, the previous mode restored
+  after;
 - :func:`hooked`: forward hooks for the length of a ``with`` block, removed after (even on an
   error); :func:`capturing` keeps what named modules output (or receive) while the block runs;
 - :func:`main_output`: the main classifier's scores, also from a network with auxiliary classifiers;
@@ -45,8 +46,8 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
 
 @contextmanager
 def training_mode(model: nn.Module, training: bool) -> Iterator[nn.Module]:
-    """``model.train(training)`` for the ``with`` block; the previous mode comes back afterwards, even when
-    the block raises."""
+    """``model.train(training)`` for the ``with`` block; the previous mode comes back afterwards,
+    even when the block raises."""
     was_training = model.training
     model.train(training)
     try:
@@ -115,11 +116,11 @@ def on_meta(build: Callable[..., nn.Module], *args, **kwargs) -> nn.Module:
 
 def he_initialisation(model: nn.Module, *, mode: str = "fan_in", linear: bool = False,
                       batch_norm: bool = False) -> nn.Module:
-    """He et al. (2015), "Delving deep into rectifiers": weights drawn from N(0, 2 / n) for the layers
-    feeding ReLUs, n the fan-in (``mode="fan_in"``) or the fan-out (``"fan_out"``, torchvision's choice);
-    biases zero. Convolutions always, fully connected layers too with ``linear=True``; ``batch_norm=True``
-    also resets batch norm to the identity (scale 1, shift 0). Modules are visited in ``model.modules()``
-    order, so the same seed gives the same weights."""
+    """He et al. (2015), "Delving deep into rectifiers": weights drawn from N(0, 2 / n) for the
+    layers feeding ReLUs, n the fan-in (``mode="fan_in"``) or the fan-out (``"fan_out"``,
+    torchvision's choice); biases zero. Convolutions always, fully connected layers too with
+    ``linear=True``; ``batch_norm=True`` also resets batch norm to the identity (scale 1, shift 0).
+    Modules are visited in ``model.modules()`` order, so the same seed gives the same weights."""
     for module in model.modules():
         if isinstance(module, nn.Conv2d) or (linear and isinstance(module, nn.Linear)):
             nn.init.kaiming_normal_(module.weight, mode=mode, nonlinearity="relu")

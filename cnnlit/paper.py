@@ -199,7 +199,10 @@ class Verdict:
             return (f"{DRY_RUN_SKIP} ({DRY_RUN_VARIABLE}=1: trained for only a few batches): "
                     f"{self.claim}")
         width = max(len(a), len(b), len("difference"))
-        spread = lambda std: "" if d.seeds < 2 else f" ± {self._number(std)}"
+
+        def spread(std):
+            return "" if d.seeds < 2 else f" ± {self._number(std)}"
+
         b_line = f"  {b:<{width}}  {self._number(d.b_mean)}" + (
             " (one number)" if d.reference else spread(d.b_std))
         margin = f" by more than {self._number(self.margin)}" if self.margin else ""

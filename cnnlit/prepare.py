@@ -1,4 +1,6 @@
-"""``python -m cnnlit.prepare``: load each dataset once so the cache is filled, and say what is there."""
+"""``python -m cnnlit.prepare``: load each dataset once so the cache is filled, and say what is
+there.
+"""
 from __future__ import annotations
 
 import sys
@@ -19,7 +21,8 @@ def prepare_datasets() -> int:
         except DataUnavailableError as error:
             print(f"cnnlit.prepare: {name} is not available: {str(error).split('. To get it')[0]}")
     if not available:
-        print("cnnlit.prepare: no dataset could be loaded; the chapters cannot train.", file=sys.stderr)
+        print("cnnlit.prepare: no dataset could be loaded; the chapters cannot train.",
+              file=sys.stderr)
         return 1
     print(f"cnnlit.prepare: ready: {', '.join(available)}")
     return 0

@@ -6,8 +6,8 @@
 | cpu     | default without CUDA    | 5 min on 2 CPU cores               |
 | full    | default with CUDA       | 15 min on a Colab T4-class GPU     |
 
-``full`` runs the chapters' experiments on the whole of MNIST, Fashion-MNIST or CIFAR-10; none of the
-profiles trains at the papers' scale. ImageNet-scale training is the command line, ``python -m
+``full`` runs the chapters' experiments on the whole of MNIST, Fashion-MNIST or CIFAR-10; none of
+the profiles trains at the papers' scale. ImageNet-scale training is the command line, ``python -m
 cnnlit.train`` on an ImageFolder (see :mod:`cnnlit.train.command_line`), not a notebook.
 """
 from __future__ import annotations
@@ -26,15 +26,16 @@ __all__ = ["DRY_RUN_BATCHES", "DRY_RUN_VARIABLE", "PROFILE_VARIABLE", "PROFILES"
 PROFILE_VARIABLE = "CNNLIT_PROFILE"
 DRY_RUN_VARIABLE = "CNNLIT_DRY_RUN"
 STRICT_VARIABLE = "CNNLIT_STRICT"    # set by `make test` and `make book`: see strict()
-DRY_RUN_BATCHES = 2      # batches per epoch (and per evaluation) in a dry run, as Lightning's fast_dev_run
+# batches per epoch (and per evaluation) in a dry run, as Lightning's fast_dev_run
+DRY_RUN_BATCHES = 2
 
 
 @dataclass(frozen=True)
 class Profile:
     """The sizes a notebook reads instead of hard-coding them.
 
-    ``train_size``/``test_size`` of ``None`` mean the whole split. Image sizes are not here: each chapter
-    chooses its own (its network's input, ``p.choose(...)``), so a profile never claims one.
+    ``train_size``/``test_size`` of ``None`` mean the whole split. Image sizes are not here: each
+    chapter chooses its own (its network's input, ``p.choose(...)``), so a profile never claims one.
     """
 
     name: str
@@ -51,8 +52,8 @@ class Profile:
     def __str__(self) -> str:
         train = "all" if self.train_size is None else f"{self.train_size:,}"
         test = "all" if self.test_size is None else f"{self.test_size:,}"
-        return (f"profile '{self.name}': train {train} / test {test} images, {self.epochs} epoch(s), "
-                f"batch {self.batch_size}")
+        return (f"profile '{self.name}': train {train} / test {test} images, {self.epochs} "
+                f"epoch(s), batch {self.batch_size}")
 
 
 PROFILES = {
@@ -66,13 +67,15 @@ PROFILES = {
 
 
 def profile(name: Optional[str] = None) -> Profile:
-    """The active profile: ``name``, else ``CNNLIT_PROFILE``, else full with CUDA and cpu otherwise."""
+    """The active profile: ``name``, else ``CNNLIT_PROFILE``, else full with CUDA and cpu otherwise.
+    """
     chosen = name if name is not None else os.environ.get(PROFILE_VARIABLE, "").strip().lower()
     if not chosen:
         chosen = "full" if torch.cuda.is_available() else "cpu"
     if chosen not in PROFILES:
         raise ValueError(
-            f"unknown profile {chosen!r} (from {PROFILE_VARIABLE if name is None else 'the argument'}); "
+            f"unknown profile {chosen!r} (from "
+            f"{PROFILE_VARIABLE if name is None else 'the argument'}); "
             f"valid profiles are: {', '.join(PROFILES)}"
         )
     return PROFILES[chosen]

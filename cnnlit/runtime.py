@@ -35,8 +35,8 @@ def _mps_available() -> bool:
 def device() -> torch.device:
     """The device chapters train on: cuda, else mps, else cpu.
 
-    ``CNNLIT_DEVICE`` overrides the choice (``cpu``, ``cuda``, ``cuda:1``, ``mps``); asking for a device
-    this machine does not have is an error rather than a silent fall back to the CPU.
+    ``CNNLIT_DEVICE`` overrides the choice (``cpu``, ``cuda``, ``cuda:1``, ``mps``); asking for a
+    device this machine does not have is an error rather than a silent fall back to the CPU.
     """
     wanted = os.environ.get(DEVICE_VARIABLE, "").strip().lower()
     if not wanted:
@@ -57,7 +57,8 @@ def device() -> torch.device:
             "(torch.cuda.is_available() is False). Unset it or set it to 'cpu'."
         )
     if kind == "mps" and not _mps_available():
-        raise RuntimeError(f"{DEVICE_VARIABLE}={wanted!r} asks for Apple MPS, which is not available here.")
+        raise RuntimeError(f"{DEVICE_VARIABLE}={wanted!r} asks for Apple MPS, which is not "
+                           f"available here.")
     return torch.device(wanted)
 
 

@@ -48,7 +48,9 @@ def _as_image(tensor: torch.Tensor) -> np.ndarray:
 
 def plot_history(*histories, labels: Optional[Sequence[str]] = None, metrics=("loss", "accuracy"),
                  title: str = ""):
-    """Curves of one or more :class:`cnnlit.train.History` runs, one panel per metric (validation dashed)."""
+    """Curves of one or more :class:`cnnlit.train.History` runs, one panel per metric (validation
+    dashed).
+    """
     labels = list(labels) if labels else [f"run {i + 1}" for i in range(len(histories))]
     figure, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.3), squeeze=False)
     for axis, metric in zip(axes[0], metrics):
@@ -58,7 +60,8 @@ def plot_history(*histories, labels: Optional[Sequence[str]] = None, metrics=("l
             axis.plot(history.epoch, values, marker="o", color=color, label=f"{label} (train)")
             validation = getattr(history, f"val_{metric}", [])
             if len(validation) == len(history.epoch):
-                axis.plot(history.epoch, validation, "--", marker="s", color=color, label=f"{label} (val)")
+                axis.plot(history.epoch, validation, "--", marker="s", color=color,
+                          label=f"{label} (val)")
         axis.set_xlabel("epoch")
         axis.set_ylabel(metric)
         axis.grid(alpha=0.3)
@@ -69,13 +72,15 @@ def plot_history(*histories, labels: Optional[Sequence[str]] = None, metrics=("l
     return figure
 
 
-def show_images(images: torch.Tensor, labels: Optional[Sequence] = None, *, columns: Optional[int] = None,
+def show_images(images: torch.Tensor, labels: Optional[Sequence] = None, *,
+                columns: Optional[int] = None,
                 title: str = "", size: float = 1.4, cmap: str = "gray"):
     """A grid of images (N, C, H, W) with optional captions."""
     if images.ndim != 4:
         raise ValueError(f"show_images expects (N, C, H, W), got {tuple(images.shape)}")
     rows, columns = _grid(len(images), columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.3), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.3),
+                                squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < len(images):
@@ -88,17 +93,23 @@ def show_images(images: torch.Tensor, labels: Optional[Sequence] = None, *, colu
     return figure
 
 
-def show_filters(weight: torch.Tensor, *, columns: Optional[int] = None, title: str = "", size: float = 0.9):
-    """Convolution kernels (out, in, k, k): RGB when in = 3, else the first input channel, each scaled."""
+def show_filters(weight: torch.Tensor, *, columns: Optional[int] = None, title: str = "",
+                 size: float = 0.9):
+    """Convolution kernels (out, in, k, k): RGB when in = 3, else the first input channel, each
+    scaled.
+    """
     if weight.ndim != 4:
-        raise ValueError(f"show_filters expects a conv weight (out, in, kH, kW), got {tuple(weight.shape)}")
+        raise ValueError(f"show_filters expects a conv weight (out, in, kH, kW), got "
+                         f"{tuple(weight.shape)}")
     kernels = weight if weight.shape[1] == 3 else weight[:, :1]
     return show_images(kernels, columns=columns or min(len(kernels), 12), title=title, size=size,
                        cmap="gray")
 
 
-def plot_confusion(matrix: torch.Tensor, classes: Sequence[str], *, title: str = "confusion matrix"):
-    """A confusion matrix (rows: true class, columns: predicted) with counts written in the cells."""
+def plot_confusion(matrix: torch.Tensor, classes: Sequence[str], *,
+                   title: str = "confusion matrix"):
+    """A confusion matrix (rows: true class, columns: predicted) with counts written in the cells.
+    """
     figure, axis = plt.subplots(figsize=(5.2, 4.6))
     axis.imshow(matrix.cpu().numpy(), cmap="Blues")
     axis.set_xticks(range(len(classes)), classes, rotation=90 if max(map(len, classes)) > 2 else 0)

@@ -1,16 +1,18 @@
 """Interactive controls for the chapters, and their kernel-free counterparts for the rendered site.
 
-A chapter's view is a plain plotting function that returns a matplotlib Figure (unit-tested on its own).
+A chapter's view is a plain plotting function that returns a matplotlib Figure (unit-tested on its
+own).
 
-- :func:`control` shows it with ipywidgets in JupyterLab and Colab: one control per keyword, the figure
-  redrawn on every change.
-- The rendered site has no kernel, so the site shows, in place of the control, a counterpart made by the
-  same function ahead of time: :func:`frames` (a slider over pre-rendered frames of the control's main
-  parameter, a small JavaScript player) or :func:`small_multiples` (a few settings side by side, where two
-  parameters matter).
+- :func:`control` shows it with ipywidgets in JupyterLab and Colab: one control per keyword, the
+  figure redrawn on every change.
+- The rendered site has no kernel, so the site shows, in place of the control, a counterpart made by
+  the same function ahead of time: :func:`frames` (a slider over pre-rendered frames of the
+  control's main parameter, a small JavaScript player) or :func:`small_multiples` (a few settings
+  side by side, where two parameters matter).
 
-Figures are fitted to a notebook's width (:data:`NOTEBOOK_WIDTH`), so that a wide figure is not shrunk by
-the browser until its titles are unreadable. ipywidgets is imported only when a control is made.
+Figures are fitted to a notebook's width (:data:`NOTEBOOK_WIDTH`), so that a wide figure is not
+shrunk by the browser until its titles are unreadable. ipywidgets is imported only when a control is
+made.
 """
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ __all__ = ["DPI", "GAP", "NOTEBOOK_WIDTH", "Frames", "clamp", "control", "decima
            "fit_to_width", "frames", "label", "make_control", "png", "png_width", "readout_format",
            "redraw", "render", "small_multiples", "wrap_titles"]
 
-NOTEBOOK_WIDTH = 8.5      # inches; at 100 dpi 850 px, what a JupyterLab notebook shows on a laptop screen
+# inches; at 100 dpi 850 px, what a JupyterLab notebook shows on a laptop screen
+NOTEBOOK_WIDTH = 8.5
 DPI = 100
 GAP = 8                   # pixels between small multiples
 PAD = 0.05                # inches of margin around a saved figure
@@ -41,7 +44,8 @@ def clamp(value, low, high):
 
 
 def decimals(step: float, most: int = 8) -> int:
-    """The number of decimals that shows every multiple of ``step`` exactly (0.05 -> 2, 2e-5 -> 5)."""
+    """The number of decimals that shows every multiple of ``step`` exactly (0.05 -> 2, 2e-5 -> 5).
+    """
     if not math.isfinite(step) or step <= 0:
         raise ValueError(f"a slider's step must be a positive number, got {step!r}")
     for places in range(most + 1):
@@ -51,8 +55,9 @@ def decimals(step: float, most: int = 8) -> int:
 
 
 def readout_format(step: float) -> str:
-    """The ipywidgets readout format for a float slider moving by ``step``: its value at the precision it
-    moves in (ipywidgets' default ``.2f`` reads 0.00 for every value of a slider near 1e-4)."""
+    """The ipywidgets readout format for a float slider moving by ``step``: its value at the
+    precision it moves in (ipywidgets' default ``.2f`` reads 0.00 for every value of a slider near
+    1e-4)."""
     return f".{decimals(step)}f"
 
 
@@ -67,9 +72,9 @@ def _wrap(text, limit: float, renderer) -> bool:
 
 
 def wrap_titles(figure) -> bool:
-    """Wrap the figure's title to the figure's width and each axes' titles to about the axes' width, so
-    that no title spills out of a narrowed figure (where a notebook would shrink the whole picture to show
-    it) or over its neighbour. Returns whether any title changed."""
+    """Wrap the figure's title to the figure's width and each axes' titles to about the axes' width,
+    so that no title spills out of a narrowed figure (where a notebook would shrink the whole
+    picture to show it) or over its neighbour. Returns whether any title changed."""
     renderer = figure.canvas.get_renderer()
     changed = False
     suptitle = getattr(figure, "_suptitle", None)
@@ -77,14 +82,17 @@ def wrap_titles(figure) -> bool:
         changed |= _wrap(suptitle, 0.98 * figure.bbox.width, renderer)
     for axis in figure.axes:
         limit = max(1.15 * axis.get_window_extent(renderer).width, 120)
-        for title in (axis.title, getattr(axis, "_left_title", None), getattr(axis, "_right_title", None)):
+        for title in (axis.title, getattr(axis, "_left_title", None),
+                      getattr(axis, "_right_title", None)):
             if title is not None:
                 changed |= _wrap(title, min(limit, 0.98 * figure.bbox.width), renderer)
     return changed
 
 
 def _title_overlap(figure, renderer) -> float:
-    """Pixels by which the figure's title reaches down over the highest axes title or axes (0: none)."""
+    """Pixels by which the figure's title reaches down over the highest axes title or axes (0:
+    none).
+    """
     suptitle = getattr(figure, "_suptitle", None)
     if suptitle is None or not suptitle.get_text() or not figure.axes:
         return 0.0
@@ -96,8 +104,9 @@ def _title_overlap(figure, renderer) -> float:
 
 
 def _tight_layout(figure) -> None:
-    """Lay the figure out again after a change of size, unless it has a constrained layout (which lays
-    itself out when drawn). A figure that once called ``tight_layout`` keeps only a placeholder engine."""
+    """Lay the figure out again after a change of size, unless it has a constrained layout (which
+    lays itself out when drawn). A figure that once called ``tight_layout`` keeps only a placeholder
+    engine."""
     from matplotlib.layout_engine import ConstrainedLayoutEngine
 
     if not isinstance(figure.get_layout_engine(), ConstrainedLayoutEngine):
@@ -107,10 +116,11 @@ def _tight_layout(figure) -> None:
 
 
 def fit_to_width(figure, width: float = NOTEBOOK_WIDTH):
-    """Make ``figure`` at most ``width`` inches wide as saved, keeping its font sizes (and its aspect
-    ratio), so that a notebook shows it at full size instead of scaling the whole picture, text included,
-    down: a wider figure is narrowed, titles that no longer fit are wrapped, and whatever still spills out
-    of the figure (a long label) is made room for by narrowing it a little more."""
+    """Make ``figure`` at most ``width`` inches wide as saved, keeping its font sizes (and its
+    aspect ratio), so that a notebook shows it at full size instead of scaling the whole picture,
+    text included, down: a wider figure is narrowed, titles that no longer fit are wrapped, and
+    whatever still spills out of the figure (a long label) is made room for by narrowing it a little
+    more."""
     current_width, current_height = figure.get_size_inches()
     if current_width > width:
         figure.set_size_inches(width, current_height * width / current_width)
@@ -119,7 +129,8 @@ def fit_to_width(figure, width: float = NOTEBOOK_WIDTH):
     elif wrap_titles(figure):
         _tight_layout(figure)
     renderer = figure.canvas.get_renderer()
-    for _ in range(3):                   # a narrowed figure is also lower: room for the title above the axes
+    # a narrowed figure is also lower: room for the title above the axes
+    for _ in range(3):
         overlap = _title_overlap(figure, renderer)
         if overlap <= 0:
             break
@@ -127,7 +138,8 @@ def fit_to_width(figure, width: float = NOTEBOOK_WIDTH):
         figure.set_size_inches(current_width, current_height + overlap / figure.dpi + 0.1)
         _tight_layout(figure)
     for _ in range(3):
-        saved = figure.get_tightbbox(renderer).width + 2 * PAD          # inches, as savefig writes it
+        # inches, as savefig writes it
+        saved = figure.get_tightbbox(renderer).width + 2 * PAD
         excess = saved - width
         if excess <= 0.005:
             break
@@ -150,7 +162,8 @@ def render(plot: Callable, values: Mapping[str, Any] | None = None, width: float
 
 
 def png(figure, dpi: int = DPI) -> bytes:
-    """The figure as PNG bytes; the figure is closed (so that the notebook does not show it again)."""
+    """The figure as PNG bytes; the figure is closed (so that the notebook does not show it again).
+    """
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
@@ -185,16 +198,21 @@ def _check_names(plot: Callable, names: Iterable[str]) -> None:
         return
     unknown = [name for name in names if name not in parameters]
     if unknown:
-        raise ValueError(f"{getattr(plot, '__name__', 'plot')} has no parameter {', '.join(map(repr, unknown))}; "
-                         f"it takes {', '.join(parameters)}")
+        raise ValueError(f"{getattr(plot, '__name__', 'plot')} has no parameter "
+                         f"{', '.join(map(repr, unknown))}; it takes {', '.join(parameters)}")
 
 
 def defaults(plot: Callable) -> dict:
     """The plotting function's keyword defaults: the values a control starts from."""
-    return {name: p.default for name, p in _parameters(plot).items() if p.default is not inspect.Parameter.empty}
+    return {
+        name: p.default
+        for name, p in _parameters(plot).items()
+        if p.default is not inspect.Parameter.empty
+    }
 
 
-# --- the live control (JupyterLab, Colab) -------------------------------------------------------------------
+# --- the live control (JupyterLab, Colab)
+# -------------------------------------------------------------------
 
 def redraw(plot: Callable, values: Mapping[str, Any]) -> bytes:
     """The control's callback: the figure for ``values`` as PNG (fitted to the notebook's width)."""
@@ -207,9 +225,11 @@ def _styled(widget, name: str):
     import ipywidgets
 
     widget.description = widget.description or name
-    choices = (ipywidgets.Dropdown, ipywidgets.Select, ipywidgets.RadioButtons, ipywidgets.ToggleButtons)
+    choices = (ipywidgets.Dropdown, ipywidgets.Select, ipywidgets.RadioButtons,
+               ipywidgets.ToggleButtons)
     if isinstance(widget, choices) and widget.index is None and widget.options:
-        widget.index = 0                          # a default of None selects nothing: show the first choice
+        # a default of None selects nothing: show the first choice
+        widget.index = 0
     if hasattr(widget, "style") and hasattr(widget.style, "description_width"):
         widget.style.description_width = "initial"
     if isinstance(widget, (ipywidgets.FloatSlider, ipywidgets.FloatRangeSlider)):
@@ -220,14 +240,15 @@ def _styled(widget, name: str):
 
 
 def make_control(plot: Callable, **controls):
-    """The ipywidgets ``interactive`` for ``plot`` with one control per keyword (ipywidgets abbreviations:
-    ``(low, high, step)`` a slider, a list a dropdown, a bool a checkbox, or a widget); each control starts
-    at ``plot``'s default for it where it has one."""
+    """The ipywidgets ``interactive`` for ``plot`` with one control per keyword (ipywidgets
+    abbreviations: ``(low, high, step)`` a slider, a list a dropdown, a bool a checkbox, or a
+    widget); each control starts at ``plot``'s default for it where it has one."""
     import ipywidgets
     from IPython.display import Image, display
 
     if not controls:
-        raise ValueError("make_control needs at least one control, e.g. make_control(plot, index=(0, 9, 1))")
+        raise ValueError("make_control needs at least one control, e.g. make_control(plot, "
+                         "index=(0, 9, 1))")
     _check_names(plot, controls)
     start = defaults(plot)
     widgets = {}
@@ -235,9 +256,12 @@ def make_control(plot: Callable, **controls):
         if isinstance(abbreviation, ipywidgets.Widget):
             widget = abbreviation
         else:
-            widget = ipywidgets.interactive.widget_from_abbrev(abbreviation, start.get(name, inspect.Parameter.empty))
+            widget = ipywidgets.interactive.widget_from_abbrev(abbreviation,
+                                                               start.get(name,
+                                                                         inspect.Parameter.empty))
             if widget is None:
-                raise ValueError(f"cannot make a control for {name}={abbreviation!r}: use (low, high, step), "
+                raise ValueError(f"cannot make a control for {name}={abbreviation!r}: use (low, "
+                                 f"high, step), "
                                  "a list of choices, a bool or a widget")
         widgets[name] = _styled(widget, name)
 
@@ -248,35 +272,44 @@ def make_control(plot: Callable, **controls):
 
 
 def control(plot: Callable, **controls) -> None:
-    """Show ``plot`` with its controls (see :func:`make_control`), once. Returns None, so that a cell
-    ending with the call does not display the control a second time."""
+    """Show ``plot`` with its controls (see :func:`make_control`), once. Returns None, so that a
+    cell ending with the call does not display the control a second time."""
     try:
         from IPython.display import display
         widget = make_control(plot, **controls)
     except ImportError:
-        print("cnnlit.widgets: ipywidgets is not installed; the pre-rendered figures above show the same views.")
+        print("cnnlit.widgets: ipywidgets is not installed; the pre-rendered figures above show "
+              "the same views.")
         return None
     display(widget)
     return None
 
 
-# --- the kernel-free counterparts (the site) ----------------------------------------------------------------
+# --- the kernel-free counterparts (the site)
+# ----------------------------------------------------------------
 
 def label(name: str, value: Any, values: Sequence[Any] = ()) -> str:
-    """``name = value``; a float with as many decimals as the most precise of ``values`` needs, so that
-    every label of a slider reads alike and none rounds to another (1e-4 among 5e-5 steps: 0.00010)."""
+    """``name = value``; a float with as many decimals as the most precise of ``values`` needs, so
+    that every label of a slider reads alike and none rounds to another (1e-4 among 5e-5 steps:
+    0.00010)."""
     if isinstance(value, float):
-        numbers = [abs(v) for v in [*values, value] if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        numbers = [
+            abs(v)
+            for v in [*values, value]
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
         places = max([decimals(v) for v in numbers if v and math.isfinite(v)], default=1)
         return f"{name} = {value:.{max(places, 1)}f}"
     return f"{name} = {value}"
 
 
 class Frames:
-    """Pre-rendered frames of one view with a slider (and a play button) to step through them: what a
-    control shows, in a plain browser with no kernel. Displays as HTML in a notebook and on the site."""
+    """Pre-rendered frames of one view with a slider (and a play button) to step through them: what
+    a control shows, in a plain browser with no kernel. Displays as HTML in a notebook and on the
+    site."""
 
-    def __init__(self, images: Sequence[bytes], labels: Sequence[str], start: int = 0, name: str = "frame"):
+    def __init__(self, images: Sequence[bytes], labels: Sequence[str], start: int = 0,
+                 name: str = "frame"):
         if not images or len(images) != len(labels):
             raise ValueError("Frames needs one label per image, and at least one image")
         self.images, self.labels = list(images), list(labels)
@@ -298,9 +331,10 @@ class Frames:
             "  if (!root || root.dataset.ready) return;\n"
             "  root.dataset.ready = '1';\n"
             f"  const labels = {json.dumps(self.labels)};\n"
-            "  const slider = root.querySelector('input[type=range]'), readout = root.querySelector('output');\n"
-            "  const pictures = root.querySelectorAll('img[data-frame]'), play = root.querySelector('button');\n"
-            "  let timer = null;\n"
+            "  const slider = root.querySelector('input[type=range]'), readout = "
+            "root.querySelector('output');\n"
+            "  const pictures = root.querySelectorAll('img[data-frame]'), play = "
+            "root.querySelector('button');\n  let timer = null;\n"
             "  function show(index) {\n"
             "    index = Math.max(0, Math.min(labels.length - 1, Number(index)));\n"
             "    pictures.forEach((picture, i) => { picture.hidden = i !== index; });\n"
@@ -308,10 +342,10 @@ class Frames:
             "  }\n"
             "  slider.addEventListener('input', () => show(slider.value));\n"
             "  play.addEventListener('click', () => {\n"
-            "    if (timer) { clearInterval(timer); timer = null; play.textContent = '\\u25B6'; return; }\n"
-            "    play.textContent = '\\u23F8';\n"
-            "    timer = setInterval(() => show((Number(slider.value) + 1) % labels.length), 800);\n"
-            "  });\n"
+            "    if (timer) { clearInterval(timer); timer = null; play.textContent = '\\u25B6'; "
+            "return; }\n    play.textContent = '\\u23F8';\n"
+            "    timer = setInterval(() => show((Number(slider.value) + 1) % labels.length), "
+            "800);\n  });\n"
             "  show(slider.value);\n"
             "})();")
         return (
@@ -324,7 +358,8 @@ class Frames:
             f"{pictures}\n<script>{script}</script></div>")
 
 
-def frames(plot: Callable, parameter: str, values: Iterable[Any], start: Any = None, **fixed) -> Frames:
+def frames(plot: Callable, parameter: str, values: Iterable[Any], start: Any = None,
+           **fixed) -> Frames:
     """One frame of ``plot`` per value of ``parameter`` (the other parameters at ``fixed`` or their
     defaults), behind a slider. The player starts at ``start``, else at ``plot``'s default for
     ``parameter`` where that is one of the values, else at the first value."""
@@ -337,11 +372,13 @@ def frames(plot: Callable, parameter: str, values: Iterable[Any], start: Any = N
     images = [png(render(plot, {**fixed, parameter: value})) for value in values]
     first = start if start is not None else defaults(plot).get(parameter, values[0])
     index = values.index(first) if first in values else 0
-    return Frames(images, [label(parameter, value, values) for value in values], start=index, name=parameter)
+    return Frames(images, [label(parameter, value, values) for value in values], start=index,
+                  name=parameter)
 
 
 class Panels:
-    """A few views side by side with their settings as captions (small multiples). Displays as HTML."""
+    """A few views side by side with their settings as captions (small multiples). Displays as HTML.
+    """
 
     def __init__(self, images: Sequence[bytes], captions: Sequence[str], columns: int = 2):
         if not images or len(images) != len(captions):
@@ -356,16 +393,18 @@ class Panels:
     def _repr_html_(self) -> str:
         cells = "\n".join(
             f'<figure style="margin:0"><img src="{_data_uri(image)}" alt="{html.escape(caption)}" '
-            f'style="max-width:100%;height:auto"><figcaption style="text-align:center;font-size:0.9em">'
+            f'style="max-width:100%;height:auto"><figcaption '
+            f'style="text-align:center;font-size:0.9em">'
             f"{html.escape(caption)}</figcaption></figure>"
             for image, caption in zip(self.images, self.captions))
         return (f'<div class="cnnlit-panels" style="display:grid;grid-template-columns:'
                 f'repeat({self.columns},minmax(0,max-content));gap:{GAP}px">\n{cells}\n</div>')
 
 
-def small_multiples(plot: Callable, settings: Sequence[Mapping[str, Any]], columns: int = 2) -> Panels:
-    """``plot`` at each of a few ``settings`` (dicts of keyword values), side by side, each captioned with
-    its setting; each panel is fitted to its column so its text stays readable."""
+def small_multiples(plot: Callable, settings: Sequence[Mapping[str, Any]],
+                    columns: int = 2) -> Panels:
+    """``plot`` at each of a few ``settings`` (dicts of keyword values), side by side, each
+    captioned with its setting; each panel is fitted to its column so its text stays readable."""
     settings = [dict(setting) for setting in settings]
     if not settings:
         raise ValueError("small_multiples needs at least one setting")
@@ -373,6 +412,7 @@ def small_multiples(plot: Callable, settings: Sequence[Mapping[str, Any]], colum
     columns = min(columns, len(settings))
     width = (NOTEBOOK_WIDTH * DPI - GAP * (columns - 1)) / columns / DPI
     images = [png(render(plot, setting, width)) for setting in settings]
-    captions = [", ".join(label(name, value, [s.get(name) for s in settings]) for name, value in setting.items())
+    captions = [", ".join(label(name, value,
+                                [s.get(name) for s in settings]) for name, value in setting.items())
                 for setting in settings]
     return Panels(images, captions, columns=columns)

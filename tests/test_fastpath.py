@@ -1,4 +1,6 @@
-"""The CPU fast path: bfloat16 detection, the per-family choices, and what a training step really uses."""
+"""The CPU fast path: bfloat16 detection, the per-family choices, and what a training step really
+uses.
+"""
 import pytest
 import torch
 
@@ -12,7 +14,8 @@ def cpu_kind(monkeypatch):
     def pretend(machine: str, flags):
         fastpath.cpu_bf16.cache_clear()
         monkeypatch.setattr(fastpath.platform, "machine", lambda: machine)
-        monkeypatch.setattr(fastpath, "_cpuinfo_flags", lambda: None if flags is None else set(flags))
+        monkeypatch.setattr(fastpath, "_cpuinfo_flags",
+                            lambda: None if flags is None else set(flags))
         return fastpath.cpu_bf16()
     yield pretend
     fastpath.cpu_bf16.cache_clear()
@@ -21,7 +24,8 @@ def cpu_kind(monkeypatch):
 def test_bf16_is_native_only_with_its_instructions(cpu_kind, monkeypatch):
     assert cpu_kind("x86_64", {"avx512f", "avx512_bf16"}).native
     assert cpu_kind("x86_64", {"avx512f", "amx_bf16", "amx_tile"}).native
-    emulated = cpu_kind("x86_64", {"avx2", "avx512f", "avx512bw", "avx512vl"})   # oneDNN would emulate
+    # oneDNN would emulate
+    emulated = cpu_kind("x86_64", {"avx2", "avx512f", "avx512bw", "avx512vl"})
     assert not emulated.native and "emulated" in emulated.reason
     # No /proc/cpuinfo (Windows, macOS): torch's own probe decides.
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
@@ -49,7 +53,8 @@ def test_emulating_cpu_never_gets_bf16_even_when_asked(cpu_kind):
 
 def test_every_family_in_the_table_is_a_chapter_network():
     chapter_networks = [get_model("lenet5"), get_model("lenet5_modern"), get_model("alexnet_small"),
-                        get_model("zfnet_small"), get_model("vgg", config="A", num_classes=10, width=8),
+                        get_model("zfnet_small"), get_model("vgg", config="A", num_classes=10,
+                                                            width=8),
                         get_model("resnet20"), get_model("googlenet_small")]
     assert {fastpath.family(m) for m in chapter_networks} == set(fastpath.FAMILIES)
 
@@ -80,8 +85,11 @@ def test_plan_follows_the_table_and_the_switches(cpu_kind, monkeypatch):
     assert unmeasured.autocast_dtype is None and not unmeasured.channels_last
     monkeypatch.setenv(fastpath.FASTPATH_VARIABLE, "0")
     off = fastpath.plan(resnet, "cpu")
-    assert off.autocast_dtype is None and not off.channels_last and "CNNLIT_FASTPATH=0" in off.reason
-    assert fastpath.plan(resnet, "cpu", amp=True).autocast_dtype == torch.bfloat16   # asked for: still on
+    assert (
+        off.autocast_dtype is None and not off.channels_last and "CNNLIT_FASTPATH=0" in off.reason
+    )
+    # asked for: still on
+    assert fastpath.plan(resnet, "cpu", amp=True).autocast_dtype == torch.bfloat16
     monkeypatch.setenv(fastpath.FASTPATH_VARIABLE, "fast")
     with pytest.raises(ValueError, match="CNNLIT_FASTPATH='fast'"):
         fastpath.plan(resnet, "cpu")
@@ -111,18 +119,27 @@ from cnnlit.data import TensorData  # noqa: E402
 def small_batch(count=16, side=8, seed=0):
     generator = torch.Generator().manual_seed(seed)
     return TensorData(torch.rand(count, 1, side, side, generator=generator),
-                      torch.randint(0, 10, (count,), generator=generator), [str(c) for c in range(10)])
+                      torch.randint(0, 10, (count,), generator=generator),
+                      [str(c) for c in range(10)])
 
 
 def what_the_first_convolution_sees(model):
-    """A forward hook on the stem convolution: (channels-last?, autocast on?, output dtype) per call. The
-    layout is read from the output, which has many channels (with 1 channel, both layouts look alike)."""
+    """A forward hook on the stem convolution: (channels-last?, autocast on?, output dtype) per
+    call. The layout is read from the output, which has many channels (with 1 channel, both layouts
+    look alike)."""
     seen = []
 
     def record(module, inputs, output):
-        seen.append((output.is_contiguous(memory_format=torch.channels_last) and not output.is_contiguous(),
-                     torch.is_autocast_enabled("cpu") if hasattr(torch, "get_autocast_dtype")
-                     else torch.is_autocast_cpu_enabled(), output.dtype))
+        seen.append(
+            (
+                output.is_contiguous(memory_format=torch.channels_last)
+                and not output.is_contiguous(),
+                torch.is_autocast_enabled("cpu")
+                if hasattr(torch, "get_autocast_dtype")
+                else torch.is_autocast_cpu_enabled(),
+                output.dtype,
+            )
+        )
     first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
     first.register_forward_hook(record)
     return seen
@@ -165,10 +182,12 @@ def test_lenet5_stays_as_its_table_says(cpu_kind):
     cpu_kind("x86_64", {"avx512_bf16"})
     model = get_model("lenet5")
     seen = what_the_first_convolution_sees(model)
-    digits = TensorData(torch.rand(8, 1, 32, 32), torch.randint(0, 10, (8,)), [str(c) for c in range(10)])
+    digits = TensorData(torch.rand(8, 1, 32, 32), torch.randint(0, 10, (8,)),
+                        [str(c) for c in range(10)])
     train.fit(model, digits, epochs=1, batch_size=8, device="cpu", progress=False)
     choice = fastpath.FAMILIES["LeNet5"]
-    assert seen == [(choice.channels_last, choice.bf16, torch.bfloat16 if choice.bf16 else torch.float32)]
+    assert seen == [(choice.channels_last, choice.bf16,
+                     torch.bfloat16 if choice.bf16 else torch.float32)]
 
 
 def test_bf16_loss_matches_fp32_on_a_fixed_batch():
@@ -183,7 +202,8 @@ def test_bf16_loss_matches_fp32_on_a_fixed_batch():
         optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
         outputs, loss = train.training_step(model, step.prepare_images(batch.images), batch.labels,
                                             torch.nn.CrossEntropyLoss(), optimizer, plan=step)
-        assert outputs.dtype == torch.float32 and loss.dtype == torch.float32     # the loss is float32
+        # the loss is float32
+        assert outputs.dtype == torch.float32 and loss.dtype == torch.float32
         losses[name] = float(loss.detach())
     assert losses["bf16"] == pytest.approx(losses["fp32"], rel=2e-2)
     assert losses["bf16"] != losses["fp32"]                 # it really ran in another precision
@@ -196,7 +216,8 @@ def copy_of(model):
 
 def test_auxiliary_outputs_come_back_as_float32():
     from cnnlit.models.googlenet import InceptionOutputs
-    outputs = InceptionOutputs(torch.ones(2, 3, dtype=torch.bfloat16), None, torch.ones(2, 3, dtype=torch.bfloat16))
+    outputs = InceptionOutputs(torch.ones(2, 3, dtype=torch.bfloat16), None,
+                               torch.ones(2, 3, dtype=torch.bfloat16))
     converted = fastpath.float32(outputs)
     assert isinstance(converted, InceptionOutputs) and converted.aux1 is None
     assert converted.logits.dtype == converted.aux2.dtype == torch.float32
@@ -204,6 +225,7 @@ def test_auxiliary_outputs_come_back_as_float32():
 
 def test_command_line_takes_the_fast_path_and_its_switches(cpu_kind, monkeypatch, tmp_path, capsys):
     from PIL import Image
+
     from cnnlit.train import command_line, loop
     cpu_kind("x86_64", {"avx512_bf16"})
     monkeypatch.setenv("CNNLIT_DRY_RUN", "1")
@@ -211,12 +233,14 @@ def test_command_line_takes_the_fast_path_and_its_switches(cpu_kind, monkeypatch
         for label in ("a", "b"):
             (tmp_path / split / label).mkdir(parents=True)
             for i in range(4):
-                Image.new("RGB", (8, 8), (40 * i, 200 if label == "a" else 20, 90)).save(tmp_path / split / label / f"{i}.png")
+                Image.new("RGB", (8, 8), (40 * i, 200 if label == "a" else 20,
+                                          90)).save(tmp_path / split / label / f"{i}.png")
     plans = []
     original = loop.train_epoch                  # the command line trains through fit's epochs
     monkeypatch.setattr(loop, "train_epoch",
                         lambda *a, **k: plans.append(k["plan"]) or original(*a, **k))
-    common = ["--model", "resnet20", "--data", str(tmp_path), "--image-size", "8", "--batch-size", "4",
+    common = ["--model", "resnet20", "--data", str(tmp_path), "--image-size", "8", "--batch-size",
+              "4",
               "--workers", "0", "--recipe", "resnet", "--epochs", "1"]
     assert command_line.main(common) == 0
     assert plans[-1].autocast_dtype == torch.bfloat16 and plans[-1].channels_last

@@ -1,10 +1,10 @@
-"""JupyterLab in a real browser, as a student meets it: JupyterLab (from this environment) on a temporary
-copy of the notebooks, in the smoke profile, driven by Playwright in Debian's Chromium. Every chapter runs
-all its cells without an error; its markdown renders (math typeset, solutions folded, no raw MyST); then
-every control is operated — each slider moved, each dropdown changed — and its figure must change with no
-error. Each control is shown once, its readouts show values at the precision they move in, no label is cut
-and figures are shown at their full size within the notebook's width. The server is stopped whatever
-happens. Screenshots: _build/screenshots/lab/."""
+"""JupyterLab in a real browser, as a student meets it: JupyterLab (from this environment) on a
+temporary copy of the notebooks, in the smoke profile, driven by Playwright in Debian's Chromium.
+Every chapter runs all its cells without an error; its markdown renders (math typeset, solutions
+folded, no raw MyST); then every control is operated — each slider moved, each dropdown changed —
+and its figure must change with no error. Each control is shown once, its readouts show values at
+the precision they move in, no label is cut and figures are shown at their full size within the
+notebook's width. The server is stopped whatever happens. Screenshots: _build/screenshots/lab/."""
 from __future__ import annotations
 
 import json
@@ -29,13 +29,15 @@ CONTROL_TAGS = {"skip-execution", "remove-cell"}
 RUN_TIMEOUT_S = 240            # one chapter, all cells, smoke profile (about 20 s each on 2 cores)
 REDRAW_TIMEOUT_S = 60          # one control's redraw
 
-# JupyterLab's settings for the test: every cell in the page (not only those scrolled into view), so that
-# the test reads and operates all of them; no question about news in a corner.
-SETTINGS = {"@jupyterlab/notebook-extension/tracker": {"windowingMode": "none", "autoStartDefaultKernel": True},
+# JupyterLab's settings for the test: every cell in the page (not only those scrolled into view), so
+# that the test reads and operates all of them; no question about news in a corner.
+SETTINGS = {"@jupyterlab/notebook-extension/tracker": {"windowingMode": "none",
+                                                       "autoStartDefaultKernel": True},
             "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"}}
 
 pytestmark = [pytest.mark.lab,
-              pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make test installs it)")]
+              pytest.mark.skipif(CHROMIUM is None,
+                                 reason="Chromium is not installed (make test installs it)")]
 
 
 def _free_port() -> int:
@@ -52,12 +54,15 @@ def _controls(path: Path) -> int:
 
 @pytest.fixture(scope="module")
 def lab():
-    """A JupyterLab server on a temporary copy of the notebooks: (base URL, folder). Stopped at the end."""
+    """A JupyterLab server on a temporary copy of the notebooks: (base URL, folder). Stopped at the
+    end.
+    """
     jupyter = Path(sys.executable).with_name("jupyter-lab")
     if not jupyter.exists():
         pytest.skip("jupyter-lab is not installed in this environment")
     work = Path(tempfile.mkdtemp(prefix="cnnlit-lab-"))
-    shutil.copytree(ROOT / "notebooks", work / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(ROOT / "notebooks", work / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     for folder in ("config", "data", "runtime", "settings", "workspaces"):
         (work / ".jupyter" / folder).mkdir(parents=True)
     for plugin, settings in SETTINGS.items():
@@ -70,12 +75,16 @@ def lab():
                        JUPYTER_RUNTIME_DIR=str(work / ".jupyter" / "runtime"),
                        JUPYTERLAB_SETTINGS_DIR=str(work / ".jupyter" / "settings"),
                        JUPYTERLAB_WORKSPACES_DIR=str(work / ".jupyter" / "workspaces"))
-    environment.pop("CNNLIT_PROGRESS", None)                 # the student's view: progress-bar widgets
+    # the student's view: progress-bar widgets
+    environment.pop("CNNLIT_PROGRESS", None)
     log = open(work / "lab.log", "w")
     server = subprocess.Popen(
-        [str(jupyter), "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.root_dir={work}",
-         "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        [str(jupyter), "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--ServerApp.root_dir={work}",
+         "--IdentityProvider.token=", "--ServerApp.password=",
+         "--ServerApp.disable_check_xsrf=True",
+         "--LabApp.news_url=None",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
          "--LabApp.extension_manager=readonly", "--ServerApp.terminals_enabled=False"]
         + (["--allow-root"] if os.geteuid() == 0 else []),
         cwd=work, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -88,7 +97,8 @@ def lab():
                     break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start:\n{(work / 'lab.log').read_text()[-3000:]}")
+                    raise RuntimeError(f"JupyterLab did not "
+                                       f"start:\n{(work / 'lab.log').read_text()[-3000:]}")
                 time.sleep(0.5)
         yield url, work
     finally:
@@ -111,15 +121,18 @@ def browser():
     with playwright.sync_playwright() as driver:
         chromium = driver.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"])
         yield chromium
         chromium.close()
 
 
-# --- what the page shows, read in the browser ---------------------------------------------------------------
+# --- what the page shows, read in the browser
+# ---------------------------------------------------------------
 
-PROMPTS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt'))
+PROMPTS = """() => Array.from(
+        document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt'))
     .map(p => p.textContent.trim())"""
 
 ERRORS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-OutputArea-output'))
@@ -128,7 +141,8 @@ ERRORS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-OutputA
     .map(o => o.textContent.slice(0, 400))"""
 
 MARKDOWN = """() => {
-    const rendered = Array.from(document.querySelectorAll('.jp-MarkdownCell .jp-RenderedMarkdown'));
+    const rendered = Array.from(
+        document.querySelectorAll('.jp-MarkdownCell .jp-RenderedMarkdown'));
     const problems = [];
     for (const cell of rendered) {
         const clone = cell.cloneNode(true);
@@ -137,20 +151,23 @@ MARKDOWN = """() => {
         for (const raw of ['{cite}', '{ref}', '{doc}', ':::', '```{']) {
             if (text.includes(raw)) problems.push(`raw ${raw}: ${text.slice(0, 80)}`);
         }
-        if (/^\\W*Solution\\b/m.test(text)) problems.push(`unfolded solution: ${text.slice(0, 80)}`);
+        if (/^\\W*Solution\\b/m.test(text))
+            problems.push(`unfolded solution: ${text.slice(0, 80)}`);
     }
     const details = Array.from(document.querySelectorAll('.jp-RenderedMarkdown details'));
     for (const d of details) {
         if (d.open) problems.push('a solution is open');
-        if (!/^Solution/.test((d.querySelector('summary') || {textContent: ''}).textContent.trim()))
-            problems.push('a <details> without a Solution summary');
+        const summary = (d.querySelector('summary') || {textContent: ''}).textContent.trim();
+        if (!/^(Solution|Rubric)/.test(summary))
+            problems.push('a <details> without a Solution or Rubric summary');
     }
     return {problems, details: details.length,
             math: document.querySelectorAll('.jp-RenderedMarkdown mjx-container').length};
 }"""
 
 LAYOUT = """(root) => {
-    const cut = Array.from(root.querySelectorAll('.widget-label, .widget-readout, .widget-dropdown > label'))
+    const labels = '.widget-label, .widget-readout, .widget-dropdown > label';
+    const cut = Array.from(root.querySelectorAll(labels))
         .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
         .map(e => e.textContent);
     const shrunk = Array.from(root.querySelectorAll('img'))
@@ -160,16 +177,24 @@ LAYOUT = """(root) => {
     return {cut, shrunk};
 }"""
 
-OUTPUT_IMAGE = """(root) => { const i = root.querySelector('.widget-output img'); return i ? i.src.slice(-200) : null; }"""
+OUTPUT_IMAGE = """(root) => {
+    const i = root.querySelector('.widget-output img');
+    return i ? i.src.slice(-200) : null;
+}"""
 
 
 def _wait_for_kernel(url: str, path: str, timeout_s: float = 120) -> None:
-    """Until the notebook's kernel has started and is idle (JupyterLab shows "idle" before it exists)."""
+    """Until the notebook's kernel has started and is idle (JupyterLab shows "idle" before it
+    exists).
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with urllib.request.urlopen(f"{url}/api/sessions", timeout=10) as response:
             for session in json.load(response):
-                if session.get("path") == path and (session.get("kernel") or {}).get("execution_state") == "idle":
+                if (
+                    session.get("path") == path
+                    and (session.get("kernel") or {}).get("execution_state") == "idle"
+                ):
                     return
         time.sleep(0.5)
     raise AssertionError(f"{path}: no idle kernel within {timeout_s} s")
@@ -184,14 +209,16 @@ def _wait_for_run(page, chapter: str, cells: int) -> None:
         if page.evaluate(ERRORS):
             return
         time.sleep(1)
-    raise AssertionError(f"{chapter}: not every cell ran within {RUN_TIMEOUT_S} s: {page.evaluate(PROMPTS)}")
+    raise AssertionError(f"{chapter}: not every cell ran within {RUN_TIMEOUT_S} s: "
+                         f"{page.evaluate(PROMPTS)}")
 
 
 def _redrawn(page, control, before: str, what: str) -> list[str]:
     deadline = time.monotonic() + REDRAW_TIMEOUT_S
     while time.monotonic() < deadline:
         errors = control.evaluate("(root) => Array.from(root.querySelectorAll('.widget-output "
-                                  "[data-mime-type=\"application/vnd.jupyter.stderr\"]')).map(e => e.textContent)")
+                                  "[data-mime-type=\"application/vnd.jupyter.stderr\"]')).map(e => "
+                                  "e.textContent)")
         if errors:
             return [f"{what}: error in the control's output: {errors[0][:300]}"]
         after = control.evaluate(OUTPUT_IMAGE)
@@ -202,8 +229,9 @@ def _redrawn(page, control, before: str, what: str) -> list[str]:
 
 
 def _operate(page, control, index: int) -> list[str]:
-    """Move every slider one step (by the keyboard, as a reader would) and change every dropdown; after
-    each, the figure must change with no error and a slider's readout must show the new value."""
+    """Move every slider one step (by the keyboard, as a reader would) and change every dropdown;
+    after each, the figure must change with no error and a slider's readout must show the new
+    value."""
     problems = []
     sliders = control.query_selector_all(".widget-slider")
     for slider in sliders:
@@ -238,8 +266,9 @@ def _operate(page, control, index: int) -> list[str]:
 
 
 class Chapters:
-    """Each chapter in its own page (and JupyterLab workspace), run two at a time: while one chapter's
-    controls are operated, the next one's cells already run, so that the two cores stay busy."""
+    """Each chapter in its own page (and JupyterLab workspace), run two at a time: while one
+    chapter's controls are operated, the next one's cells already run, so that the two cores stay
+    busy."""
 
     def __init__(self, browser, url: str):
         self.browser, self.url, self.pages, self.errors = browser, url, {}, {}
@@ -301,7 +330,8 @@ def test_chapter_in_jupyterlab(lab, chapters, chapter):
                    for c in cells if c["cell_type"] == "markdown"]
         solutions = sum("<summary>Solution" in source for source in sources)
         if markdown["details"] != solutions:
-            problems.append(f"markdown: {markdown['details']} folded solutions rendered, {solutions} written")
+            problems.append(f"markdown: {markdown['details']} folded solutions rendered, "
+                            f"{solutions} written")
         if "$" in "".join(sources) and markdown["math"] == 0:
             problems.append("markdown: no formula typeset")
 
@@ -310,15 +340,18 @@ def test_chapter_in_jupyterlab(lab, chapters, chapter):
             problems.append(f"{len(controls)} controls shown for {expected_controls} control cells")
         for index, control in enumerate(controls):
             control.scroll_into_view_if_needed()
-            page.wait_for_function(f"() => document.querySelectorAll('.jp-Notebook .widget-interact')[{index}]"
-                                   ".querySelector('.widget-output img')", timeout=REDRAW_TIMEOUT_S * 1000)
+            page.wait_for_function(f"() => document.querySelectorAll('.jp-Notebook "
+                                   f".widget-interact')[{index}]"
+                                   ".querySelector('.widget-output img')",
+                                   timeout=REDRAW_TIMEOUT_S * 1000)
             layout = control.evaluate(LAYOUT)
             problems += [f"control {index}: label cut: {text!r}" for text in layout["cut"]]
             problems += [f"control {index}: figure shrunk: {text}" for text in layout["shrunk"]]
             problems += _operate(page, control, index)
             if index == 0:
                 page.screenshot(path=str(SCREENSHOTS / f"{chapter}_control.png"))
-        for player in page.query_selector_all(".jp-Notebook .cnnlit-frames, .jp-Notebook .cnnlit-panels"):
+        for player in page.query_selector_all(".jp-Notebook .cnnlit-frames, .jp-Notebook "
+                                              ".cnnlit-panels"):
             player.scroll_into_view_if_needed()
             layout = player.evaluate(LAYOUT)
             problems += [f"pre-rendered figure shrunk: {text}" for text in layout["shrunk"]]

@@ -26,7 +26,8 @@ ROLE = re.compile(r"\{[a-zA-Z][\w:-]*\}`")                      # {cite}`key`, {
 DIRECTIVE = re.compile(r"^\s*(```+|~~~+|:::+)\s*\{", re.MULTILINE)  # ```{note}, :::{admonition}
 COLON_FENCE = re.compile(r"^\s*:::", re.MULTILINE)
 TARGET = re.compile(r"^\s*\([\w-]+\)=\s*$", re.MULTILINE)           # (label)=
-SOLUTION_OPEN = re.compile(r"^<details>\s*<summary>\s*Solution\b[^<]*</summary>\s*$")
+# a folded block is a solution or, after a ★★★ exercise, its rubric for instructors
+SOLUTION_OPEN = re.compile(r"^<details>\s*<summary>\s*(Solution|Rubric)\b[^<]*</summary>\s*$")
 
 
 def _source(cell) -> str:
@@ -85,7 +86,7 @@ def test_every_written_solution_is_folded_in_details(where, cell):
     for block in _solution_blocks(source):
         lines = block.splitlines()
         assert SOLUTION_OPEN.match(" ".join(lines[:2])), f"{where}: a <details> block must start with " \
-                                                         f"<details> and <summary>Solution…</summary>"
+                                                         f"<details> and <summary>Solution…</summary> (or Rubric…)"
         # CommonMark renders Markdown (and math) inside <details> only between blank lines
         assert lines[2] == "" and lines[-2] == "" and lines[-1] == "</details>", \
             f"{where}: leave a blank line after <summary> and before </details>"

@@ -1,5 +1,5 @@
-"""Memory on the instructor's path: the measurements and estimates of cnnlit.memory, and the budget every
-chapter's full profile must fit (a T4's 15 GB, less headroom: 12 GB)."""
+"""Memory on the instructor's path: the measurements and estimates of cnnlit.memory, and the budget
+every chapter's full profile must fit (a T4's 15 GB, less headroom: 12 GB)."""
 from __future__ import annotations
 
 import json
@@ -17,9 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_peak_rss_reads_another_processs_high_water_mark():
-    """As conftest reads a notebook kernel's: a child that touched 300 MB shows a peak above 300 MB."""
+    """As conftest reads a notebook kernel's: a child that touched 300 MB shows a peak above 300 MB.
+    """
     child = subprocess.Popen([sys.executable, "-c", "import sys\nblock = bytearray(300_000_000)\n"
-                              "block[::4096] = b'x' * len(block[::4096])\nprint('ready', flush=True)\nsys.stdin.read()"],
+                              "block[::4096] = b'x' * len(block[::4096])\nprint('ready', "
+                              "flush=True)\nsys.stdin.read()"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "ready"
@@ -31,8 +33,8 @@ def test_peak_rss_reads_another_processs_high_water_mark():
 
 
 def test_saved_for_backward_counts_what_autograd_keeps():
-    # Linear keeps its input (for the weight's gradient) and ReLU its output, which is also the second
-    # Linear's input: counted once. Weights are counted with the weights, not here.
+    # Linear keeps its input (for the weight's gradient) and ReLU its output, which is also the
+    # second Linear's input: counted once. Weights are counted with the weights, not here.
     model = nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 5)).to("meta")
     assert memory.saved_for_backward(model, (10,), batch_size=3) == 3 * 10 * 4 + 3 * 20 * 4
 
@@ -48,23 +50,30 @@ def test_the_meta_device_count_equals_a_real_forward_pass():
         real.train()(torch.rand(4, 3, 32, 32))
     real_bytes = sum(t.numel() * t.element_size() for t in kept.values()
                      if not isinstance(t, nn.Parameter) and not isinstance(t._base, nn.Parameter))
-    assert counted == real_bytes and counted > 4 * 3 * 32 * 32 * 4 * 19     # a map per layer and more
+    # a map per layer and more
+    assert counted == real_bytes and counted > 4 * 3 * 32 * 32 * 4 * 19
 
 
 def test_forward_peak_is_the_largest_layer_input_plus_output():
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)).to("meta")
-    # conv: 3 + 8 maps in and out; ReLU: 8 in and 8 out (the largest); pooling: 8 maps in, 8 quarter maps out
+    # conv: 3 + 8 maps in and out; ReLU: 8 in and 8 out (the largest); pooling: 8 maps in, 8 quarter
+    # maps out
     assert memory.forward_peak(model, (3, 16, 16), batch_size=2) == 2 * 4 * (8 * 16 * 16) * 2
 
 
 def test_an_estimate_adds_up_its_parts():
-    run = memory.Run("tiny", lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 2)), (3, 2, 2), batch_size=8,
+    run = memory.Run("tiny", lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 2)), (3, 2, 2),
+                     batch_size=8,
                      optimizer_states=2, resident=memory.dataset_bytes(100, (3, 2, 2)), amp=False)
     estimate = memory.estimate(run)
-    assert estimate.parameters == 26 and estimate.weights == 26 * 4 * (2 + 2)      # weights, grads, Adam's two
+    # weights, grads, Adam's two
+    assert estimate.parameters == 26 and estimate.weights == 26 * 4 * (2 + 2)
     assert estimate.resident == 100 * (12 * 4 + 8) and estimate.batch == 8 * (12 * 4 + 8)
-    assert estimate.training_peak == int(estimate.resident + memory.CUDA_CONTEXT + memory.HEADROOM * (
-        estimate.weights + estimate.activations + estimate.batch))
+    assert estimate.training_peak == int(
+        estimate.resident
+        + memory.CUDA_CONTEXT
+        + memory.HEADROOM * (estimate.weights + estimate.activations + estimate.batch)
+    )
 
 
 def test_every_chapter_fits_a_colab_gpu_in_the_full_profile():

@@ -1,5 +1,5 @@
-"""The package's shape: no import cycles, one meaning per public name, modules reachable as modules, every
-docstring example runs, and the shared helpers of cnnlit.module_tools do what they say."""
+"""The package's shape: no import cycles, one meaning per public name, modules reachable as modules,
+every docstring example runs, and the shared helpers of cnnlit.module_tools do what they say."""
 from __future__ import annotations
 
 import ast
@@ -24,8 +24,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import cnnlit  # noqa: E402
 from cnnlit.data import DataUnavailableError  # noqa: E402
 from cnnlit.module_tools import (  # noqa: E402
-    capturing, evaluating, he_initialisation, hooked, main_output, on_meta, output_size, pair,
-    training_mode)
+    capturing,
+    evaluating,
+    he_initialisation,
+    hooked,
+    main_output,
+    on_meta,
+    output_size,
+    pair,
+    training_mode,
+)
 from cnnlit.runtime import env_flag  # noqa: E402
 
 PACKAGE = Path(cnnlit.__file__).parent
@@ -48,7 +56,9 @@ def all_modules() -> list:
 # --------------------------------------------------------------------------- imports
 
 def imported_from(name: str, node: ast.ImportFrom) -> list:
-    """(alias, module named in the statement) for each name of a ``from ... import`` in module ``name``."""
+    """(alias, module named in the statement) for each name of a ``from ... import`` in module
+    ``name``.
+    """
     if node.level:
         package = name if SOURCES[name].name == "__init__.py" else name.rpartition(".")[0]
         base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
@@ -64,7 +74,9 @@ def imported_modules(name: str, path: Path) -> set:
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.ImportFrom):
             for alias, target in imported_from(name, node):
-                found.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in SOURCES else target)
+                found.add(
+                    f"{target}.{alias.name}" if f"{target}.{alias.name}" in SOURCES else target
+                )
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
     return {target for target in found if target in SOURCES and target != name}
@@ -105,8 +117,10 @@ def cycles(graph: dict) -> list:
 
 
 def test_the_import_walk_sees_function_level_and_relative_imports():
-    assert "cnnlit.layers.normalization" in IMPORTS["cnnlit.models.alexnet"]        # from ..layers.normalization
-    assert "cnnlit.models" in IMPORTS["cnnlit.train.command_line"]                  # inside a function
+    # from ..layers.normalization
+    assert "cnnlit.layers.normalization" in IMPORTS["cnnlit.models.alexnet"]
+    # inside a function
+    assert "cnnlit.models" in IMPORTS["cnnlit.train.command_line"]
     assert "cnnlit.train.command_line" in IMPORTS["cnnlit.train.__main__"]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
@@ -151,14 +165,15 @@ def parent(module: str) -> str:
 
 
 def test_no_module_reaches_into_another_package_s_private_names():
-    """Nothing imports a leading-underscore name from a cnnlit module of another package, or reads one as an
-    attribute of such a module (the registry's builders, say: get_builder is the public way). Modules of
-    one package may share their private helpers."""
+    """Nothing imports a leading-underscore name from a cnnlit module of another package, or reads
+    one as an attribute of such a module (the registry's builders, say: get_builder is the public
+    way). Modules of one package may share their private helpers."""
     offences = []
     for name, path in SOURCES.items():
         tree = ast.parse(path.read_text())
         here = parent(name)
-        modules = {}                                  # local name -> the cnnlit module it is bound to
+        # local name -> the cnnlit module it is bound to
+        modules = {}
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
                 targets = imported_from(name, node)
@@ -172,9 +187,14 @@ def test_no_module_reaches_into_another_package_s_private_names():
                 modules.update({alias.asname: alias.name for alias in node.names
                                 if alias.asname and alias.name in SOURCES})
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
-                    and node.attr.startswith("_") and not node.attr.startswith("__")
-                    and parent(modules[node.value.id]) != here):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in modules
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and parent(modules[node.value.id]) != here
+            ):
                 offences.append(f"{name} reads {node.value.id}.{node.attr}")
     assert offences == []
 
@@ -196,7 +216,8 @@ def public_callables():
         for name, obj in vars(module).items():
             if name.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj)):
                 continue
-            if (getattr(obj, "__module__", "") or "").startswith("cnnlit") and not obj.__name__.startswith("_"):
+            if (getattr(obj, "__module__",
+                        "") or "").startswith("cnnlit") and not obj.__name__.startswith("_"):
                 yield obj.__name__, obj, f"{module.__name__}.{name}"
 
 
@@ -204,7 +225,9 @@ def test_no_two_public_functions_share_a_name_with_different_meanings():
     meanings = defaultdict(dict)
     for name, obj, where in public_callables():
         meanings[name].setdefault(id(obj), f"{obj.__module__}.{obj.__qualname__}")
-    clashes = {name: sorted(defined.values()) for name, defined in meanings.items() if len(defined) > 1}
+    clashes = {
+        name: sorted(defined.values()) for name, defined in meanings.items() if len(defined) > 1
+    }
     assert clashes == {}
 
 
@@ -212,15 +235,16 @@ def test_the_name_check_sees_re_exports_as_one_meaning():
     names = defaultdict(set)
     for name, obj, where in public_callables():
         names[name].add(where)
-    assert {"cnnlit.train.fit", "cnnlit.train.loop.fit"} <= names["fit"]          # one function, two places
+    # one function, two places
+    assert {"cnnlit.train.fit", "cnnlit.train.loop.fit"} <= names["fit"]
     assert "cnnlit.models.registry.get_model" in names["get_model"]
 
 
 # --------------------------------------------------------------------------- docstring examples
 
 class _StatedOutputOnly(doctest.OutputChecker):
-    """An example's printed output is checked where the docstring states it, and may be anything where it
-    does not (a progress line, the device in use)."""
+    """An example's printed output is checked where the docstring states it, and may be anything
+    where it does not (a progress line, the device in use)."""
 
     def check_output(self, want, got, optionflags):
         return not want or super().check_output(want, got, optionflags)
@@ -249,21 +273,26 @@ def test_docstring_example_runs(example, monkeypatch):
     assert result.failed == 0, report.getvalue()
 
 
-CODE_LINE = re.compile(r"^(import |from \S+ import |cnnlit\.|[A-Za-z_][\w.]*(, ?[A-Za-z_]\w*)* = [A-Za-z_][\w.]*\("
-                       r"|[A-Za-z_][\w.]*\()")
+CODE_LINE = re.compile(r"^(import |from \S+ import |cnnlit\.|[A-Za-z_][\w.]*(, ?[A-Za-z_]\w*)* = "
+                       r"[A-Za-z_][\w.]*\(|[A-Za-z_][\w.]*\()")
 
 
 def test_docstring_code_is_written_as_runnable_examples():
-    """Code in a docstring is a ``>>>`` example (which the test above runs), not an indented block that
-    nothing runs and that can go stale."""
+    """Code in a docstring is a ``>>>`` example (which the test above runs), not an indented block
+    that nothing runs and that can go stale."""
     stale = []
     for name, path in SOURCES.items():
         for node in ast.walk(ast.parse(path.read_text())):
-            if not isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if not isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef,
+                                     ast.ClassDef)):
                 continue
             for line in (ast.get_docstring(node, clean=True) or "").splitlines():
                 code = line.strip()
-                if line.startswith("    ") and not code.startswith((">>>", "...")) and CODE_LINE.match(code):
+                if (
+                    line.startswith("    ")
+                    and not code.startswith((">>>", "..."))
+                    and CODE_LINE.match(code)
+                ):
                     try:
                         ast.parse(code)
                     except SyntaxError:
@@ -273,7 +302,9 @@ def test_docstring_code_is_written_as_runnable_examples():
 
 
 def test_the_package_example_feeds_lenet5_what_it_reads():
-    """The package docstring's example, checked on its own: LeNet-5 reads 32x32 inputs (28x28 digits raise)."""
+    """The package docstring's example, checked on its own: LeNet-5 reads 32x32 inputs (28x28 digits
+    raise).
+    """
     model = cnnlit.models.get_model("lenet5")
     digits = torch.rand(4, 1, 28, 28)
     with pytest.raises(cnnlit.models.InputShapeError):
@@ -364,7 +395,8 @@ def test_he_initialisation_has_the_variance_of_he_et_al_2015():
     model = he_initialisation(nn.Sequential(conv, nn.ReLU(), nn.Flatten(), linear))
     assert conv.weight.std().item() == pytest.approx((2 / (64 * 9)) ** 0.5, rel=0.02)      # fan-in
     assert torch.all(conv.bias == 0)
-    assert linear.weight.std().item() == pytest.approx((1 / 512 / 3) ** 0.5, rel=0.05)     # left alone
+    # left alone
+    assert linear.weight.std().item() == pytest.approx((1 / 512 / 3) ** 0.5, rel=0.05)
     he_initialisation(model, mode="fan_out", linear=True)
     assert conv.weight.std().item() == pytest.approx((2 / (128 * 9)) ** 0.5, rel=0.02)     # fan-out
     assert linear.weight.std().item() == pytest.approx((2 / 256) ** 0.5, rel=0.05)
@@ -379,7 +411,9 @@ def test_pair():
 
 
 def test_nothing_is_left_of_the_old_names():
-    """The command line and recipes moved into cnnlit.train; the chapter helpers into cnnlit.chapters."""
+    """The command line and recipes moved into cnnlit.train; the chapter helpers into
+    cnnlit.chapters.
+    """
     for gone in ("cnnlit.scale", "cnnlit.recipes", "cnnlit.explore"):
         with pytest.raises(ModuleNotFoundError):
             importlib.import_module(gone)

@@ -1,16 +1,22 @@
+import math
+
 import pytest
 
+from cnnlit import paper
 from cnnlit.paper import PaperMismatch, compare
+from cnnlit.profiles import DRY_RUN_VARIABLE, PROFILE_VARIABLE, STRICT_VARIABLE
 
 
 def test_matching_rows_give_a_table():
-    table = compare([("C1 parameters", 156, 156), ("total", 6.9e6, 6.8e6, 0.05), ("shape", (1, 6), [1, 6])])
+    table = compare([("C1 parameters", 156, 156), ("total", 6.9e6, 6.8e6, 0.05),
+                     ("shape", (1, 6), [1, 6])])
     assert table.match.tolist() == ["✓", "✓", "✓"]
     assert table.tolerance.tolist() == ["exact", "±5%", "exact"]
 
 
 def test_a_mismatch_fails_loudly_with_the_table():
-    with pytest.raises(PaperMismatch, match=r"LeNet-5 differs from the paper:(.|\n)*C3 parameters +1517 +1516"):
+    with pytest.raises(PaperMismatch, match=r"LeNet-5 differs from the paper:(.|\n)*C3 parameters "
+                                            r"+1517 +1516"):
         compare([("C1 parameters", 156, 156), ("C3 parameters", 1517, 1516)], title="LeNet-5")
     with pytest.raises(PaperMismatch):
         compare([("total", 7.2e6, 6.8e6, 0.05)])
@@ -28,10 +34,6 @@ def test_malformed_rows_are_refused():
 
 
 # ----------------------------------------------------------------------- the statistical standard
-import math
-
-from cnnlit import paper
-from cnnlit.profiles import DRY_RUN_VARIABLE, PROFILE_VARIABLE, STRICT_VARIABLE
 
 # Three seeds, worked by hand (the example chapter 00 teaches with):
 #   A = 0.70, 0.74, 0.72: mean 0.72, deviations -0.02, +0.02, 0   -> s_A² = 0.0008 / 2 = 0.0004

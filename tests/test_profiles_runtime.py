@@ -31,7 +31,8 @@ def test_profile_sizes_grow_from_smoke_to_full():
     assert smoke.test_size < cpu.test_size and full.test_size is None
     assert smoke.epochs <= cpu.epochs <= full.epochs
     assert [p.choose(smoke=1, cpu=2, full=3) for p in (smoke, cpu, full)] == [1, 2, 3]
-    for p in profiles.PROFILES.values():            # every split holds the full batches a dry run takes
+    # every split holds the full batches a dry run takes
+    for p in profiles.PROFILES.values():
         for size in (p.train_size, p.test_size):
             assert size is None or size >= profiles.DRY_RUN_BATCHES * p.batch_size, p.name
         assert p.name in str(p) and f"batch {p.batch_size}" in str(p)
@@ -69,7 +70,9 @@ def test_about_names_device_and_profile(monkeypatch, capsys):
     monkeypatch.setenv("CNNLIT_PROFILE", "smoke")
     assert cnnlit.about() is None                   # prints, so a notebook shows each line once
     lines = capsys.readouterr().out.splitlines()
-    assert "device: " in lines[0] and "profile 'smoke'" in lines[0] and len(lines) == len(set(lines))
+    assert (
+        "device: " in lines[0] and "profile 'smoke'" in lines[0] and len(lines) == len(set(lines))
+    )
 
 
 def test_about_tells_a_colab_runtime_without_a_gpu_where_to_get_one(monkeypatch, capsys):

@@ -22,8 +22,13 @@ def test_there_are_chapters():
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_notebook_is_stored_without_outputs(path):
     cells = json.loads(path.read_text())["cells"]
-    dirty = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and (c["outputs"] or c["execution_count"])]
-    assert not dirty, f"{path.name}: cells {dirty} carry outputs; run `python tools/notebooks.py clean`"
+    dirty = [
+        i
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "code" and (c["outputs"] or c["execution_count"])
+    ]
+    assert not dirty, (f"{path.name}: cells {dirty} carry outputs; run `python tools/notebooks.py "
+                       f"clean`")
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
@@ -74,13 +79,15 @@ def test_notebook_has_one_title_and_exercises(path):
     cells = json.loads(path.read_text())["cells"]
     markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     assert len(re.findall(r"^# ", markdown, flags=re.MULTILINE)) == 1
-    assert re.search(r"^## Exercises", markdown, flags=re.MULTILINE), f"{path.name} has no exercises"
+    assert re.search(r"^## Exercises", markdown,
+                     flags=re.MULTILINE), f"{path.name} has no exercises"
     solutions = [c for c in cells if "solution" in c.get("metadata", {}).get("tags", [])]
     assert solutions, f"{path.name}: exercises need solutions (cells tagged 'solution')"
     for cell in solutions:
         source = "".join(cell["source"])
         folded = ("hide-input" in cell["metadata"]["tags"] or ":class: dropdown" in source
-                  or source.lstrip().startswith("<details>") and "</details>" in source)   # folded in every renderer
+                  # folded in every renderer
+                  or source.lstrip().startswith("<details>") and "</details>" in source)
         assert folded, f"{path.name}: a solution is not folded away on the site"
 
 
@@ -96,7 +103,9 @@ def test_table_of_contents_lists_every_chapter_and_page():
 def test_environment_yml_mirrors_pyproject():
     tomllib = pytest.importorskip("tomllib")          # Python >= 3.11
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = set(project["dependencies"]) | {d for extra in project["optional-dependencies"].values() for d in extra}
+    wanted = set(project["dependencies"]) | {
+        d for extra in project["optional-dependencies"].values() for d in extra
+    }
     pip_section = (ROOT / "environment.yml").read_text().split("- pip:", 1)[1]
     listed = set(re.findall(r"^\s+- (\S+)\s*$", pip_section, re.MULTILINE))
     assert {d.replace(" ", "") for d in wanted} == listed

@@ -1,8 +1,8 @@
 """GOMP_SPINCOUNT=3000 reaches OpenMP when cnnlit is imported before torch, and about() says so.
 
 GNU OpenMP prints its settings at start-up with OMP_DISPLAY_ENV=VERBOSE: GOMP_SPINCOUNT is 300000 by
-default, 0 under OMP_WAIT_POLICY=PASSIVE and 3000 with cnnlit's short spin, which shows what the runtime
-itself read, not just os.environ."""
+default, 0 under OMP_WAIT_POLICY=PASSIVE and 3000 with cnnlit's short spin, which shows what the
+runtime itself read, not just os.environ."""
 import os
 import re
 import subprocess
@@ -17,7 +17,8 @@ from cnnlit import threads
 def _run(code: str, **environment) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     env.update(OMP_DISPLAY_ENV="VERBOSE", **environment)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=300,
                           check=True)
 
 
@@ -59,7 +60,11 @@ def test_about_prints_the_thread_settings(capsys):
     assert lines[0].startswith("cnnlit ") and len(lines) == 2
     import torch
     assert lines[1].startswith(f"CPU: {torch.get_num_threads()} torch threads, ")
-    assert "GOMP_SPINCOUNT" in lines[1] or "OMP_WAIT_POLICY" in lines[1] or "OpenMP's default" in lines[1]
+    assert (
+        "GOMP_SPINCOUNT" in lines[1]
+        or "OMP_WAIT_POLICY" in lines[1]
+        or "OpenMP's default" in lines[1]
+    )
     assert "bfloat16" in lines[1]
 
 
@@ -67,7 +72,8 @@ def test_first_outcome_is_kept(monkeypatch):
     monkeypatch.setattr(threads, "_outcome", None)
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
-    assert threads.prefer_short_spin() == "too late"            # torch is loaded in this test process
+    # torch is loaded in this test process
+    assert threads.prefer_short_spin() == "too late"
     assert "GOMP_SPINCOUNT" not in os.environ
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     assert threads.prefer_short_spin() == "too late"

@@ -1,4 +1,6 @@
-"""cnnlit.train and cnnlit.checkpoints: learning, checkpoints, resuming, interrupts, divergence, dry runs."""
+"""cnnlit.train and cnnlit.checkpoints: learning, checkpoints, resuming, interrupts, divergence, dry
+runs.
+"""
 import urllib.error
 
 import pytest
@@ -19,8 +21,8 @@ def small_cnn(classes=10):
 
 @pytest.fixture(scope="module")
 def real_subset():
-    """512 real Fashion-MNIST images (from whatever source cnnlit.data finds on this machine); the tests
-    that need them are skipped where no source has the dataset."""
+    """512 real Fashion-MNIST images (from whatever source cnnlit.data finds on this machine); the
+    tests that need them are skipped where no source has the dataset."""
     try:
         return cnnlit.data.load("fashion-mnist", "train", subset=512, seed=1, verbose=False)
     except DataUnavailableError as error:
@@ -37,7 +39,8 @@ def test_fit_lowers_the_loss_on_real_data(real_subset):
     cnnlit.seed_everything(0)
     model = small_cnn()
     before = train.evaluate(model, real_subset)
-    history = train.fit(model, real_subset, epochs=3, lr=0.05, batch_size=32, device="cpu", progress=False)
+    history = train.fit(model, real_subset, epochs=3, lr=0.05, batch_size=32, device="cpu",
+                        progress=False)
     after = train.evaluate(model, real_subset)
     assert len(history) == 3 and history.epoch == [1, 2, 3]
     assert history.loss[-1] < history.loss[0]
@@ -48,7 +51,8 @@ def test_fit_lowers_the_loss_on_real_data(real_subset):
 
 def test_fit_accepts_a_plain_dataset_and_validation(real_subset):
     plain = torch.utils.data.TensorDataset(real_subset.images[:128], real_subset.labels[:128])
-    history = train.fit(small_cnn(), plain, epochs=1, batch_size=32, val_data=real_subset, device="cpu",
+    history = train.fit(small_cnn(), plain, epochs=1, batch_size=32, val_data=real_subset,
+                        device="cpu",
                         progress=False)
     assert len(history.val_accuracy) == 1 and 0 <= history.val_accuracy[0] <= 1
 
@@ -62,7 +66,8 @@ def test_stop_when_ends_early():
 def test_checkpoint_round_trip(tmp_path):
     model, path = small_cnn(), tmp_path / "model.pt"
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    train.fit(model, toy_data(), epochs=1, optimizer=optimizer, device="cpu", progress=False, checkpoint=path)
+    train.fit(model, toy_data(), epochs=1, optimizer=optimizer, device="cpu", progress=False,
+              checkpoint=path)
     restored, restored_optimizer = small_cnn(), None
     restored_optimizer = torch.optim.SGD(restored.parameters(), lr=0.1, momentum=0.9)
     state = checkpoints.load_checkpoint(path, restored, restored_optimizer)
@@ -75,8 +80,10 @@ def test_checkpoint_round_trip(tmp_path):
 def test_resume_continues_from_the_checkpoint(tmp_path):
     path = tmp_path / "run.pt"
     cnnlit.seed_everything(0)
-    first = train.fit(small_cnn(), toy_data(), epochs=2, device="cpu", progress=False, checkpoint=path)
-    resumed = train.fit(small_cnn(), toy_data(), epochs=4, device="cpu", progress=False, checkpoint=path,
+    first = train.fit(small_cnn(), toy_data(), epochs=2, device="cpu", progress=False,
+                      checkpoint=path)
+    resumed = train.fit(small_cnn(), toy_data(), epochs=4, device="cpu", progress=False,
+                        checkpoint=path,
                         resume=path)
     assert resumed.epoch == [1, 2, 3, 4] and resumed.loss[:2] == first.loss
     assert checkpoints.load_checkpoint(path, small_cnn())["epoch"] == 4
@@ -99,7 +106,8 @@ class InterruptAfter(nn.Module):
 
 def test_interrupt_keeps_the_last_checkpoint_and_the_model(tmp_path, capsys):
     path = tmp_path / "run.pt"
-    model = InterruptAfter(calls=3)                # toy_data: 1 batch of 64 per epoch -> stops in epoch 4
+    # toy_data: 1 batch of 64 per epoch -> stops in epoch 4
+    model = InterruptAfter(calls=3)
     history = train.fit(model, toy_data(), epochs=10, device="cpu", progress=False, checkpoint=path)
     assert history.interrupted and history.epoch == [1, 2, 3]
     assert "interrupted during epoch 4" in capsys.readouterr().out
@@ -109,14 +117,16 @@ def test_interrupt_keeps_the_last_checkpoint_and_the_model(tmp_path, capsys):
 
 def test_nan_loss_names_epoch_and_batch():
     data = toy_data(96)
-    data.images[70] = float("nan")                 # in the second epoch's shuffle it lands in some batch
+    # in the second epoch's shuffle it lands in some batch
+    data.images[70] = float("nan")
     with pytest.raises(train.TrainingDiverged, match=r"epoch 1, batch [12]"):
         train.fit(small_cnn(), data, epochs=3, batch_size=48, device="cpu", progress=False)
 
 
 def test_checkpoint_of_another_architecture_is_refused(tmp_path):
     path = checkpoints.save_checkpoint(tmp_path / "other.pt", nn.Linear(3, 2), epoch=1)
-    with pytest.raises(checkpoints.CheckpointMismatchError, match="holds a Linear network.*Sequential"):
+    with pytest.raises(checkpoints.CheckpointMismatchError,
+                       match="holds a Linear network.*Sequential"):
         checkpoints.load_checkpoint(path, small_cnn())
 
 
@@ -155,12 +165,14 @@ def test_topk_error_and_bad_arguments():
         train.fit(small_cnn(), toy_data(), epochs=-1, progress=False)
 
 
-# --------------------------------------------------------------------------- dry runs (CNNLIT_DRY_RUN)
+# --------------------------------------------------------------------------- dry runs
+# (CNNLIT_DRY_RUN)
 
 def count_batches(model):
     """Record (training?, batch size) of every forward call of ``model``."""
     calls = []
-    model.register_forward_pre_hook(lambda module, inputs: calls.append((module.training, len(inputs[0]))))
+    model.register_forward_pre_hook(lambda module, inputs: calls.append((module.training,
+                                                                         len(inputs[0]))))
     return calls
 
 
@@ -168,11 +180,13 @@ def test_dry_run_caps_fit_at_one_epoch_of_two_batches(monkeypatch, capsys):
     monkeypatch.setenv("CNNLIT_DRY_RUN", "1")
     model = small_cnn()
     calls = count_batches(model)
-    history = train.fit(model, toy_data(160), epochs=5, batch_size=16, val_data=toy_data(1200), device="cpu",
+    history = train.fit(model, toy_data(160), epochs=5, batch_size=16, val_data=toy_data(1200),
+                        device="cpu",
                         progress=False)
     assert DRY_RUN_BATCHES == 2 and history.epoch == [1]
     assert [size for training, size in calls if training] == [16] * DRY_RUN_BATCHES
-    assert [size for training, size in calls if not training] == [512] * DRY_RUN_BATCHES   # of 3 batches
+    # of 3 batches
+    assert [size for training, size in calls if not training] == [512] * DRY_RUN_BATCHES
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "dry run (CNNLIT_DRY_RUN=1)" in out and "of 5 epoch(s)" in out
 
@@ -182,14 +196,16 @@ def test_dry_run_caps_evaluate_and_predict(monkeypatch):
     assert train.evaluate(small_cnn(), data, batch_size=16).count == 160
     monkeypatch.setenv("CNNLIT_DRY_RUN", "true")
     assert train.evaluate(small_cnn(), data, batch_size=16).count == 2 * 16
-    scores, labels = train.predict(small_cnn(), torch.utils.data.TensorDataset(data.images, data.labels),
+    scores, labels = train.predict(small_cnn(),
+                                   torch.utils.data.TensorDataset(data.images, data.labels),
                                    batch_size=50)
     assert scores.shape == (100, 10) and labels.shape == (100,)
 
 
 def test_dry_run_off_and_invalid_values(monkeypatch, capsys):
     monkeypatch.setenv("CNNLIT_DRY_RUN", "0")
-    history = train.fit(small_cnn(), toy_data(64), epochs=2, batch_size=16, device="cpu", progress=False)
+    history = train.fit(small_cnn(), toy_data(64), epochs=2, batch_size=16, device="cpu",
+                        progress=False)
     assert history.epoch == [1, 2] and capsys.readouterr().out == ""
     monkeypatch.setenv("CNNLIT_DRY_RUN", "maybe")
     with pytest.raises(ValueError, match="CNNLIT_DRY_RUN='maybe'"):
@@ -203,13 +219,19 @@ def test_fit_and_train_epoch_are_one_loop():
     data = toy_data(64)
     cnnlit.seed_everything(3)
     by_fit = small_cnn()
-    history = train.fit(by_fit, data, epochs=1, batch_size=16, lr=0.05, device="cpu", progress=False)
+    history = train.fit(by_fit, data, epochs=1, batch_size=16, lr=0.05, device="cpu",
+                        progress=False)
     cnnlit.seed_everything(3)
     by_hand = small_cnn()
     optimizer = torch.optim.SGD(by_hand.parameters(), lr=0.05, momentum=0.9)
-    totals = train.train_epoch(by_hand, train.batches(data, 16, True, "cpu"), optimizer, nn.CrossEntropyLoss(),
+    totals = train.train_epoch(by_hand, train.batches(data, 16, True, "cpu"), optimizer,
+                               nn.CrossEntropyLoss(),
                                "cpu")
-    assert totals.seen == 64 and totals.loss == history.loss[0] and totals.accuracy == history.accuracy[0]
+    assert (
+        totals.seen == 64
+        and totals.loss == history.loss[0]
+        and totals.accuracy == history.accuracy[0]
+    )
     for a, b in zip(by_fit.parameters(), by_hand.parameters()):
         assert torch.equal(a, b)
 

@@ -1,4 +1,6 @@
-"""cnnlit.widgets: the live controls' callbacks and widgets, and the kernel-free counterparts the site shows."""
+"""cnnlit.widgets: the live controls' callbacks and widgets, and the kernel-free counterparts the
+site shows.
+"""
 from __future__ import annotations
 
 import base64
@@ -14,7 +16,8 @@ from cnnlit import widgets  # noqa: E402
 
 
 def line_plot(slope: float = 1.0, points: int = 5, kind: str = "line", grid: bool = False):
-    """A small view with the four kinds of control: float and int sliders, a dropdown, a checkbox."""
+    """A small view with the four kinds of control: float and int sliders, a dropdown, a checkbox.
+    """
     figure, axis = plt.subplots(figsize=(4, 3))
     xs = list(range(points))
     (axis.plot if kind == "line" else axis.scatter)(xs, [slope * x for x in xs])
@@ -31,12 +34,15 @@ def wide_plot(width: float = 15.0):
 
 
 def _pngs(html: str) -> list[bytes]:
-    return [base64.b64decode(data) for data in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
+    return [base64.b64decode(data) for data in re.findall(r'src="data:image/png;base64,([^"]+)"',
+                                                          html)]
 
 
 def test_decimals_and_readout_format_show_the_step():
     assert widgets.decimals(1) == 0 and widgets.decimals(0.5) == 1 and widgets.decimals(0.05) == 2
-    assert widgets.decimals(0.25) == 2 and widgets.decimals(2e-5) == 5 and widgets.decimals(1e-4) == 4
+    assert (
+        widgets.decimals(0.25) == 2 and widgets.decimals(2e-5) == 5 and widgets.decimals(1e-4) == 4
+    )
     assert widgets.readout_format(2e-5) == ".5f"
     assert f"{1e-4:{widgets.readout_format(2e-5)}}" == "0.00010"         # not "0.00"
     for bad in (0, -0.1, float("nan")):
@@ -86,7 +92,8 @@ def test_fit_keeps_the_figure_title_clear_of_the_panels():
     def view():
         return dropout_explorer(p=0.55, mode="eval", kind="inverted", units=80, samples=200, seed=1)
 
-    narrowed = view()                                # narrowed and wrapped, not laid out: titles overlap
+    # narrowed and wrapped, not laid out: titles overlap
+    narrowed = view()
     width, height = narrowed.get_size_inches()
     narrowed.set_size_inches(8.5, height * 8.5 / width)
     widgets.wrap_titles(narrowed)
@@ -100,7 +107,8 @@ def test_fit_wraps_titles_that_spill_out_of_a_narrowed_figure():
     plain = long_titles()
     plain.set_size_inches(4.0, 2.0)
     spilled = widgets.png(plain)                                       # narrowed, not fitted
-    assert widgets.png_width(spilled) > 4.0 * widgets.DPI + 20           # what a notebook would shrink
+    # what a notebook would shrink
+    assert widgets.png_width(spilled) > 4.0 * widgets.DPI + 20
     figure = widgets.fit_to_width(long_titles(), width=4.0)
     assert "\n" in figure.axes[0].get_title() and "\n" in figure._suptitle.get_text()
     assert widgets.png_width(widgets.png(figure)) <= 4.0 * widgets.DPI + 1
@@ -121,10 +129,13 @@ def test_make_control_builds_readable_controls_that_redraw():
     assert isinstance(by_name["points"], ipywidgets.IntSlider)
     assert isinstance(by_name["kind"], ipywidgets.Dropdown)
     assert isinstance(by_name["grid"], ipywidgets.Checkbox)
-    assert by_name["slope"].readout_format == ".5f" and by_name["slope"].value == pytest.approx(1e-4)
+    assert by_name["slope"].readout_format == ".5f" and by_name["slope"].value == pytest.approx(
+        1e-4
+    )
     assert all(w.style.description_width == "initial" for w in by_name.values())
     assert not by_name["slope"].continuous_update and not by_name["points"].continuous_update
-    assert calls[-1] == dict(slope=pytest.approx(1e-4), points=5, kind="line", grid=False)   # drawn once
+    # drawn once
+    assert calls[-1] == dict(slope=pytest.approx(1e-4), points=5, kind="line", grid=False)
     by_name["points"].value = 7
     by_name["kind"].value = "scatter"
     by_name["grid"].value = True
@@ -160,21 +171,27 @@ def test_control_displays_the_control_once_and_returns_nothing(monkeypatch):
     import IPython.display
 
     shown = []
-    monkeypatch.setattr(IPython.display, "display", lambda *objects, **kwargs: shown.extend(objects))
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda *objects, **kwargs: shown.extend(objects))
     assert widgets.control(line_plot, points=(2, 9, 1)) is None
     assert [type(o).__name__ for o in shown].count("interactive") == 1
 
 
 def test_frames_pre_render_one_picture_per_value_and_start_at_the_default():
+    plt.close("all")                 # figures an earlier test of this worker left open are not ours
     player = widgets.frames(line_plot, "slope", [0.5, 1.0, 1.5, 2.0], points=4)
-    assert len(player) == 4 and player.labels == ["slope = 0.5", "slope = 1.0", "slope = 1.5", "slope = 2.0"]
-    assert player.start == 1                                           # line_plot's default slope is 1.0
+    assert len(player) == 4 and player.labels == ["slope = 0.5", "slope = 1.0", "slope = 1.5",
+                                                  "slope = 2.0"]
+    # line_plot's default slope is 1.0
+    assert player.start == 1
     html = player._repr_html_()
     images = _pngs(html)
     assert len(images) == 4 and len(set(images)) == 4                 # four different pictures
-    assert html.count(" hidden") == 3 and 'type="range" min="0" max="3"' in html and 'value="1"' in html
+    assert html.count(" hidden") == 3 and 'value="1"' in html
+    assert 'type="range" min="0" max="3"' in html
     assert "<output>slope = 1.0</output>" in html and "<script>" in html
-    assert len(plt.get_fignums()) == 0                                 # nothing left for the notebook to show
+    # nothing left for the notebook to show
+    assert len(plt.get_fignums()) == 0
     assert widgets.frames(line_plot, "points", [3, 4], start=4).start == 1
 
 
@@ -192,25 +209,31 @@ def test_frame_labels_show_the_spacing_of_the_values():
     assert widgets.label("alpha", 1e-4, alphas) == "alpha = 0.00010"
     assert widgets.label("weight_scale", 0.5, [0.5, 1.5]) == "weight_scale = 0.5"
     assert widgets.label("p", 0.0, [i / 10 for i in range(10)]) == "p = 0.0"
-    assert widgets.label("mode", "train") == "mode = train" and widgets.label("n", 5, [1, 5]) == "n = 5"
+    assert widgets.label("mode",
+                         "train") == "mode = train" and widgets.label("n", 5, [1, 5]) == "n = 5"
 
 
 def test_small_multiples_caption_each_setting_and_fit_each_column():
-    settings = [{"slope": 0.5, "kind": "line"}, {"slope": 2.0, "kind": "scatter"}, {"slope": 2.0, "kind": "line"}]
+    settings = [{"slope": 0.5, "kind": "line"}, {"slope": 2.0, "kind": "scatter"},
+                {"slope": 2.0, "kind": "line"}]
     panels = widgets.small_multiples(line_plot, settings, columns=2)
     html = panels._repr_html_()
     assert len(panels) == 3 and panels.captions[1] == "slope = 2.0, kind = scatter"
     assert len(set(_pngs(html))) == 3 and "grid-template-columns:repeat(2," in html
     wide = widgets.small_multiples(wide_plot, [{"width": 15.0}, {"width": 12.0}])
-    assert sum(widgets.png_width(image) for image in wide.images) + widgets.GAP <= widgets.NOTEBOOK_WIDTH * widgets.DPI
+    assert (
+        sum(widgets.png_width(image) for image in wide.images) + widgets.GAP
+        <= widgets.NOTEBOOK_WIDTH * widgets.DPI
+    )
     with pytest.raises(ValueError, match="at least one setting"):
         widgets.small_multiples(line_plot, [])
 
 
 def test_progress_bars_on_the_site_are_their_final_line_of_text(monkeypatch, capsys):
-    """The site has no kernel: with CNNLIT_PROGRESS=text (set by the site build) a training bar is no
-    widget and draws only its final line, so the page shows one line per bar."""
+    """The site has no kernel: with CNNLIT_PROGRESS=text (set by the site build) a training bar is
+    no widget and draws only its final line, so the page shows one line per bar."""
     import torch
+
     from cnnlit.data import TensorData
     from cnnlit.train import fit
 

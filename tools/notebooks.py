@@ -1,6 +1,6 @@
 """Notebook chores for the book's authors.
 
-    python tools/notebooks.py build SOURCE.py NOTEBOOK.ipynb   # percent-format script -> clean notebook
+    python tools/notebooks.py build SOURCE.py NOTEBOOK.ipynb   # percent-format script -> notebook
     python tools/notebooks.py setup-cell                        # print the setup cell
     python tools/notebooks.py sync [NOTEBOOK...]                # the setup cell, after each title
     python tools/notebooks.py student OUTDIR                    # solution-free copies for a class
@@ -10,11 +10,11 @@ Percent format: ``# %%`` starts a code cell, ``# %% [markdown]`` a markdown cell
 leading ``# ``); ``tags=a,b`` after either marker sets cell tags. The setup cell is added after
 the title (the first Markdown cell starting with ``# ``): a notebook starts with its title.
 Solutions: a markdown solution is folded in every renderer (site, JupyterLab, Colab) by plain HTML,
-``<details>``, a ``<summary>Solution</summary>`` line, a blank line, the Markdown, a blank line, ``</details>``;
-a code solution is tagged ``solution`` and ``hide-input`` (the site folds it) and has
-``metadata.jupyter.source_hidden`` (JupyterLab folds it). ``student`` removes cells tagged ``solution`` and
-every ``<details>`` block whose summary starts with "Solution" or "Rubric". A ★★★ exercise's rubric for
-instructors is such a block: ``<summary>Rubric (for instructors)</summary>``.
+``<details>``, a ``<summary>Solution</summary>`` line, a blank line, the Markdown, a blank line,
+``</details>``; a code solution is tagged ``solution`` and ``hide-input`` (the site folds it) and
+has ``metadata.jupyter.source_hidden`` (JupyterLab folds it). ``student`` removes cells tagged
+``solution`` and every ``<details>`` block whose summary starts with "Solution" or "Rubric". A ★★★
+exercise's rubric for instructors is such a block: ``<summary>Rubric (for instructors)</summary>``.
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 SETUP_TAG = "setup"
-SETUP_TAGS = [SETUP_TAG, "hide-input"]      # the site folds the set-up code and shows its one-line output
+# the site folds the set-up code and shows its one-line output
+SETUP_TAGS = [SETUP_TAG, "hide-input"]
 
 
 def repository_url() -> str:
@@ -98,7 +99,8 @@ def with_setup_cell(cells: list[dict]) -> list[dict]:
 
 def _notebook(cells: list[dict]) -> dict:
     return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                        "name": "python3"},
                          "language_info": {"name": "python"}}}
 
 
@@ -162,7 +164,8 @@ def clean() -> None:
         _write(path, notebook)
 
 
-# Folded blocks a class copy leaves out: solutions, and the instructors' rubrics for the ★★★ exercises.
+# Folded blocks a class copy leaves out: solutions, and the instructors' rubrics for the ★★★
+# exercises.
 SOLUTION_BLOCK = re.compile(r"<details>\s*<summary>\s*(Solution|Rubric)\b.*?</details>[ \t]*\n?",
                             flags=re.S | re.I)
 
@@ -172,8 +175,8 @@ def _source(cell: dict) -> str:
 
 
 def without_solutions(notebook: dict) -> dict:
-    """The notebook less its solutions: cells tagged ``solution`` and folded ``<details>`` blocks whose
-    summary starts with "Solution" or "Rubric" (the instructors' grading notes)."""
+    """The notebook less its solutions: cells tagged ``solution`` and folded ``<details>`` blocks
+    whose summary starts with "Solution" or "Rubric" (the instructors' grading notes)."""
     cells = []
     for cell in notebook["cells"]:
         if "solution" in cell.get("metadata", {}).get("tags", []):

@@ -1,12 +1,15 @@
-"""Citations that read right in every renderer of a notebook, and lead to the bibliography on the site.
+"""Citations that read right in every renderer of a notebook, and lead to the bibliography on the
+site.
 
-A notebook is read on the site (MyST), in JupyterLab and on Colab (plain Markdown), so it cites with a plain
-Markdown link: ``([Krizhevsky et al., 2012](https://papers.nips.cc/...))`` — the text is the author-year
-label of the entry in ``book/references.bib`` and the target is that entry's ``url`` (the paper itself).
-Outside the site the link leads to the paper. On the site this extension points every such link at the
-entry in the bibliography page instead, where the entry links the paper in turn.
+A notebook is read on the site (MyST), in JupyterLab and on Colab (plain Markdown), so it cites with
+a plain Markdown link: ``([Krizhevsky et al., 2012](https://papers.nips.cc/...))`` — the text is the
+author-year label of the entry in ``book/references.bib`` and the target is that entry's ``url``
+(the paper itself). Outside the site the link leads to the paper. On the site this extension points
+every such link at the entry in the bibliography page instead, where the entry links the paper in
+turn.
 
-:func:`references` and :func:`label` are used by the tests too (every citation's text must match its entry).
+:func:`references` and :func:`label` are used by the tests too (every citation's text must match its
+entry).
 """
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from docutils.nodes import make_id
 from pybtex.database import parse_file
 
 BIBLIOGRAPHY_PAGE = "book/bibliography"          # the page with the {bibliography} directive
-CITE_ID = "cite-{key}"                           # sphinxcontrib-bibtex's ``bibtex_cite_id`` (in _config.yml)
+# sphinxcontrib-bibtex's ``bibtex_cite_id`` (in _config.yml)
+CITE_ID = "cite-{key}"
 
 
 def _plain(latex: str) -> str:
@@ -27,13 +31,18 @@ def _plain(latex: str) -> str:
 
 
 def label(entry) -> str:
-    """The author-year label: ``LeCun et al., 1998``, ``Zeiler and Fergus, 2014``, ``Krizhevsky, 2009``;
-    an entry without a year gives the names alone."""
+    """The author-year label: ``LeCun et al., 1998``, ``Zeiler and Fergus, 2014``, ``Krizhevsky,
+    2009``; an entry without a year gives the names alone."""
     surnames = [_plain(" ".join(person.last_names)) for person in entry.persons.get("author", [])]
     if not surnames:
         raise ValueError(f"bibliography entry {entry.key} has no author")
-    names = (surnames[0] if len(surnames) == 1 else f"{surnames[0]} and {surnames[1]}" if len(surnames) == 2
-             else f"{surnames[0]} et al.")
+    names = (
+        surnames[0]
+        if len(surnames) == 1
+        else f"{surnames[0]} and {surnames[1]}"
+        if len(surnames) == 2
+        else f"{surnames[0]} et al."
+    )
     year = entry.fields.get("year")
     return f"{names}, {year}" if year else names
 
@@ -41,7 +50,8 @@ def label(entry) -> str:
 def references(bibfile: Path) -> dict[str, dict]:
     """``{key: {"label": ..., "url": ... or None}}`` for every entry of ``bibfile``."""
     data = parse_file(str(bibfile), bib_format="bibtex")
-    return {key: {"label": label(entry), "url": entry.fields.get("url")} for key, entry in data.entries.items()}
+    return {key: {"label": label(entry),
+                  "url": entry.fields.get("url")} for key, entry in data.entries.items()}
 
 
 def anchor(key: str) -> str:

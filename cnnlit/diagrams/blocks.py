@@ -1,13 +1,14 @@
 """Block graphs of the branched modules, read off a module instance (no matplotlib here).
 
-:func:`block_graph` runs the module once on zeros with hooks on its leaf modules and records which layers
-ran, in which branch, in which order and with which output shape:
+:func:`block_graph` runs the module once on zeros with hooks on its leaf modules and records which
+layers ran, in which branch, in which order and with which output shape:
 
-- an Inception module (Szegedy et al. 2015, Figure 2): four branches side by side, concatenated along the
-  channels. With ``None`` for the reductions and the pool projection it is Figure 2(a), the naive module.
-- a residual block (He et al. 2016, Figures 2 and 5): the residual path F(x) next to the shortcut, which is
-  the identity, a 1×1 projection (option B/C) or the zero-padded identity of option A; the two are added,
-  then a ReLU.
+- an Inception module (Szegedy et al. 2015, Figure 2): four branches side by side, concatenated
+  along the channels. With ``None`` for the reductions and the pool projection it is Figure 2(a),
+  the naive module.
+- a residual block (He et al. 2016, Figures 2 and 5): the residual path F(x) next to the shortcut,
+  which is the identity, a 1×1 projection (option B/C) or the zero-padded identity of option A; the
+  two are added, then a ReLU.
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ BRANCH_NAMES = ("branch1", "branch2", "branch3", "branch4")
 
 @dataclass(frozen=True)
 class Step:
-    """One layer of a branch: ``name`` is its module's name inside the block (``branch2.0.conv``)."""
+    """One layer of a branch: ``name`` is its module's name inside the block (``branch2.0.conv``).
+    """
     name: str
     operation: str                   # '1×1 conv, 96', '3×3 max pool/1', 'zero-pad 16→32, /2'
     shape: tuple                     # output per image
@@ -42,7 +44,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Branch:
-    name: str                        # 'branch1'... for Inception; 'residual' / 'shortcut' for a block
+    # 'branch1'... for Inception; 'residual' / 'shortcut' for a block
+    name: str
     steps: tuple                     # of Step; empty for an identity shortcut
     shape: tuple                     # the branch's output per image
 
@@ -131,7 +134,8 @@ def _steps(module: nn.Module, calls: list) -> list[Step]:
 
 def _ordered(extras: tuple) -> tuple:
     order = {"BN": 0, "ReLU": 1}
-    return tuple(sorted(extras, key=lambda e: order.get(e, 2))) if set(extras) <= set(order) else extras
+    return tuple(sorted(extras,
+                        key=lambda e: order.get(e, 2))) if set(extras) <= set(order) else extras
 
 
 def _inception(module: nn.Module, input_shape: Sequence[int]) -> BlockGraph:
@@ -142,8 +146,13 @@ def _inception(module: nn.Module, input_shape: Sequence[int]) -> BlockGraph:
         steps = _steps(module, own)
         branches.append(Branch(branch, tuple(steps), steps[-1].shape))
     naive = all(c is None for c in (module.columns[1], module.columns[3], module.columns[5]))
-    title = "Inception module, naive (Figure 2a)" if naive else "Inception module with 1×1 reductions (Figure 2b)"
-    return BlockGraph("inception", title, tuple(input_shape[1:]), tuple(branches), "concatenate", (),
+    title = (
+        "Inception module, naive (Figure 2a)"
+        if naive
+        else "Inception module with 1×1 reductions (Figure 2b)"
+    )
+    return BlockGraph("inception", title, tuple(input_shape[1:]), tuple(branches), "concatenate",
+                      (),
                       tuple(output.shape[1:]))
 
 
@@ -160,12 +169,15 @@ def _residual(module: nn.Module, input_shape: Sequence[int]) -> BlockGraph:
     branches = [Branch("residual", tuple(path), path[-1].shape)]
     if shortcut != "none":
         steps = _steps(module, on_shortcut)
-        branches.append(Branch("shortcut", tuple(steps), steps[-1].shape if steps else tuple(input_shape[1:])))
+        branches.append(Branch("shortcut", tuple(steps),
+                               steps[-1].shape if steps else tuple(input_shape[1:])))
     kind = type(module).__name__
     titles = {"identity": "identity shortcut", "projection": "projection shortcut (1×1 conv)",
               "zero-pad": "zero-padded identity shortcut (option A)", "none": "no shortcut (plain)"}
-    return BlockGraph("residual", f"{kind}, {titles[shortcut]}", tuple(input_shape[1:]), tuple(branches),
-                      "add" if shortcut != "none" else "none", after, tuple(output.shape[1:]), shortcut)
+    return BlockGraph("residual", f"{kind}, {titles[shortcut]}", tuple(input_shape[1:]),
+                      tuple(branches),
+                      "add" if shortcut != "none" else "none", after, tuple(output.shape[1:]),
+                      shortcut)
 
 
 def block_graph(module: nn.Module, input_shape: Sequence[int]) -> BlockGraph:
@@ -177,16 +189,16 @@ def block_graph(module: nn.Module, input_shape: Sequence[int]) -> BlockGraph:
         return _inception(module, input_shape)
     if hasattr(module, "downsample"):
         return _residual(module, input_shape)
-    raise TypeError(f"block_graph draws Inception modules and residual blocks (modules with branch1..branch4 "
-                    f"or a downsample shortcut); got {type(module).__name__}")
+    raise TypeError(f"block_graph draws Inception modules and residual blocks (modules with "
+                    f"branch1..branch4 or a downsample shortcut); got {type(module).__name__}")
 
 
 def representative_blocks(model: nn.Module, input_shape: Sequence[int]) -> dict:
-    """One example of each kind of branched block in ``model``: name -> (module, input shape with batch).
-    Residual blocks differ by type and shortcut (identity, projection, zero-pad); Inception modules by
-    whether they are naive. Use with :func:`cnnlit.diagrams.draw_block`."""
-    from .rows import RESIDUAL_BLOCKS
+    """One example of each kind of branched block in ``model``: name -> (module, input shape with
+    batch). Residual blocks differ by type and shortcut (identity, projection, zero-pad); Inception
+    modules by whether they are naive. Use with :func:`cnnlit.diagrams.draw_block`."""
     from ..layers import Inception
+    from .rows import RESIDUAL_BLOCKS
 
     seen, found, hooks = set(), {}, []
     for name, module in model.named_modules():

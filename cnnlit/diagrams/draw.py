@@ -1,4 +1,5 @@
-"""Drawing: a network as a row of feature-map blocks, a branched module as a block graph (matplotlib).
+"""Drawing: a network as a row of feature-map blocks, a branched module as a block graph
+(matplotlib).
 
 Every figure keeps what it wrote, so a test can compare it with the model: for :func:`draw`,
 ``figure.diagram_rows`` (the :class:`~cnnlit.diagrams.rows.Layer` records) and
@@ -21,14 +22,16 @@ __all__ = ["COLOURS", "FONT", "WIDTH", "draw", "draw_block"]
 
 WIDTH = 10.0              # inches: the notebook's width
 FONT = 8                  # points, the smallest text in a figure
-COLOURS = {"input": "#d9d9d9", "conv": "#9ecae1", "pool": "#fdd49e", "fc": "#a1d99b", "inception": "#cbc9e2",
+COLOURS = {"input": "#d9d9d9", "conv": "#9ecae1", "pool": "#fdd49e", "fc": "#a1d99b",
+           "inception": "#cbc9e2",
            "residual": "#fdae6b", "stage": "#fdae6b", "other": "#e5e5e5", "merge": "#ffffff"}
 MAX_HEIGHT = 1.25         # inches: the tallest block (the largest map)
 LINE = 0.15               # inches per line of FONT-sized text
 
 
 def _height(side: int) -> float:
-    """Block height, in inches, from the spatial side, log-scaled so 1 to 227 pixels fit on a page."""
+    """Block height, in inches, from the spatial side, log-scaled so 1 to 227 pixels fit on a page.
+    """
     return min(MAX_HEIGHT, 0.14 + 0.14 * math.log2(max(side, 1)))
 
 
@@ -39,27 +42,32 @@ def _width(channels: int) -> float:
 
 def _box(axis, x: float, y: float, width: float, height: float, colour: str) -> tuple[float, float]:
     """A stack of maps in perspective, centred at (x, y): the front face is ``width`` (the maps) by
-    ``height`` (the map's side); the receding faces stand for the map's other side. Returns its x extent."""
+    ``height`` (the map's side); the receding faces stand for the map's other side. Returns its x
+    extent."""
     depth = 0.3 * height
     left, bottom = x - (width + depth) / 2, y - (height + depth) / 2
     style = dict(facecolor=colour, edgecolor="#333333", linewidth=0.7)
     axis.add_patch(Rectangle((left, bottom), width, height, **style))
     axis.add_patch(Polygon([(left, bottom + height), (left + depth, bottom + height + depth),
-                            (left + width + depth, bottom + height + depth), (left + width, bottom + height)],
+                            (left + width + depth, bottom + height + depth), (left + width,
+                                                                              bottom + height)],
                            closed=True, **style))
     axis.add_patch(Polygon([(left + width, bottom), (left + width + depth, bottom + depth),
-                            (left + width + depth, bottom + height + depth), (left + width, bottom + height)],
+                            (left + width + depth, bottom + height + depth), (left + width,
+                                                                              bottom + height)],
                            closed=True, **style))
     return left, left + width + depth
 
 
-def _block(axis, x: float, y: float, shape: tuple, kind: str, towers: int = 1) -> tuple[float, float]:
+def _block(axis, x: float, y: float, shape: tuple, kind: str,
+           towers: int = 1) -> tuple[float, float]:
     """Draw one layer's output centred at (x, y); returns its x extent (for the arrows)."""
     colour = COLOURS.get(kind, COLOURS["other"])
     if len(shape) == 3:
         channels, side = shape[0], max(shape[1], shape[2])
         height = _height(side)
-        if towers > 1:                       # one stack per group, one above the other (AlexNet, Fig. 2)
+        # one stack per group, one above the other (AlexNet, Fig. 2)
+        if towers > 1:
             part, gap = height * 0.6, height * 0.08
             extents = [_box(axis, x, y + (index - (towers - 1) / 2) * (part * 1.3 + gap),
                             _width(channels // towers), part, colour) for index in range(towers)]
@@ -67,7 +75,8 @@ def _block(axis, x: float, y: float, shape: tuple, kind: str, towers: int = 1) -
         return _box(axis, x, y, _width(channels), height, colour)
     units = int(math.prod(shape))            # a vector: a thin bar
     height = min(MAX_HEIGHT * 1.2, 0.14 + 0.11 * math.log2(max(units, 1)))
-    axis.add_patch(Rectangle((x - 0.05, y - height / 2), 0.1, height, facecolor=colour, edgecolor="#333333",
+    axis.add_patch(Rectangle((x - 0.05, y - height / 2), 0.1, height, facecolor=colour,
+                             edgecolor="#333333",
                              linewidth=0.7))
     return x - 0.05, x + 0.05
 
@@ -89,7 +98,9 @@ def _caption(shape: tuple, text: str, towers: int, extras: tuple) -> list[str]:
 
 
 def _model_name(model: nn.Module) -> str:
-    """'VGG-E', 'ResNet-34', 'LeNet5': the class name and the model's configuration or depth if it has one."""
+    """'VGG-E', 'ResNet-34', 'LeNet5': the class name and the model's configuration or depth if it
+    has one.
+    """
     name = type(model).__name__
     for attribute in ("config", "depth"):
         value = getattr(model, attribute, None)
@@ -98,19 +109,23 @@ def _model_name(model: nn.Module) -> str:
     return name
 
 
-def draw(model: nn.Module, input_shape: Sequence[int], *, level: str = "auto", title: Optional[str] = None,
+def draw(model: nn.Module, input_shape: Sequence[int], *, level: str = "auto",
+         title: Optional[str] = None,
          per_row: int = 10):
-    """The network ``model`` drawn from itself for an input of ``input_shape`` (with the batch dimension):
-    one block per layer, its height the map's side and its thickness the number of maps (both on a log
-    scale), labelled with the layer's name, its kernel/stride and its output (``16@10×10``). Grouped
-    convolutions are drawn as one tower per group; element-wise layers are written under the layer they
-    follow; residual blocks are one block each (or one per stage, see :func:`diagram_rows`). At most
-    ``per_row`` blocks side by side; longer networks continue on the next row."""
+    """The network ``model`` drawn from itself for an input of ``input_shape`` (with the batch
+    dimension): one block per layer, its height the map's side and its thickness the number of maps
+    (both on a log scale), labelled with the layer's name, its kernel/stride and its output
+    (``16@10×10``). Grouped convolutions are drawn as one tower per group; element-wise layers are
+    written under the layer they follow; residual blocks are one block each (or one per stage, see
+    :func:`diagram_rows`). At most ``per_row`` blocks side by side; longer networks continue on the
+    next row."""
     layers = diagram_rows(model, input_shape, level=level)
     input_label = shape_label(tuple(input_shape[1:]))
     items = [("input", "input", tuple(input_shape[1:]), "", 1, ())] + [
-        (layer.name, layer.kind, layer.shape, layer.operation, layer.towers, layer.extras) for layer in layers]
-    captions = [_caption(shape, text, towers, extras) for _, _, shape, text, towers, extras in items]
+        (layer.name, layer.kind, layer.shape, layer.operation, layer.towers,
+         layer.extras) for layer in layers]
+    captions = [_caption(shape, text, towers,
+                         extras) for _, _, shape, text, towers, extras in items]
     rows = _rows_of(len(items), per_row)
     slot = WIDTH / max(len(r) for r in rows)
     row_heights = [0.3 + MAX_HEIGHT * 1.35 + 0.1 + LINE * max(len(captions[i]) for i in row) + 0.15
@@ -131,15 +146,19 @@ def draw(model: nn.Module, input_shape: Sequence[int], *, level: str = "auto", t
             x = (column + 0.5) * slot
             left, right = _block(axis, x, centre, shape, kind, towers)
             axis.text(x, top - 0.1, name, ha="center", va="top", fontsize=FONT, fontweight="bold")
-            axis.text(x, centre - MAX_HEIGHT * 1.35 / 2 - 0.1, "\n".join(captions[index]), ha="center", va="top",
+            axis.text(x, centre - MAX_HEIGHT * 1.35 / 2 - 0.1, "\n".join(captions[index]),
+                      ha="center", va="top",
                       fontsize=FONT, linespacing=1.2)
             if previous_right is not None:
-                axis.add_patch(FancyArrowPatch((previous_right + 0.04, centre), (left - 0.04, centre),
-                                               arrowstyle="-|>", mutation_scale=7, color="#555555", lw=0.7,
+                axis.add_patch(FancyArrowPatch((previous_right + 0.04, centre),
+                                               (left - 0.04, centre),
+                                               arrowstyle="-|>", mutation_scale=7, color="#555555",
+                                               lw=0.7,
                                                shrinkA=0, shrinkB=0))
             previous_right = right
         top -= row_height
-    axis.text(WIDTH / 2, -0.12, title if title is not None else f"{_model_name(model)} on a {input_label} input",
+    axis.text(WIDTH / 2, -0.12,
+              title if title is not None else f"{_model_name(model)} on a {input_label} input",
               ha="center", va="top", fontsize=FONT + 2)
     figure.diagram_rows = layers
     figure.diagram_labels = [(layer.name, layer.label) for layer in layers]
@@ -163,7 +182,8 @@ def _route(axis, points) -> None:
     if len(points) > 2:
         xs, ys = zip(*points[:-1])
         axis.plot(xs, ys, color=GREY, lw=0.7, solid_capstyle="butt")
-    axis.add_patch(FancyArrowPatch(points[-2], points[-1], arrowstyle="-|>", mutation_scale=7, color=GREY,
+    axis.add_patch(FancyArrowPatch(points[-2], points[-1], arrowstyle="-|>", mutation_scale=7,
+                                   color=GREY,
                                    lw=0.7, shrinkA=0, shrinkB=0))
 
 
@@ -174,10 +194,11 @@ def _step_colour(operation: str) -> str:
 
 
 def draw_block(module: nn.Module, input_shape: Sequence[int], *, title: Optional[str] = None):
-    """A branched module as a block graph, input at the top, output at the bottom: an Inception module's
-    four branches and their filter concatenation, or a residual block's path F(x) beside its shortcut
-    (identity, 1×1 projection, or option A's zero padding), their sum and the ReLU after it. Read from
-    ``module`` itself for an input of ``input_shape`` (with the batch dimension)."""
+    """A branched module as a block graph, input at the top, output at the bottom: an Inception
+    module's four branches and their filter concatenation, or a residual block's path F(x) beside
+    its shortcut (identity, 1×1 projection, or option A's zero padding), their sum and the ReLU
+    after it. Read from ``module`` itself for an input of ``input_shape`` (with the batch
+    dimension)."""
     graph = block_graph(module, input_shape)
     columns = len(graph.branches)
     depth = max(max(len(b.steps) for b in graph.branches), 1)
@@ -197,15 +218,18 @@ def draw_block(module: nn.Module, input_shape: Sequence[int], *, title: Optional
     adding = graph.merge == "add"
     xs = [(index - (columns - 1) / 2) * spacing for index in range(columns)]
     for x, branch in zip(xs, graph.branches):
-        if not branch.steps:                 # identity shortcut: a bare line around the residual path
+        # identity shortcut: a bare line around the residual path
+        if not branch.steps:
             _route(axis, [(0, top - half), (0, fork), (x, fork), (x, merge_y), (0.17, merge_y)])
-            axis.text(x + 0.06, (fork + merge_y) / 2, "identity", fontsize=FONT, rotation=90, va="center")
+            axis.text(x + 0.06, (fork + merge_y) / 2, "identity", fontsize=FONT, rotation=90,
+                      va="center")
             continue
         y = top - STEP
         _route(axis, [(0, top - half), (0, fork), (x, fork), (x, y + half)])
         for number, step in enumerate(branch.steps):
             extras = f" + {', '.join(step.extras)}" if step.extras else ""
-            _node(axis, x, y, f"{step.operation}{extras}\n{step.label}", _step_colour(step.operation))
+            _node(axis, x, y, f"{step.operation}{extras}\n{step.label}",
+                  _step_colour(step.operation))
             if number + 1 < len(branch.steps):
                 _route(axis, [(x, y - half), (x, y - STEP + half)])
                 y -= STEP
@@ -215,11 +239,13 @@ def draw_block(module: nn.Module, input_shape: Sequence[int], *, title: Optional
         else:
             _route(axis, [(x, y - half), (x, merge_y + half)])
     if adding:
-        axis.add_patch(plt.Circle((0, merge_y), 0.17, facecolor="white", edgecolor="#333333", lw=0.8))
+        axis.add_patch(plt.Circle((0, merge_y), 0.17, facecolor="white", edgecolor="#333333",
+                                  lw=0.8))
         axis.text(0, merge_y, "+", ha="center", va="center", fontsize=FONT + 4)
         below = merge_y - 0.17
     elif graph.merge == "concatenate":
-        _node(axis, 0, merge_y, f"filter concatenation\n{shape_label(graph.output_shape)}", COLOURS["merge"],
+        _node(axis, 0, merge_y, f"filter concatenation\n{shape_label(graph.output_shape)}",
+              COLOURS["merge"],
               width=width - 0.6)
         below = merge_y - half
     else:                                    # a plain block: the last step is the output
@@ -234,7 +260,8 @@ def draw_block(module: nn.Module, input_shape: Sequence[int], *, title: Optional
     _route(axis, [(0, below), (0, y + half)])
     _node(axis, 0, y, f"output\n{shape_label(graph.output_shape)}", COLOURS["input"])
     axis.set_aspect("equal")
-    axis.text(0, -0.12, title if title is not None else graph.title, ha="center", va="top", fontsize=FONT + 2)
+    axis.text(0, -0.12, title if title is not None else graph.title, ha="center", va="top",
+              fontsize=FONT + 2)
     figure.block_graph = graph
     figure.diagram_labels = graph.labels()
     return figure

@@ -1,10 +1,11 @@
 """What a diagram draws, read off the model: one :class:`Layer` per drawn block, no matplotlib here.
 
-:func:`diagram_rows` runs :func:`cnnlit.analysis.summary` once and walks its rows. Layers that change the
-shape or carry the weights (convolutions, poolings, fully connected layers, LeNet's sub-sampling and RBF
-output, Inception modules) become blocks; element-wise layers (activations, normalisations, dropout,
-flatten) are folded into the block before them and listed as its ``extras``. Residual blocks collapse into
-one block each, or, for very deep networks, into one block per stage.
+:func:`diagram_rows` runs :func:`cnnlit.analysis.summary` once and walks its rows. Layers that
+change the shape or carry the weights (convolutions, poolings, fully connected layers, LeNet's
+sub-sampling and RBF output, Inception modules) become blocks; element-wise layers (activations,
+normalisations, dropout, flatten) are folded into the block before them and listed as its
+``extras``. Residual blocks collapse into one block each, or, for very deep networks, into one block
+per stage.
 """
 from __future__ import annotations
 
@@ -15,8 +16,16 @@ import torch
 from torch import nn
 
 from ..analysis import summary
-from ..layers import BasicBlock, Bottleneck, EuclideanRBF, Inception, LocalResponseNorm, PartialConv2d
-from ..layers import ScaledTanh, Subsampling
+from ..layers import (
+    BasicBlock,
+    Bottleneck,
+    EuclideanRBF,
+    Inception,
+    LocalResponseNorm,
+    PartialConv2d,
+    ScaledTanh,
+    Subsampling,
+)
 from ..layers.dropout import ClassicDropout
 from ..layers.residual import ZeroPadShortcut
 from ..module_tools import pair
@@ -25,13 +34,16 @@ __all__ = ["FOLDED", "RESIDUAL_BLOCKS", "Layer", "diagram_rows", "model_device",
            "shape_label", "shortcut_kind"]
 
 RESIDUAL_BLOCKS: tuple = (BasicBlock, Bottleneck)
-MAX_BLOCKS = 24            # deeper than this, "auto" draws one block per stage instead of one per block
+# deeper than this, "auto" draws one block per stage instead of one per block
+MAX_BLOCKS = 24
 
 # Element-wise layers: folded into the block before them, by their short name.
 FOLDED = {
     nn.ReLU: "ReLU", nn.Tanh: "tanh", ScaledTanh: "tanh", nn.Sigmoid: "sigmoid",
-    nn.BatchNorm1d: "BN", nn.BatchNorm2d: "BN", LocalResponseNorm: "LRN", nn.LocalResponseNorm: "LRN",
-    nn.Dropout: "dropout", ClassicDropout: "dropout", nn.Flatten: "flatten", nn.Identity: "identity",
+    nn.BatchNorm1d: "BN", nn.BatchNorm2d: "BN", LocalResponseNorm: "LRN",
+    nn.LocalResponseNorm: "LRN",
+    nn.Dropout: "dropout", ClassicDropout: "dropout", nn.Flatten: "flatten",
+    nn.Identity: "identity",
 }
 
 
@@ -74,7 +86,9 @@ def operation(module: nn.Module) -> tuple[str, str]:
 
 
 def shortcut_kind(block: nn.Module) -> str:
-    """'identity', 'projection' (a 1×1 convolution), 'zero-pad' (option A) or 'none' (a plain block)."""
+    """'identity', 'projection' (a 1×1 convolution), 'zero-pad' (option A) or 'none' (a plain
+    block).
+    """
     if not getattr(block, "residual", True):
         return "none"
     shortcut = getattr(block, "downsample", None)
@@ -105,8 +119,8 @@ def _inside_shortcut(block: nn.Module, module: nn.Module) -> bool:
 
 @dataclass(frozen=True)
 class Layer:
-    """One drawn block: ``name`` is the module's name in the model (summary's ``layer`` column, or the name
-    of the residual block or stage it stands for), ``shape`` its output per image."""
+    """One drawn block: ``name`` is the module's name in the model (summary's ``layer`` column, or
+    the name of the residual block or stage it stands for), ``shape`` its output per image."""
     name: str
     kind: str                      # conv, pool, fc, inception, residual, stage, other
     operation: str                 # 'conv 5×5/1', 'max pool 3×3/2', 'basic 3×3, 3×3 + identity'...
@@ -121,8 +135,8 @@ class Layer:
 
 
 def model_device(model: nn.Module):
-    """Where the model's weights live: the diagrams run their one forward pass there (a model built on the
-    "meta" device is drawn without computing anything)."""
+    """Where the model's weights live: the diagrams run their one forward pass there (a model built
+    on the "meta" device is drawn without computing anything)."""
     tensor = next(iter(model.parameters()), None)
     if tensor is None:
         tensor = next(iter(model.buffers()), None)
@@ -130,7 +144,9 @@ def model_device(model: nn.Module):
 
 
 def _block_of(blocks: set, name: str) -> Optional[str]:
-    """Name of the outermost residual block (among ``blocks``) that contains the layer ``name``, if any."""
+    """Name of the outermost residual block (among ``blocks``) that contains the layer ``name``, if
+    any.
+    """
     parts = name.split(".")
     for end in range(1, len(parts)):
         prefix = ".".join(parts[:end])
@@ -142,24 +158,28 @@ def _block_of(blocks: set, name: str) -> Optional[str]:
 def _module(model: nn.Module, name: str) -> nn.Module:
     try:
         return model.get_submodule(name)
-    except AttributeError:                     # an atomic model: summary names its only row by its type
+    # an atomic model: summary names its only row by its type
+    except AttributeError:
         return model
 
 
 def diagram_rows(model: nn.Module, input_shape: Sequence[int], level: str = "auto") -> list[Layer]:
-    """The blocks a diagram of ``model`` draws, in the order they run, for an input of ``input_shape``
-    (with the batch dimension, as for :func:`cnnlit.analysis.summary`).
+    """The blocks a diagram of ``model`` draws, in the order they run, for an input of
+    ``input_shape`` (with the batch dimension, as for :func:`cnnlit.analysis.summary`).
 
-    ``level`` says what one block stands for in a network of residual blocks: ``"blocks"`` (one block per
-    residual block), ``"stages"`` (one per stage, e.g. ResNet's conv3_x) or ``"auto"`` (blocks, unless
-    there are more than ``MAX_BLOCKS`` of them)."""
+    ``level`` says what one block stands for in a network of residual blocks: ``"blocks"`` (one
+    block per residual block), ``"stages"`` (one per stage, e.g. ResNet's conv3_x) or ``"auto"``
+    (blocks, unless there are more than ``MAX_BLOCKS`` of them)."""
     if level not in ("auto", "blocks", "stages"):
         raise ValueError(f"level must be 'auto', 'blocks' or 'stages', got {level!r}")
     frame = summary(model, input_shape, device=model_device(model))
     if frame.empty:
         raise ValueError(f"summary() found no layers in {type(model).__name__}: nothing to draw")
-    residual = {name for name, module in model.named_modules() if isinstance(module, RESIDUAL_BLOCKS)}
-    records = []                                # (name, module, output shape, receptive field, block name)
+    residual = {
+        name for name, module in model.named_modules() if isinstance(module, RESIDUAL_BLOCKS)
+    }
+    # (name, module, output shape, receptive field, block name)
+    records = []
     for row in frame.itertuples(index=False):
         if row.output_shape is None:
             continue
@@ -174,7 +194,8 @@ def diagram_rows(model: nn.Module, input_shape: Sequence[int], level: str = "aut
     layers: list[Layer] = []
     towers = 1
     for name, module, shape, receptive_field, block in records:
-        if block is not None:                   # a layer inside a residual block: part of its group's block
+        # a layer inside a residual block: part of its group's block
+        if block is not None:
             owner = group[block]
             if layers and layers[-1].name == owner:
                 layers[-1] = _replace(layers[-1], shape=shape, receptive_field=receptive_field)
@@ -197,9 +218,11 @@ def diagram_rows(model: nn.Module, input_shape: Sequence[int], level: str = "aut
         kind, text = operation(module) if folded is None else ("other", folded)
         if isinstance(module, nn.Conv2d):
             towers = module.groups if module.groups > 1 else 1
-        elif kind != "pool":                    # pooling keeps the towers apart; anything else joins them
+        # pooling keeps the towers apart; anything else joins them
+        elif kind != "pool":
             towers = 1
-        layers.append(Layer(name, kind, text, shape, towers=towers, receptive_field=receptive_field))
+        layers.append(Layer(name, kind, text, shape, towers=towers,
+                            receptive_field=receptive_field))
     return layers
 
 

@@ -60,8 +60,12 @@ def _count(module: nn.Module, kind=nn.Conv2d) -> int:
 def _at_least_convs(count: int):
     def constraint(module, input_shape):
         found = _count(module)
-        return None if found >= count else f"the design asks for at least {count} convolutional layers " \
-                                           f"(nn.Conv2d); yours has {found}"
+        return (
+            None
+            if found >= count
+            else f"the design asks for at least {count} convolutional layers "
+            f"(nn.Conv2d); yours has {found}"
+        )
     return constraint
 
 
@@ -127,7 +131,8 @@ add_exercise("00.receptive_field", 1,
 
 def _conv_inputs():
     return [((torch.randn(2, 3, 7, 7), torch.randn(4, 3, 3, 3), torch.randn(4)), {}),
-            ((torch.randn(1, 2, 8, 8), torch.randn(5, 2, 3, 3), torch.randn(5)), {"stride": 2, "padding": 1}),
+            ((torch.randn(1, 2, 8, 8), torch.randn(5, 2, 3, 3), torch.randn(5)),
+             {"stride": 2, "padding": 1}),
             ((torch.randn(2, 3, 6, 6), torch.randn(2, 3, 5, 5), torch.randn(2)), {"padding": 2})]
 
 
@@ -153,7 +158,7 @@ def _verify_train_step(answer) -> Problem | None:
     if not callable(answer):
         return Problem("type", f"expected a function train_step(model, optimizer, images, labels), "
                                f"got {type(answer).__name__}")
-    from ..train import sgd, training_step      # the reference: the step cnnlit.train.fit takes
+    from ..train import sgd, training_step  # the reference: the step cnnlit.train.fit takes
 
     reference = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
     mine = copy.deepcopy(reference)
@@ -164,16 +169,20 @@ def _verify_train_step(answer) -> Problem | None:
         expected = loss.item()
         got = _as_number(answer(mine, my_opt, images.clone(), labels.clone()))
         if got is None:
-            return Problem("type", "train_step should return the batch's loss as a number (loss.item())")
+            return Problem("type", "train_step should return the batch's loss as a number "
+                                   "(loss.item())")
         if not math.isclose(got, expected, rel_tol=1e-4, abs_tol=1e-6):
-            return Problem("value", f"the loss returned at step {step + 1} differs: the cross-entropy of the "
+            return Problem("value", f"the loss returned at step {step + 1} differs: the "
+                                    f"cross-entropy of the "
                                     f"model's scores on this batch, before the update")
-        same = all(torch.allclose(a, b, atol=1e-6) for a, b in zip(mine.parameters(), reference.parameters()))
+        same = all(torch.allclose(a, b, atol=1e-6) for a, b in zip(mine.parameters(),
+                                                                   reference.parameters()))
         if not same:
             if step == 0:
                 return Problem("value", "after one step the weights are not those of one SGD step "
                                         "(backward, then optimizer.step())")
-            return Problem("value", "the first step is right but a later one is not: gradients add up from "
+            return Problem("value", "the first step is right but a later one is not: gradients add "
+                                    "up from "
                                     "step to step unless they are zeroed (optimizer.zero_grad())")
     return None
 
@@ -187,7 +196,8 @@ add_exercise("00.small_cnn", 3,
              "Design a CNN for 1×28×28 images (10 scores) with at least two convolutions and under "
              "10,000 parameters; train it with your train_step and compare with a fully connected "
              "network of the same size.", "design", None,
-             input_shape=(2, 1, 28, 28), output_shape=(10,), max_params=10_000, constraints=[_at_least_convs(2)])
+             input_shape=(2, 1, 28, 28), output_shape=(10,), max_params=10_000,
+             constraints=[_at_least_convs(2)])
 
 # =========================================================================== 01 LeNet-5
 def _c3():
@@ -442,8 +452,12 @@ add_exercise("02.towers", 2,
 def _grouped(count: int):
     def constraint(module, input_shape):
         found = sum(isinstance(m, nn.Conv2d) and m.groups == 2 for m in module.modules())
-        return None if found >= count else f"use AlexNet's towers: at least {count} convolutions with " \
-                                           f"groups=2 (yours has {found})"
+        return (
+            None
+            if found >= count
+            else f"use AlexNet's towers: at least {count} convolutions with "
+            f"groups=2 (yours has {found})"
+        )
     return constraint
 
 
@@ -486,7 +500,8 @@ def _unpool_inputs():
     x = torch.randn(2, 3, 8, 8)
     pooled, switches = F.max_pool2d(x, 2, return_indices=True)
     y = torch.randn(1, 2, 9, 9)
-    y[:, :, 2, 2] = 10.0          # the maximum of four overlapping 3×3 windows: one switch shared four times
+    # the maximum of four overlapping 3×3 windows: one switch shared four times
+    y[:, :, 2, 2] = 10.0
     overlapping, shared = F.max_pool2d(y, 3, stride=2, return_indices=True)
     return [((pooled, switches, (8, 8)), {}), ((overlapping, shared, (9, 9)), {})]
 
@@ -514,7 +529,8 @@ add_exercise("03.unpool", 2,
 
 
 def _occlusion_inputs():
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+                          nn.Flatten(),
                           nn.Linear(16, 5))
     image = torch.rand(3, 12, 12)
     return [((model, image, 2, 4, 3), {"fill": 0.5}), ((model, image, 4, 5, 4), {"fill": 0.0})]
@@ -553,8 +569,10 @@ def _small_first_layer(module, input_shape):
     first = next((m for m in module.modules() if isinstance(m, nn.Conv2d)), None)
     kernel, stride = first.kernel_size[0], first.stride[0]
     if kernel > 7 or stride > 2:
-        return f"ZF's lesson: a first layer of at most 7×7 with stride at most 2 (yours: {kernel}×{kernel}, " \
-               f"stride {stride})"
+        return (
+            f"ZF's lesson: a first layer of at most 7×7 with stride at most 2 (yours: "
+            f"{kernel}×{kernel}, stride {stride})"
+        )
     return None
 
 
@@ -563,7 +581,8 @@ add_exercise("03.zf_design", 3,
              "layer of at most 7×7 with stride at most 2, under 600k parameters; compare its "
              "first-layer filters and accuracy with "
              "an 11×11 stride-4 first layer.", "design", None, input_shape=(2, 1, 64, 64),
-             output_shape=(10,), max_params=600_000, constraints=[_at_least_convs(5), _small_first_layer])
+             output_shape=(10,), max_params=600_000, constraints=[_at_least_convs(5),
+                                                                  _small_first_layer])
 
 # =========================================================================== 04 VGG
 _C_WIDTHS = (256, 512, 512)        # the three layers C makes 1×1 (Table 1)
@@ -697,7 +716,8 @@ add_exercise("04.vgg_block", 2,
 
 def _vgg_rule(module, input_shape):
     for m in module.modules():
-        if isinstance(m, nn.Conv2d) and (m.kernel_size not in ((3, 3), (1, 1)) or m.stride != (1, 1)):
+        if isinstance(m, nn.Conv2d) and (m.kernel_size not in ((3, 3),
+                                                               (1, 1)) or m.stride != (1, 1)):
             return f"VGG's rule: only 3×3 (or 1×1) convolutions with stride 1; yours has " \
                    f"{m.kernel_size[0]}×{m.kernel_size[1]} with stride {m.stride[0]}"
     return None
@@ -834,15 +854,19 @@ def _macs_budget(limit: int):
     def constraint(module, input_shape):
         from ..analysis import summary, totals
         macs = totals(summary(module, (1,) + tuple(input_shape[1:])))["macs"]
-        return None if macs <= limit else f"{macs / 1e6:.0f}M multiply-adds per image: over the budget of " \
-                                          f"{limit / 1e6:.0f}M"
+        return (
+            None
+            if macs <= limit
+            else f"{macs / 1e6:.0f}M multiply-adds per image: over the budget of {limit / 1e6:.0f}M"
+        )
     return constraint
 
 
 def _kernel_sizes(count: int):
     def constraint(module, input_shape):
         sizes = {m.kernel_size for m in module.modules() if isinstance(m, nn.Conv2d)}
-        return None if len(sizes) >= count else f"an Inception module mixes filter sizes: use at least {count}"
+        return None if len(sizes) >= count else (f"an Inception module mixes filter sizes: use at "
+                                                 f"least {count}")
     return constraint
 
 
@@ -992,8 +1016,11 @@ def _depth_at_least(count: int):
     def constraint(module, input_shape):
         from ..analysis import depth
         found = depth(module, (1,) + tuple(input_shape[1:]))
-        return None if found >= count else f"{found} weight layers on the longest path; the design asks for " \
-                                           f"at least {count}"
+        return (
+            None
+            if found >= count
+            else f"{found} weight layers on the longest path; the design asks for at least {count}"
+        )
     return constraint
 
 
@@ -1045,7 +1072,8 @@ def _count_macs_inputs():
     grouped = nn.Sequential(nn.Conv2d(3, 8, 5), nn.ReLU(), nn.MaxPool2d(2),
                             nn.Conv2d(8, 16, 3, padding=1, groups=2), nn.ReLU(),
                             nn.Flatten(), nn.Linear(16 * 14 * 14, 10))
-    return [((grouped, (1, 3, 32, 32)), {}), ((Inception(16, 8, 6, 10, 3, 5, 4), (1, 16, 8, 8)), {}),
+    return [((grouped, (1, 3, 32, 32)), {}), ((Inception(16, 8, 6, 10, 3, 5, 4), (1, 16, 8, 8)),
+                                              {}),
             ((BasicBlock(8, 16, stride=2), (1, 8, 8, 8)), {})]
 
 

@@ -1,24 +1,28 @@
 """How an answer is compared with the reference, one checker per kind of answer.
 
-Every checker returns ``None`` (right) or a :class:`~cnnlit.exercises.core.Problem` whose message says what
-is wrong -- the shape, the values, the gradient, the parameters -- without printing the reference.
+Every checker returns ``None`` (right) or a :class:`~cnnlit.exercises.core.Problem` whose message
+says what is wrong -- the shape, the values, the gradient, the parameters -- without printing the
+reference.
 
-- ``number``: equal (integers) or within a tolerance (floats). A wrong number that is one of the exercise's
-  registered slips gets that slip's hint; any other gets the exercise's hint about the method, never the
-  direction or the distance to the answer (which a student could bisect).
+- ``number``: equal (integers) or within a tolerance (floats). A wrong number that is one of the
+  exercise's registered slips gets that slip's hint; any other gets the exercise's hint about the
+  method, never the direction or the distance to the answer (which a student could bisect).
 - ``tensor``: the shape first, then the values.
-- ``function``: called on random inputs next to the reference: output type, shape, values (naming the
-  slip when the output is that of a registered wrong function), then the gradient of a random projection
-  of the output with respect to the inputs.
-- ``module``: built (class or factory with the exercise's arguments, or an instance), then output shape,
-  parameter count and parameter shapes; the reference's (random) weights are copied into it and the outputs
-  and gradients compared, in eval mode and, where the exercise asks, in training mode (batch statistics).
-- ``design``: a network checked against the exercise's constraints (output shape, parameter budget...).
+- ``function``: called on random inputs next to the reference: output type, shape, values (naming
+  the slip when the output is that of a registered wrong function), then the gradient of a random
+  projection of the output with respect to the inputs.
+- ``module``: built (class or factory with the exercise's arguments, or an instance), then output
+  shape, parameter count and parameter shapes; the reference's (random) weights are copied into it
+  and the outputs and gradients compared, in eval mode and, where the exercise asks, in training
+  mode (batch statistics).
+- ``design``: a network checked against the exercise's constraints (output shape, parameter
+  budget...).
 - ``property``: an exercise-specific test of the answer's behaviour (e.g. dropout's statistics).
 """
 from __future__ import annotations
 
-__all__ = ["CHECKERS", "build_answer", "check_design", "check_function", "check_module", "check_number",
+__all__ = ["CHECKERS", "build_answer", "check_design", "check_function", "check_module",
+           "check_number",
            "check_property", "check_tensor", "compare_tensors", "line_up", "seeded"]
 
 import math
@@ -49,7 +53,8 @@ def _as_number(answer) -> Optional[float]:
         return answer
     if torch.is_tensor(answer) and answer.numel() == 1:
         return answer.item()
-    if hasattr(answer, "item") and getattr(answer, "size", 0) == 1:      # numpy scalars and 1-element arrays
+    # numpy scalars and 1-element arrays
+    if hasattr(answer, "item") and getattr(answer, "size", 0) == 1:
         return answer.item()
     return None
 
@@ -70,7 +75,8 @@ def check_number(exercise: Exercise, answer) -> Optional[Problem]:
     if isinstance(reference, int) and not options.get("rel"):
         right = value == reference
     else:
-        right = math.isclose(value, reference, rel_tol=options.get("rel", 1e-3), abs_tol=options.get("abs", 0.0))
+        right = math.isclose(value, reference, rel_tol=options.get("rel", 1e-3),
+                             abs_tol=options.get("abs", 0.0))
     if right:
         return None
     for slip in options.get("slips", ()):
@@ -96,7 +102,8 @@ def compare_tensors(mine: torch.Tensor, reference: torch.Tensor, what: str = "th
         hint = ""
         if mine.ndim == 2 and tuple(mine.shape) == tuple(reference.shape)[::-1]:
             hint = " (transposed?)"
-        return Problem("shape", f"{what} has shape {tuple(mine.shape)}, expected {tuple(reference.shape)}{hint}")
+        return Problem("shape", f"{what} has shape {tuple(mine.shape)}, expected "
+                                f"{tuple(reference.shape)}{hint}")
     if reference.dtype == torch.bool:
         if mine.dtype != torch.bool:
             if not torch.all((mine == 0) | (mine == 1)):
@@ -119,7 +126,8 @@ def compare_tensors(mine: torch.Tensor, reference: torch.Tensor, what: str = "th
 
 
 def _pattern(mine: torch.Tensor, reference: torch.Tensor) -> str:
-    """A hint when the difference has a simple form (a constant factor, a sign), without the factor."""
+    """A hint when the difference has a simple form (a constant factor, a sign), without the factor.
+    """
     usable = reference.abs() > 1e-6
     if usable.sum() < 2:
         return ""
@@ -134,7 +142,8 @@ def _pattern(mine: torch.Tensor, reference: torch.Tensor) -> str:
 def check_tensor(exercise: Exercise, answer) -> Optional[Problem]:
     mine = _as_tensor(answer)
     if mine is None:
-        return Problem("type", f"expected a tensor (or nested lists of numbers), got {type(answer).__name__}")
+        return Problem("type", f"expected a tensor (or nested lists of numbers), got "
+                               f"{type(answer).__name__}")
     return compare_tensors(mine, exercise.reference(), "your tensor", **_tolerances(exercise))
 
 
@@ -176,7 +185,8 @@ def _grads(outputs: list, inputs: list, weights: list) -> list:
     tensors = [o for o in outputs if torch.is_tensor(o) and o.requires_grad]
     if not tensors:
         return [None] * len(inputs)
-    loss = sum((o * w).sum() for o, w in zip(outputs, weights) if torch.is_tensor(o) and o.requires_grad)
+    loss = sum((o * w).sum() for o, w in zip(outputs,
+                                             weights) if torch.is_tensor(o) and o.requires_grad)
     return list(torch.autograd.grad(loss, inputs, allow_unused=True))
 
 
@@ -185,7 +195,8 @@ def _named_slip(exercise: Exercise, adapter: Optional[Callable], args: tuple, kw
     """The registered slip whose output ``got`` is, as a value problem with its hint (or None)."""
     for slip in exercise.options.get("slips", ()):
         with torch.no_grad():
-            wrong = _flatten(_call(slip.answer, adapter, tuple(_clone(a, False) for a in args), dict(kwargs)))
+            wrong = _flatten(_call(slip.answer, adapter, tuple(_clone(a, False) for a in args),
+                                   dict(kwargs)))
         if len(wrong) == len(got) and all(
                 torch.is_tensor(w) and torch.is_tensor(g) and w.shape == g.shape
                 and torch.allclose(g.detach().double(), w.double(), rtol=1e-4, atol=1e-5)
@@ -203,8 +214,11 @@ def check_function(exercise: Exercise, answer) -> Optional[Problem]:
     with seeded(options.get("seed", 0)):
         trials = options["inputs"]()
     for trial in trials:
-        args, kwargs = (trial if isinstance(trial, tuple) and len(trial) == 2 and isinstance(trial[1], dict)
-                        else (trial, {}))
+        args, kwargs = (
+            trial
+            if isinstance(trial, tuple) and len(trial) == 2 and isinstance(trial[1], dict)
+            else (trial, {})
+        )
         grad = options.get("grad", True)
         where = f"for {_describe(args, kwargs)}"
         ref_args = tuple(_clone(a, grad) for a in args)
@@ -214,29 +228,40 @@ def check_function(exercise: Exercise, answer) -> Optional[Problem]:
         try:
             with seeded(options.get("seed", 0) + 1):
                 got = _flatten(_call(answer, adapter, my_args, my_kwargs))
-        except Exception as error:          # the student's code: report it, do not crash the notebook
-            return Problem("error", f"calling your function {where} raised {type(error).__name__}: {error}")
+        # the student's code: report it, do not crash the notebook
+        except Exception as error:
+            return Problem("error", f"calling your function {where} raised {type(error).__name__}: "
+                                    f"{error}")
         if len(got) != len(expected):
-            return Problem("type", f"your function returned {len(got)} value(s) {where}, expected {len(expected)}")
+            return Problem("type", f"your function returned {len(got)} value(s) {where}, expected "
+                                   f"{len(expected)}")
         for index, (mine, ref) in enumerate(zip(got, expected)):
             what = "your output" if len(expected) == 1 else f"output {index}"
             if torch.is_tensor(ref):
                 if not torch.is_tensor(mine):
-                    return Problem("type", f"{what} is a {type(mine).__name__} {where}, expected a tensor")
+                    return Problem("type", f"{what} is a {type(mine).__name__} {where}, expected a "
+                                           f"tensor")
                 problem = compare_tensors(mine, ref, f"{what} {where}", **_tolerances(exercise))
             else:
                 value = _as_number(mine)
-                problem = None if value is not None and math.isclose(value, ref, rel_tol=1e-6, abs_tol=1e-9) \
+                problem = (
+                    None
+                    if value is not None and math.isclose(value, ref, rel_tol=1e-6, abs_tol=1e-9)
                     else Problem("value", f"{what} {where} is {mine!r}, not the expected value")
+                )
             if problem:
                 return _named_slip(exercise, adapter, args, kwargs, got) or problem
-        differentiable = [i for i, a in enumerate(ref_args) if torch.is_tensor(a) and a.requires_grad]
+        differentiable = [
+            i for i, a in enumerate(ref_args) if torch.is_tensor(a) and a.requires_grad
+        ]
         if not grad or not differentiable:
             continue
-        weights = [torch.randn(o.shape, dtype=o.dtype) if torch.is_tensor(o) else None for o in expected]
+        weights = [torch.randn(o.shape,
+                               dtype=o.dtype) if torch.is_tensor(o) else None for o in expected]
         if not any(torch.is_tensor(o) and o.requires_grad for o in got):
             if any(torch.is_tensor(o) and o.requires_grad for o in expected):
-                return Problem("gradient", f"your output {where} is cut off from autograd (did you use .detach(),"
+                return Problem("gradient", f"your output {where} is cut off from autograd (did you "
+                                           f"use .detach(),"
                                            f" .data, .item(), numpy or torch.no_grad()?)")
             continue
         ref_grads = _grads(expected, [ref_args[i] for i in differentiable], weights)
@@ -246,9 +271,10 @@ def check_function(exercise: Exercise, answer) -> Optional[Problem]:
                 continue
             mine = torch.zeros_like(ref) if mine is None else mine
             if compare_tensors(mine, ref, atol=1e-4, rtol=1e-3) is not None:
-                return Problem("gradient", f"the outputs match {where}, but the gradient with respect to "
-                                           f"argument {position + 1} differs (an operation outside autograd, "
-                                           f"or an in-place change?)")
+                return Problem("gradient", f"the outputs match {where}, but the gradient with "
+                                           f"respect to "
+                                           f"argument {position + 1} differs (an operation outside "
+                                           f"autograd, or an in-place change?)")
     return None
 
 
@@ -260,13 +286,14 @@ def build_answer(answer, args: tuple = (),
     if isinstance(answer, nn.Module):
         return answer, None
     if not callable(answer):
-        return None, Problem("type", f"expected an nn.Module, its class or a function that builds it, "
-                                     f"got {type(answer).__name__}")
+        return None, Problem("type", f"expected an nn.Module, its class or a function that builds "
+                                     f"it, got {type(answer).__name__}")
     call = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
     try:
         module = answer(*args, **kwargs)
     except Exception as error:
-        return None, Problem("error", f"building your module as {getattr(answer, '__name__', 'answer')}({call}) "
+        return None, Problem("error", f"building your module as "
+                                      f"{getattr(answer, '__name__', 'answer')}({call}) "
                                       f"raised {type(error).__name__}: {error}")
     if not isinstance(module, nn.Module):
         return None, Problem("type", f"{getattr(answer, '__name__', 'answer')}({call}) returned a "
@@ -283,9 +310,10 @@ def _run(module: nn.Module, x: torch.Tensor, train: bool):
 def line_up(reference: nn.Module, mine: nn.Module) -> Optional[Problem]:
     """Give ``reference`` random weights and copy them into ``mine``.
 
-    Tensors of two or more dimensions are matched by shape, in the order the modules define them. Every
-    one-dimensional parameter of length L (biases, batch-norm scales and shifts) gets the same random vector,
-    and every running mean / variance of length L the same pair, so their order does not matter."""
+    Tensors of two or more dimensions are matched by shape, in the order the modules define them.
+    Every one-dimensional parameter of length L (biases, batch-norm scales and shifts) gets the same
+    random vector, and every running mean / variance of length L the same pair, so their order does
+    not matter."""
     ref_params, my_params = list(reference.parameters()), list(mine.parameters())
     ref_shapes = sorted(tuple(p.shape) for p in ref_params)
     my_shapes = sorted(tuple(p.shape) for p in my_params)
@@ -294,7 +322,8 @@ def line_up(reference: nn.Module, mine: nn.Module) -> Optional[Problem]:
         missing = sum(max(0, ref_shapes.count(s) - my_shapes.count(s)) for s in set(ref_shapes))
         detail = f"yours has a {extra[0]} tensor the reference lacks" if extra else \
             f"yours lacks {missing} parameter tensor(s) the reference has"
-        return Problem("parameters", f"the right number of parameters in the wrong shapes: {detail}")
+        return Problem("parameters",
+                       f"the right number of parameters in the wrong shapes: {detail}")
     vectors, stats = {}, {}
     with torch.no_grad():
         for p in ref_params:
@@ -338,11 +367,13 @@ def check_module(exercise: Exercise, answer) -> Optional[Problem]:
             with torch.no_grad():
                 got = _run(mine, x, False)
         except Exception as error:
-            return Problem("error", f"running your module {where} raised {type(error).__name__}: {error}")
+            return Problem("error", f"running your module {where} raised {type(error).__name__}: "
+                                    f"{error}")
         with torch.no_grad():
             expected = _run(reference, x, False)
         if not torch.is_tensor(got):
-            return Problem("type", f"your module returned a {type(got).__name__}, expected a tensor")
+            return Problem("type",
+                           f"your module returned a {type(got).__name__}, expected a tensor")
         if tuple(got.shape) != tuple(expected.shape):
             return Problem("shape", f"your output {where} has shape {tuple(got.shape)}, expected "
                                     f"{tuple(expected.shape)}")
@@ -350,8 +381,8 @@ def check_module(exercise: Exercise, answer) -> Optional[Problem]:
         ref_count = sum(p.numel() for p in reference.parameters())
         if mine_count != ref_count:
             more = "more" if mine_count > ref_count else "fewer"
-            return Problem("parameters", f"your module has {more} trainable parameters than it should "
-                                         f"{options.get('parameter_hint', '')}".strip())
+            return Problem("parameters", f"your module has {more} trainable parameters than it "
+                                         f"should {options.get('parameter_hint', '')}".strip())
         problem = line_up(reference, mine)
         if problem:
             return problem
@@ -363,30 +394,38 @@ def check_module(exercise: Exercise, answer) -> Optional[Problem]:
             try:
                 got = _run(mine, my_x, train)
             except Exception as error:
-                return Problem("error", f"running your module in {mode} mode raised {type(error).__name__}: {error}")
-            problem = compare_tensors(got, expected, f"with the reference's weights copied in, your output "
+                return Problem("error", f"running your module in {mode} mode raised "
+                                        f"{type(error).__name__}: {error}")
+            problem = compare_tensors(got, expected, f"with the reference's weights copied in, "
+                                                     f"your output "
                                                      f"({mode} mode)", **_tolerances(exercise))
             if problem:
                 shapes = [tuple(p.shape) for p in reference.parameters() if p.ndim >= 2]
                 if len(set(shapes)) < len(shapes):
-                    problem = Problem(problem.kind, problem.message + "; weights of the same shape are matched "
-                                                                      "in the order the layers are defined, so "
-                                                                      "define them in the order they run")
+                    problem = Problem(
+                        problem.kind,
+                        problem.message + "; weights of the same shape are matched "
+                        "in the order the layers are defined, so "
+                        "define them in the order they run",
+                    )
                 return problem
             weights = torch.randn(expected.shape)
             if not got.requires_grad:
-                return Problem("gradient", "your output is cut off from autograd (.detach(), .data or no_grad?)")
+                return Problem("gradient", "your output is cut off from autograd (.detach(), .data "
+                                           "or no_grad?)")
             (expected * weights).sum().backward()
             (got * weights).sum().backward()
             if my_x.grad is None or compare_tensors(my_x.grad, ref_x.grad, atol=1e-4, rtol=1e-3):
-                return Problem("gradient", f"the outputs match but the gradient with respect to the input "
-                                           f"differs ({mode} mode)")
+                return Problem("gradient", f"the outputs match but the gradient with respect to "
+                                           f"the input differs ({mode} mode)")
             for ref_p in [p for p in reference.parameters() if p.ndim >= 2]:
-                twins = [p for p in mine.parameters() if p.shape == ref_p.shape and torch.equal(p, ref_p)]
+                twins = [
+                    p for p in mine.parameters() if p.shape == ref_p.shape and torch.equal(p, ref_p)
+                ]
                 if twins and (twins[0].grad is None or
                               compare_tensors(twins[0].grad, ref_p.grad, atol=1e-4, rtol=1e-3)):
-                    return Problem("gradient", f"the outputs match but the gradient of a {tuple(ref_p.shape)} "
-                                               f"weight differs ({mode} mode)")
+                    return Problem("gradient", f"the outputs match but the gradient of a "
+                                               f"{tuple(ref_p.shape)} weight differs ({mode} mode)")
             reference.zero_grad()
             mine.zero_grad()
     return None
@@ -407,18 +446,19 @@ def check_design(exercise: Exercise, answer) -> Optional[Problem]:
             with torch.no_grad():
                 output = module(x)
         except Exception as error:
-            return Problem("error", f"running your network on an input of shape {tuple(x.shape)} raised "
-                                    f"{type(error).__name__}: {error}")
+            return Problem("error", f"running your network on an input of shape {tuple(x.shape)} "
+                                    f"raised {type(error).__name__}: {error}")
         output = output[0] if isinstance(output, (tuple, list)) else output
         expected = (x.shape[0],) + tuple(options["output_shape"])
         if not torch.is_tensor(output) or tuple(output.shape) != expected:
             got = tuple(output.shape) if torch.is_tensor(output) else type(output).__name__
-            return Problem("shape", f"for an input of shape {tuple(x.shape)} your network returns {got}, "
-                                    f"the design asks for {expected}")
+            return Problem("shape", f"for an input of shape {tuple(x.shape)} your network returns "
+                                    f"{got}, the design asks for {expected}")
         budget = options.get("max_params")
         count = sum(p.numel() for p in module.parameters() if p.requires_grad)
         if budget is not None and count > budget:
-            return Problem("design", f"{count:,} trainable parameters: over the budget of {budget:,}")
+            return Problem("design", f"{count:,} trainable parameters: over the budget of "
+                                     f"{budget:,}")
         for constraint in options.get("constraints", ()):
             message = constraint(module, options["input_shape"])
             if message:
@@ -435,6 +475,7 @@ def check_property(exercise: Exercise, answer) -> Optional[Problem]:
 
 
 CHECKERS: dict[str, Callable[[Exercise, Any], Optional[Problem]]] = {
-    "number": check_number, "tensor": check_tensor, "function": check_function, "module": check_module,
+    "number": check_number, "tensor": check_tensor, "function": check_function,
+    "module": check_module,
     "design": check_design, "property": check_property,
 }

@@ -1,9 +1,9 @@
 """Looking exercises up and checking answers: ``check``, ``diagnose``, ``catalogue``.
 
-Importing this module registers every exercise of the book (:mod:`.bank`); nothing is computed until a
-check runs. Under the grader (:mod:`.grading`, which sets ``CNNLIT_GRADING``) each ``check`` also leaves a
-machine-readable record in the cell's outputs: a display of type :data:`RECORD_MIME`, which a student
-running the notebook never sees.
+Importing this module registers every exercise of the book (:mod:`.bank`); nothing is computed until
+a check runs. Under the grader (:mod:`.grading`, which sets ``CNNLIT_GRADING``) each ``check`` also
+leaves a machine-readable record in the cell's outputs: a display of type :data:`RECORD_MIME`, which
+a student running the notebook never sees.
 """
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from typing import Any, Optional
 from . import bank  # noqa: F401  (registers the exercises)
 from .checkers import CHECKERS
 from .core import EXERCISES, Entry, Exercise, Problem, UnknownExercise
-
 
 RECORD_MIME = "application/vnd.cnnlit.check+json"
 
@@ -52,13 +51,17 @@ def get(key: str) -> Exercise:
 
 
 def catalogue(chapter: Optional[int] = None) -> list[Entry]:
-    """The exercises of ``chapter`` (all if None), ordered by chapter, tier and key: one :class:`Entry` each."""
+    """The exercises of ``chapter`` (all if None), ordered by chapter, tier and key: one
+    :class:`Entry` each.
+    """
     return [Entry(e.key, e.chapter, e.tier, e.stars, e.kind, e.statement)
             for e in (get(k) for k in keys(chapter))]
 
 
 def markdown(chapter: int) -> str:
-    """The chapter's exercises as a Markdown list: stars, statement and the line that checks the answer."""
+    """The chapter's exercises as a Markdown list: stars, statement and the line that checks the
+    answer.
+    """
     lines = []
     for entry in catalogue(chapter):
         lines.append(f"- {entry.stars} **{entry.key}** — {entry.statement}  \n"

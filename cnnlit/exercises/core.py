@@ -1,10 +1,11 @@
 """The exercise records and their registry: one :class:`Exercise` per key.
 
-An exercise stores its chapter, its tier (1 ★ check your understanding, 2 ★★ implement, 3 ★★★ experiment
-or design), a one-line statement, the kind of answer it expects and a zero-argument callable that builds the
-reference (so importing the package computes nothing). The checkers in :mod:`.checkers` compare an answer
-with the reference and return a :class:`Problem` (what is wrong, in words that do not give the answer away)
-or ``None``; :mod:`.checking` looks exercises up and runs the checks.
+An exercise stores its chapter, its tier (1 ★ check your understanding, 2 ★★ implement, 3 ★★★
+experiment or design), a one-line statement, the kind of answer it expects and a zero-argument
+callable that builds the reference (so importing the package computes nothing). The checkers in
+:mod:`.checkers` compare an answer with the reference and return a :class:`Problem` (what is wrong,
+in words that do not give the answer away) or ``None``; :mod:`.checking` looks exercises up and runs
+the checks.
 """
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ KINDS = ("number", "tensor", "function", "module", "design", "property")
 
 @dataclass(frozen=True)
 class Problem:
-    """What is wrong with an answer: ``kind`` is one of shape, value, gradient, parameters, type, error,
-    design; ``message`` says it without the solution's value."""
+    """What is wrong with an answer: ``kind`` is one of shape, value, gradient, parameters, type,
+    error, design; ``message`` says it without the solution's value."""
     kind: str
     message: str
 
@@ -31,9 +32,9 @@ class Problem:
 
 @dataclass(frozen=True)
 class Slip:
-    """A plausible wrong answer and the hint that names it. ``answer`` is, for a number exercise, the wrong
-    number or a callable of the reference that gives it; for a function exercise, a function with the
-    answer's signature that makes the slip."""
+    """A plausible wrong answer and the hint that names it. ``answer`` is, for a number exercise,
+    the wrong number or a callable of the reference that gives it; for a function exercise, a
+    function with the answer's signature that makes the slip."""
     answer: Any
     hint: str
 
@@ -44,8 +45,10 @@ class Exercise:
     tier: int                             # 1, 2 or 3
     statement: str                        # one line, what to compute or build (with the signature)
     kind: str                             # number, tensor, function, module, design, property
-    reference: Optional[Callable[[], Any]]  # what the checker compares with (None: designs, properties)
-    options: dict = field(default_factory=dict)   # for the checker: tolerances, inputs, build arguments...
+    # what the checker compares with (None: designs, properties)
+    reference: Optional[Callable[[], Any]]
+    # for the checker: tolerances, inputs, build arguments...
+    options: dict = field(default_factory=dict)
 
     @property
     def chapter(self) -> int:
@@ -76,11 +79,12 @@ class UnknownExercise(KeyError, ValueError):
 EXERCISES: dict[str, Exercise] = {}
 
 
-def add_exercise(key: str, tier: int, statement: str, kind: str, reference: Optional[Callable[[], Any]],
+def add_exercise(key: str, tier: int, statement: str, kind: str,
+                 reference: Optional[Callable[[], Any]],
                  **options) -> Exercise:
-    """Add an exercise. Keys are "CC.name" with CC the chapter number (00-07). A number exercise names its
-    method (``method=``, the hint for a wrong number that is no registered slip) and its slips
-    (``slips=[Slip(...), ...]``, each with its own hint)."""
+    """Add an exercise. Keys are "CC.name" with CC the chapter number (00-07). A number exercise
+    names its method (``method=``, the hint for a wrong number that is no registered slip) and its
+    slips (``slips=[Slip(...), ...]``, each with its own hint)."""
     chapter, _, name = key.partition(".")
     if not (len(chapter) == 2 and chapter.isdigit() and name):
         raise ValueError(f"exercise keys look like '01.c3_mask' (chapter, dot, name), got {key!r}")

@@ -3,11 +3,12 @@ Networks", NIPS 2012.
 
 Three builders:
 
-- ``alexnet(variant="paper")``: the published two-tower network (section 3.5, Figure 2) on 227 x 227 inputs.
-- ``alexnet(variant="torchvision")``: the single-tower network torchvision ships (after Krizhevsky's 2014
-  "one weird trick" version, whose footnote gives 64-192-384-384-256 kernels; torchvision's conv4 has 256,
-  from cuda-convnet2's one-GPU configuration: pytorch/vision#463), with torchvision's module names, so its
-  ``state_dict`` loads unchanged.
+- ``alexnet(variant="paper")``: the published two-tower network (section 3.5, Figure 2) on 227 x 227
+  inputs.
+- ``alexnet(variant="torchvision")``: the single-tower network torchvision ships (after Krizhevsky's
+  2014 "one weird trick" version, whose footnote gives 64-192-384-384-256 kernels; torchvision's
+  conv4 has 256, from cuda-convnet2's one-GPU configuration: pytorch/vision#463), with torchvision's
+  module names, so its ``state_dict`` loads unchanged.
 - ``alexnet_small``: the same ingredients (ReLU, LRN, overlapping pooling, dropout) scaled down to
   28 x 28 / 32 x 32 images, each one a switch, for the chapter's CPU experiments.
 """
@@ -28,8 +29,8 @@ __all__ = ["PAPER_CONVOLUTIONS", "AlexNet", "AlexNetSmall", "AlexNetTorchvision"
 
 
 class ConvRow(NamedTuple):
-    """One row of a convolutional table: AlexNet's (section 3.5) and ZF Net's (Fig. 3) use the same record.
-    ``groups`` = 2 where a layer's kernels see only the maps of their own GPU ("tower")."""
+    """One row of a convolutional table: AlexNet's (section 3.5) and ZF Net's (Fig. 3) use the same
+    record. ``groups`` = 2 where a layer's kernels see only the maps of their own GPU ("tower")."""
     name: str
     filters: int          # kernels (output maps)
     size: int             # kernel side
@@ -40,9 +41,10 @@ class ConvRow(NamedTuple):
     pooled: bool          # max-pooling after the layer
 
 
-# The paper's convolutional layers, section 3.5. Groups = 2 for conv2, conv4, conv5; conv1 (48 kernels per
-# GPU, each seeing the whole image) and conv3 (connected to all conv2 maps on both GPUs) have groups = 1.
-# The paper does not state paddings: they are the ones that keep 27 x 27 (conv2) and 13 x 13 (conv3-5) maps.
+# The paper's convolutional layers, section 3.5. Groups = 2 for conv2, conv4, conv5; conv1 (48
+# kernels per GPU, each seeing the whole image) and conv3 (connected to all conv2 maps on both GPUs)
+# have groups = 1. The paper does not state paddings: they are the ones that keep 27 x 27 (conv2)
+# and 13 x 13 (conv3-5) maps.
 #                   name     filters size stride padding groups normalised pooled
 PAPER_CONVOLUTIONS = [
     ConvRow("conv1",  96, 11, 4, 0, 1, True,  True),
@@ -52,14 +54,17 @@ PAPER_CONVOLUTIONS = [
     ConvRow("conv5", 256,  3, 1, 1, 2, False, True),
 ]
 PAPER_FULLY_CONNECTED = [("fc6", 4096), ("fc7", 4096)]   # then fc8: one output per class
-PAPER_INPUT_SIZE = 227    # the paper says 224, but (224 - 11) / 4 + 1 is not a whole number; 227 gives 55
+# the paper says 224, but (224 - 11) / 4 + 1 is not a whole number; 227 gives 55
+PAPER_INPUT_SIZE = 227
 POOL_PAPER = dict(kernel_size=3, stride=2)                # section 3.4: z = 3, s = 2 (overlapping)
-TORCHVISION_MIN_SIZE = 63  # smallest side for which every max-pool of the torchvision variant has a 3x3 window
+# smallest side for which every max-pool of the torchvision variant has a 3x3 window
+TORCHVISION_MIN_SIZE = 63
 
 
 class AlexNet(nn.Module):
-    """The two-tower network of the paper: ``features`` (five convolutional layers) and ``classifier``
-    (three fully-connected layers). Module names follow the paper: ``features.conv1`` ... ``classifier.fc8``."""
+    """The two-tower network of the paper: ``features`` (five convolutional layers) and
+    ``classifier`` (three fully-connected layers). Module names follow the paper: ``features.conv1``
+    ... ``classifier.fc8``."""
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.5, in_channels: int = 3,
                  convolutions=PAPER_CONVOLUTIONS):
@@ -68,31 +73,35 @@ class AlexNet(nn.Module):
         for index, row in enumerate(map(ConvRow._make, convolutions), 1):
             layers[row.name] = nn.Conv2d(channels, row.filters, row.size, row.stride, row.padding,
                                          groups=row.groups)
-            layers[f"relu{index}"] = nn.ReLU(inplace=True)       # ReLU after every layer (section 3.5)
+            # ReLU after every layer (section 3.5)
+            layers[f"relu{index}"] = nn.ReLU(inplace=True)
             if row.normalised:
                 layers[f"norm{index}"] = LocalResponseNorm()   # after the ReLU (section 3.3)
             if row.pooled:
                 layers[f"pool{index}"] = nn.MaxPool2d(**POOL_PAPER)
             channels = row.filters
         self.features = nn.Sequential(layers)
-        head, width = OrderedDict(flatten=nn.Flatten()), channels * 6 * 6          # 256 maps of 6 x 6
+        # 256 maps of 6 x 6
+        head, width = OrderedDict(flatten=nn.Flatten()), channels * 6 * 6
         for index, (name, units) in enumerate(PAPER_FULLY_CONNECTED, 6):
             head[name] = nn.Linear(width, units)
             head[f"relu{index}"] = nn.ReLU(inplace=True)
-            # dropout on the outputs of the first two fully-connected layers, scaled at test time (4.2)
+            # dropout on the outputs of the first two fully-connected layers, scaled at test time
+            # (4.2)
             head[f"drop{index}"] = ClassicDropout(dropout)
             width = units
         head["fc8"] = nn.Linear(width, num_classes)
         self.classifier = nn.Sequential(head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))    # (N, 3, 227, 227) -> (N, 256, 6, 6) -> (N, classes)
+        # (N, 3, 227, 227) -> (N, 256, 6, 6) -> (N, classes)
+        return self.classifier(self.features(x))
 
 
 class AlexNetTorchvision(nn.Module):
-    """torchvision's AlexNet: one tower, 64-192-384-256-256 kernels (the 2014 paper's footnote has 384 in
-    conv4), no LRN, adaptive 6 x 6 pooling and dropout before fc6 and fc7. Same submodule names and
-    indices as ``torchvision.models.AlexNet``."""
+    """torchvision's AlexNet: one tower, 64-192-384-256-256 kernels (the 2014 paper's footnote has
+    384 in conv4), no LRN, adaptive 6 x 6 pooling and dropout before fc6 and fc7. Same submodule
+    names and indices as ``torchvision.models.AlexNet``."""
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.5, in_channels: int = 3):
         super().__init__()
@@ -122,36 +131,43 @@ class AlexNetTorchvision(nn.Module):
 def alexnet(variant: str = "paper", num_classes: int = 1000, dropout: float = 0.5,
             in_channels: int = 3) -> nn.Module:
     """AlexNet as published (``variant="paper"``, 227 x 227 inputs) or as torchvision ships it
-    (``variant="torchvision"``, any input of at least 63 x 63; loads torchvision's ``state_dict``)."""
+    (``variant="torchvision"``, any input of at least 63 x 63; loads torchvision's
+    ``state_dict``)."""
     if variant == "paper":
         model = AlexNet(num_classes, dropout, in_channels)
-        return expect_input(model, name="alexnet (paper)", channels=in_channels, size=PAPER_INPUT_SIZE,
-                            hint="The paper's network takes 227 x 227 crops (its text says 224); resize or "
+        return expect_input(model, name="alexnet (paper)", channels=in_channels,
+                            size=PAPER_INPUT_SIZE,
+                            hint="The paper's network takes 227 x 227 crops (its text says 224); "
+                                 "resize or "
                                  "crop to 227, or use variant='torchvision' for other sizes.")
     if variant == "torchvision":
         model = AlexNetTorchvision(num_classes, dropout, in_channels)
         return expect_input(model, name="alexnet (torchvision)", channels=in_channels,
                             min_size=TORCHVISION_MIN_SIZE,
-                            hint="Three 3 x 3 max-pools after a stride-4 convolution need at least 63 pixels.")
+                            hint="Three 3 x 3 max-pools after a stride-4 convolution need at least "
+                                 "63 pixels.")
     raise ValueError(f"unknown alexnet variant {variant!r}; choose 'paper' or 'torchvision'")
 
 
 class AlexNetSmall(nn.Module):
     """AlexNet's ingredients on small images, for CPU experiments (our design, not the paper's):
-    three convolutional layers (32-64-128 kernels at ``width=32``) and either a 256-unit hidden layer
-    with dropout before the classifier (five layers) or the classifier alone (``hidden=0``: the "four-layer
-    network" of the paper's Figure 1). Each of the paper's choices is a switch:
+    three convolutional layers (32-64-128 kernels at ``width=32``) and either a 256-unit hidden
+    layer with dropout before the classifier (five layers) or the classifier alone (``hidden=0``:
+    the "four-layer network" of the paper's Figure 1). Each of the paper's choices is a switch:
 
     - ``activation``: "relu" (section 3.1) or "tanh"
     - ``lrn``: local response normalisation after the first two layers (sections 3.3, 3.5)
-    - ``pooling``: "overlapping" (3 x 3, stride 2; section 3.4) or "non-overlapping" (2 x 2, stride 2).
-      Both halve the map (the 3 x 3 window is padded by 1), so the two networks have the same shapes and
-      parameters, as in the paper's comparison.
-    - ``dropout``: probability for the hidden layer (0 turns it off), the paper's kind (:class:`ClassicDropout`)
+    - ``pooling``: "overlapping" (3 x 3, stride 2; section 3.4) or "non-overlapping" (2 x 2, stride
+      2). Both halve the map (the 3 x 3 window is padded by 1), so the two networks have the same
+      shapes and parameters, as in the paper's comparison.
+    - ``dropout``: probability for the hidden layer (0 turns it off), the paper's kind
+      (:class:`ClassicDropout`)
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 10, image_size: int = 32, *, width: int = 32,
-                 hidden: int = 256, activation: str = "relu", lrn: bool = True, pooling: str = "overlapping",
+    def __init__(self, in_channels: int = 3, num_classes: int = 10, image_size: int = 32, *,
+                 width: int = 32,
+                 hidden: int = 256, activation: str = "relu", lrn: bool = True,
+                 pooling: str = "overlapping",
                  dropout: float = 0.5):
         super().__init__()
         activations = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -187,9 +203,11 @@ class AlexNetSmall(nn.Module):
 
 
 @register("alexnet_small")
-def alexnet_small(in_channels: int = 3, num_classes: int = 10, image_size: int = 32, **switches) -> nn.Module:
+def alexnet_small(in_channels: int = 3, num_classes: int = 10, image_size: int = 32,
+                  **switches) -> nn.Module:
     """A small AlexNet-like network for 28 x 28 or 32 x 32 images (see :class:`AlexNetSmall`)."""
     model = AlexNetSmall(in_channels, num_classes, image_size, **switches)
     return expect_input(model, name="alexnet_small", channels=in_channels, size=image_size,
-                        hint=f"Build it with in_channels and image_size matching the data "
-                             f"(e.g. alexnet_small(in_channels=1, image_size=28) for Fashion-MNIST).")
+                        hint="Build it with in_channels and image_size matching the data "
+                             "(e.g. alexnet_small(in_channels=1, image_size=28) for "
+                             "Fashion-MNIST).")

@@ -1,30 +1,32 @@
 """GoogLeNet: Szegedy et al. 2015, "Going deeper with convolutions" (CVPR), the ILSVRC 2014 winner.
 
-``TABLE_1`` is the paper's Table 1 as printed, row by row; the network is built from its Inception columns
-(#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj), and the chapter checks the printed output sizes,
-depths, parameters and operations against the built network.
+``TABLE_1`` is the paper's Table 1 as printed, row by row; the network is built from its Inception
+columns (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj), and the chapter checks the printed
+output sizes, depths, parameters and operations against the built network.
 
 Variants of ``googlenet(variant=...)``:
 
 - ``"paper"`` (default): the network as published — real 5x5 branches, no batch normalisation, local
-  response normalisation where Figure 3 has it, the two auxiliary classifiers of Section 5 on (4a) and
-  (4d) (average pool 5x5/3, 1x1 conv 128, fc 1024, dropout 70%, linear), dropout 40% before the last
-  linear layer. It expects 224x224 RGB crops.
-- ``"torchvision"``: torchvision's ``googlenet`` module for module, so its ``state_dict`` (and its ported
-  ImageNet weights) load. Departures from the paper, all torchvision's: batch norm after every convolution
-  (and no convolution biases), 3x3 instead of 5x5 in the "#5x5" branch, a 2x2 (not 3x3) last max pool,
-  no LRN, adaptive average pools (4x4 in the auxiliary classifiers, 1x1 at the top), dropout 20% (not 40%),
-  and ``transform_input`` (off by default; the pretrained weights want it on, see :func:`googlenet`).
+  response normalisation where Figure 3 has it, the two auxiliary classifiers of Section 5 on (4a)
+  and (4d) (average pool 5x5/3, 1x1 conv 128, fc 1024, dropout 70%, linear), dropout 40% before the
+  last linear layer. It expects 224x224 RGB crops.
+- ``"torchvision"``: torchvision's ``googlenet`` module for module, so its ``state_dict`` (and its
+  ported ImageNet weights) load. Departures from the paper, all torchvision's: batch norm after
+  every convolution (and no convolution biases), 3x3 instead of 5x5 in the "#5x5" branch, a 2x2 (not
+  3x3) last max pool, no LRN, adaptive average pools (4x4 in the auxiliary classifiers, 1x1 at the
+  top), dropout 20% (not 40%), and ``transform_input`` (off by default; the pretrained weights want
+  it on, see :func:`googlenet`).
 
-``googlenet_small`` (registered under that name, as every chapter's small network): a CPU-sized Inception
-network for 28-32 pixel images (the chapter's training experiment): a 3x3 stem, modules (3a), (3b), (4a),
-(4b) with Table 1's columns scaled by ``width``, one auxiliary classifier on (4a), global average pooling.
+``googlenet_small`` (registered under that name, as every chapter's small network): a CPU-sized
+Inception network for 28-32 pixel images (the chapter's training experiment): a 3x3 stem, modules
+(3a), (3b), (4a), (4b) with Table 1's columns scaled by ``width``, one auxiliary classifier on (4a),
+global average pooling.
 
-In training mode a network with auxiliary classifiers returns :class:`InceptionOutputs` (main logits and
-the auxiliary logits). Its ``training_loss`` method is Section 5's loss, :func:`auxiliary_loss`: the main
-loss plus the auxiliary losses weighted by 0.3; :func:`cnnlit.train.fit` calls a model's ``training_loss``
-where it has one. In eval mode every variant returns the main logits only ("removed at inference time",
-Section 5).
+In training mode a network with auxiliary classifiers returns :class:`InceptionOutputs` (main logits
+and the auxiliary logits). Its ``training_loss`` method is Section 5's loss, :func:`auxiliary_loss`:
+the main loss plus the auxiliary losses weighted by 0.3; :func:`cnnlit.train.fit` calls a model's
+``training_loss`` where it has one. In eval mode every variant returns the main logits only
+("removed at inference time", Section 5).
 
 >>> import torch
 >>> model = googlenet_small(in_channels=1, num_classes=10).train()
@@ -50,7 +52,8 @@ __all__ = ["COLUMNS", "TABLE_1", "VARIANTS", "GoogLeNet", "GoogLeNetSmall", "Inc
            "auxiliary_loss", "googlenet", "googlenet_small"]
 
 VARIANTS = ("paper", "torchvision")
-AUX_WEIGHT = 0.3          # Section 5: "the losses of the auxiliary classifiers were weighted by 0.3"
+# Section 5: "the losses of the auxiliary classifiers were weighted by 0.3"
+AUX_WEIGHT = 0.3
 
 
 class Row(NamedTuple):
@@ -67,7 +70,8 @@ class Row(NamedTuple):
 
 _ = None                             # a cell the printed table leaves blank
 # Szegedy et al. 2015, Table 1 ("GoogLeNet incarnation of the Inception architecture").
-#              type              patch   output size    depth  #1x1 #3x3r #3x3 #5x5r #5x5 proj   params  ops
+#              type              patch   output size    depth  #1x1 #3x3r #3x3 #5x5r #5x5 proj
+#              params  ops
 TABLE_1 = (
     Row("convolution",     "7×7/2", "112×112×64",  1, None,                            2.7,    34,
         ("conv1",)),
@@ -121,8 +125,8 @@ class InceptionOutputs(NamedTuple):
 
 def auxiliary_loss(outputs, labels: torch.Tensor, *, aux_weight: float = AUX_WEIGHT,
                    criterion: Callable = F.cross_entropy) -> torch.Tensor:
-    """Section 5's training loss: main loss + 0.3 x each auxiliary loss. Plain logits (eval mode, or a
-    network without auxiliary classifiers) get the plain loss. The networks' ``training_loss``."""
+    """Section 5's training loss: main loss + 0.3 x each auxiliary loss. Plain logits (eval mode, or
+    a network without auxiliary classifiers) get the plain loss. The networks' ``training_loss``."""
     if not isinstance(outputs, InceptionOutputs):
         return criterion(outputs, labels)
     loss = criterion(outputs.logits, labels)
@@ -138,22 +142,27 @@ class AuxiliaryClassifiers:
     aux_logits: bool
 
     def with_aux(self, logits, aux1, aux2):
-        """Auxiliary outputs only while training; at inference the main classifier alone (Section 5)."""
+        """Auxiliary outputs only while training; at inference the main classifier alone (Section
+        5).
+        """
         if self.training and self.aux_logits:
             return InceptionOutputs(logits, aux1, aux2)
         return logits
 
-    def training_loss(self, outputs, labels: torch.Tensor, criterion: Callable = F.cross_entropy) -> torch.Tensor:
+    def training_loss(self, outputs, labels: torch.Tensor,
+                      criterion: Callable = F.cross_entropy) -> torch.Tensor:
         """Section 5's training loss (:func:`auxiliary_loss`); :func:`cnnlit.train.fit` calls it."""
         return auxiliary_loss(outputs, labels, criterion=criterion)
 
 
 class GoogLeNet(AuxiliaryClassifiers, nn.Module):
-    """The 22-layer network of Table 1 / Figure 3, with the pieces the two variants disagree on as options.
-    Submodule names are torchvision's (conv2 is Table 1's "#3x3 reduce", conv3 its "#3x3")."""
+    """The 22-layer network of Table 1 / Figure 3, with the pieces the two variants disagree on as
+    options. Submodule names are torchvision's (conv2 is Table 1's "#3x3 reduce", conv3 its
+    "#3x3")."""
 
     def __init__(self, num_classes: int = 1000, aux_logits: bool = True, *,
-                 conv_block: Callable[..., nn.Module] = ConvReLU, wide_kernel: int = 5, lrn: bool = True,
+                 conv_block: Callable[..., nn.Module] = ConvReLU, wide_kernel: int = 5,
+                 lrn: bool = True,
                  last_pool_kernel: int = 3, adaptive_pools: bool = False, dropout: float = 0.4,
                  dropout_aux: float = 0.7, transform_input: bool = False):
         super().__init__()
@@ -162,7 +171,8 @@ class GoogLeNet(AuxiliaryClassifiers, nn.Module):
         # the paper's LRN has no constants printed; AlexNet's (Krizhevsky et al. 2012, Section 3.3)
         norm = LocalResponseNorm if lrn else (lambda: None)
 
-        # max pools round up (ceil_mode), as the Caffe reference network does: 112 -> 56 -> 28 -> 14 -> 7
+        # max pools round up (ceil_mode), as the Caffe reference network does: 112 -> 56 -> 28 -> 14
+        # -> 7
         self.conv1 = conv_block(3, 64, kernel_size=7, stride=2, padding=3)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.lrn1 = norm()
@@ -179,12 +189,14 @@ class GoogLeNet(AuxiliaryClassifiers, nn.Module):
         self.inception4c = block(self.inception4b.out_channels, *COLUMNS["inception4c"])
         self.inception4d = block(self.inception4c.out_channels, *COLUMNS["inception4d"])
         self.inception4e = block(self.inception4d.out_channels, *COLUMNS["inception4e"])
-        self.maxpool4 = nn.MaxPool2d(last_pool_kernel, stride=2, ceil_mode=True)   # torchvision: 2x2
+        # torchvision: 2x2
+        self.maxpool4 = nn.MaxPool2d(last_pool_kernel, stride=2, ceil_mode=True)
         self.inception5a = block(self.inception4e.out_channels, *COLUMNS["inception5a"])
         self.inception5b = block(self.inception5a.out_channels, *COLUMNS["inception5b"])
 
         if aux_logits:
-            aux = partial(InceptionAux, num_classes=num_classes, conv_block=conv_block, dropout=dropout_aux)
+            aux = partial(InceptionAux, num_classes=num_classes, conv_block=conv_block,
+                          dropout=dropout_aux)
             pool = (lambda: nn.AdaptiveAvgPool2d(4)) if adaptive_pools else (lambda: None)
             self.aux1 = aux(self.inception4a.out_channels, pool=pool())
             self.aux2 = aux(self.inception4d.out_channels, pool=pool())
@@ -195,14 +207,14 @@ class GoogLeNet(AuxiliaryClassifiers, nn.Module):
         self.dropout = nn.Dropout(p=dropout)
         self.fc = nn.Linear(self.inception5b.out_channels, num_classes)
         if conv_block is ConvReLU:
-            # The paper states no initialisation (its networks were trained with DistBelief); without batch
-            # norm, PyTorch's default leaves a ReLU stack this deep barely learning for the first epochs, and
-            # He et al. 2015's rule starts it at once (our choice).
+            # The paper states no initialisation (its networks were trained with DistBelief);
+            # without batch norm, PyTorch's default leaves a ReLU stack this deep barely learning
+            # for the first epochs, and He et al. 2015's rule starts it at once (our choice).
             he_initialisation(self)
 
     def _transform_input(self, x: torch.Tensor) -> torch.Tensor:
-        """torchvision's ``transform_input``: undo ImageNet mean/std normalisation and map to [-1, 1],
-        the input scaling the ported weights were trained with."""
+        """torchvision's ``transform_input``: undo ImageNet mean/std normalisation and map to [-1,
+        1], the input scaling the ported weights were trained with."""
         if not self.transform_input:
             return x
         mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
@@ -231,8 +243,9 @@ class GoogLeNet(AuxiliaryClassifiers, nn.Module):
 
 
 class GoogLeNetSmall(AuxiliaryClassifiers, nn.Module):
-    """A CPU-sized Inception network for small images: a 3x3 stem, (3a) (3b) | pool | (4a) (4b) with Table
-    1's columns times ``width``, one auxiliary classifier on (4a), global average pooling, dropout, linear."""
+    """A CPU-sized Inception network for small images: a 3x3 stem, (3a) (3b) | pool | (4a) (4b) with
+    Table 1's columns times ``width``, one auxiliary classifier on (4a), global average pooling,
+    dropout, linear."""
 
     def __init__(self, in_channels: int = 3, num_classes: int = 10, width: float = 0.25,
                  aux_logits: bool = True, dropout: float = 0.4):
@@ -252,8 +265,10 @@ class GoogLeNetSmall(AuxiliaryClassifiers, nn.Module):
         self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)           # 8 x 8 (7 x 7)
         self.inception4a = Inception(self.inception3b.out_channels, *scaled("inception4a"))
         self.inception4b = Inception(self.inception4a.out_channels, *scaled("inception4b"))
-        # one auxiliary classifier, shrunk like the rest: 2x2 pooling, 1x1 conv, fc, dropout 70%, linear
-        self.aux1 = InceptionAux(self.inception4a.out_channels, num_classes, pool=nn.AdaptiveAvgPool2d(2),
+        # one auxiliary classifier, shrunk like the rest: 2x2 pooling, 1x1 conv, fc, dropout 70%,
+        # linear
+        self.aux1 = InceptionAux(self.inception4a.out_channels, num_classes,
+                                 pool=nn.AdaptiveAvgPool2d(2),
                                  pooled_side=2, reduce=max(8, round(128 * width)),
                                  hidden=max(16, round(1024 * width))) if aux_logits else None
         self.avgpool = nn.AdaptiveAvgPool2d(1)
@@ -273,11 +288,12 @@ class GoogLeNetSmall(AuxiliaryClassifiers, nn.Module):
 def googlenet(variant: str = "paper", aux_logits: bool = True, num_classes: int = 1000, *,
               transform_input: bool = False, in_channels: int = 3) -> nn.Module:
     """GoogLeNet (Szegedy et al. 2015). ``variant``: "paper" (Table 1 as published) or "torchvision"
-    (loads torchvision's state dicts; set ``transform_input=True`` for its pretrained ImageNet weights,
-    as ``torchvision.models.googlenet(weights=...)`` does). Both take RGB images: ``in_channels`` must be 3
-    (:func:`googlenet_small` takes other channel counts)."""
+    (loads torchvision's state dicts; set ``transform_input=True`` for its pretrained ImageNet
+    weights, as ``torchvision.models.googlenet(weights=...)`` does). Both take RGB images:
+    ``in_channels`` must be 3 (:func:`googlenet_small` takes other channel counts)."""
     if variant not in VARIANTS:
-        raise ValueError(f"unknown googlenet variant {variant!r}; choose one of {', '.join(VARIANTS)} "
+        raise ValueError(f"unknown googlenet variant {variant!r}; choose one of "
+                         f"{', '.join(VARIANTS)} "
                          "(or googlenet_small for the chapter's CPU-sized network)")
     if in_channels != 3:
         raise ValueError(f"the {variant} googlenet takes RGB images (in_channels=3); "
@@ -285,12 +301,16 @@ def googlenet(variant: str = "paper", aux_logits: bool = True, num_classes: int 
     if variant == "paper":
         model = GoogLeNet(num_classes, aux_logits)
         return expect_input(model, name="googlenet (paper)", channels=3, size=224,
-                            hint="The paper's network takes 224x224 crops: its 7x7/1 average pool and the "
-                                 "auxiliary classifiers' 5x5/3 pools (14x14 -> 4x4) fix the map sizes. "
+                            hint="The paper's network takes 224x224 crops: its 7x7/1 average pool "
+                                 "and the "
+                                 "auxiliary classifiers' 5x5/3 pools (14x14 -> 4x4) fix the map "
+                                 "sizes. "
                                  "Resize or crop to 224, or use googlenet_small for small images.")
     model = GoogLeNet(num_classes, aux_logits, conv_block=BasicConv2d, wide_kernel=3, lrn=False,
-                      last_pool_kernel=2, adaptive_pools=True, dropout=0.2, transform_input=transform_input)
-    # adaptive pooling takes any size from 15x15 up (torchvision's GoogLeNet_Weights meta: min_size 15)
+                      last_pool_kernel=2, adaptive_pools=True, dropout=0.2,
+                      transform_input=transform_input)
+    # adaptive pooling takes any size from 15x15 up (torchvision's GoogLeNet_Weights meta: min_size
+    # 15)
     return expect_input(model, name="googlenet (torchvision)", channels=3, min_size=15,
                         hint="Images are usually resized to 256 and centre-cropped to 224.")
 
@@ -298,8 +318,8 @@ def googlenet(variant: str = "paper", aux_logits: bool = True, num_classes: int 
 @register("googlenet_small")
 def googlenet_small(in_channels: int = 3, num_classes: int = 10, *, width: float = 0.25,
                     aux_logits: bool = True) -> GoogLeNetSmall:
-    """The chapter's CPU-sized Inception network (:class:`GoogLeNetSmall`) for 8-pixel and larger images of
-    ``in_channels``; ``width`` scales Table 1's columns."""
+    """The chapter's CPU-sized Inception network (:class:`GoogLeNetSmall`) for 8-pixel and larger
+    images of ``in_channels``; ``width`` scales Table 1's columns."""
     model = GoogLeNetSmall(in_channels, num_classes, width=width, aux_logits=aux_logits)
     return expect_input(model, name="googlenet_small", channels=in_channels, min_size=8,
                         hint="Its two 3x3/2 max pools need at least 8x8 pixels.")

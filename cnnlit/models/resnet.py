@@ -1,12 +1,13 @@
-"""ResNet: He, Zhang, Ren and Sun, "Deep residual learning for image recognition" (CVPR 2016; arXiv 2015).
+"""ResNet: He, Zhang, Ren and Sun, "Deep residual learning for image recognition" (CVPR 2016; arXiv
+2015).
 
->>> model = resnet(50)                          # Table 1 as published (stride on the bottleneck's first 1x1)
->>> model = resnet(50, variant="torchvision")   # torchvision's layout and names: its state_dict loads unchanged
->>> model = resnet_cifar(20)                    # Section 4.2: the 6n+2-layer CIFAR-10 networks, option-A shortcuts
+>>> model = resnet(50)            # Table 1 as published (stride on the bottleneck's first 1x1)
+>>> model = resnet(50, variant="torchvision")  # torchvision's layout: its state_dict loads
+>>> model = resnet_cifar(20)      # Section 4.2: the 6n+2-layer CIFAR-10 nets, option-A shortcuts
 >>> model = resnet_cifar(20, plain=True)        # the same stack without shortcuts
 
-Module names follow torchvision in both variants (``layer1`` ... ``layer4`` are the paper's conv2_x ...
-conv5_x); the variants differ only where the bottleneck subsamples.
+Module names follow torchvision in both variants (``layer1`` ... ``layer4`` are the paper's conv2_x
+... conv5_x); the variants differ only where the bottleneck subsamples.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ __all__ = ["PAPER_CIFAR_PARAMETERS", "PAPER_FLOPS", "STAGE_NAMES", "TABLE_1", "V
 
 
 class Stages(NamedTuple):
-    """One column of Table 1: the block, and how many of them in conv2_x, conv3_x, conv4_x, conv5_x."""
+    """One column of Table 1: the block, and how many of them in conv2_x, conv3_x, conv4_x, conv5_x.
+    """
     block: type
     blocks: tuple
 
@@ -49,17 +51,20 @@ PAPER_CIFAR_PARAMETERS = {20: 0.27e6, 32: 0.46e6, 44: 0.66e6, 56: 0.85e6, 110: 1
 VARIANTS = ("paper", "torchvision")
 
 
-def _stage(block, in_channels: int, channels: int, blocks: int, stride: int, **block_options) -> nn.Sequential:
+def _stage(block, in_channels: int, channels: int, blocks: int, stride: int,
+           **block_options) -> nn.Sequential:
     """One conv*_x stage: the first block subsamples (and widens), the others keep the shape."""
     layers = [block(in_channels, channels, stride, **block_options)]
-    layers += [block(channels * block.expansion, channels, 1, **block_options) for _ in range(blocks - 1)]
+    layers += [block(channels * block.expansion, channels, 1,
+                     **block_options) for _ in range(blocks - 1)]
     return nn.Sequential(*layers)
 
 
 class ResNet(nn.Module):
     """The ImageNet networks of Table 1."""
 
-    def __init__(self, depth: int, variant: str = "paper", num_classes: int = 1000, shortcut: str = "B",
+    def __init__(self, depth: int, variant: str = "paper", num_classes: int = 1000,
+                 shortcut: str = "B",
                  plain: bool = False):
         super().__init__()
         block, blocks = TABLE_1[depth]
@@ -67,18 +72,23 @@ class ResNet(nn.Module):
         if block is Bottleneck:
             options["stride_on"] = "1x1" if variant == "paper" else "3x3"
         self.depth, self.variant = depth, variant
-        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)     # conv1: 7x7, 64, stride 2
+        # conv1: 7x7, 64, stride 2
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU()
-        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)                  # 3x3 max pool, stride 2
+        # 3x3 max pool, stride 2
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         width = 64
         for index, (channels, count) in enumerate(zip(STAGE_WIDTHS, blocks)):
             stride = 1 if index == 0 else 2          # conv3_1, conv4_1, conv5_1 subsample (Table 1)
-            self.add_module(f"layer{index + 1}", _stage(block, width, channels, count, stride, **options))
+            self.add_module(f"layer{index + 1}", _stage(block, width, channels, count, stride,
+                                                        **options))
             width = channels * block.expansion
-        self.avgpool = nn.AdaptiveAvgPool2d(1)                               # global average pooling
+        # global average pooling
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(width, num_classes)                              # 1000-d fc, softmax
-        # He et al. 2015 (the paper's reference [13]) for every convolution, fan-out as torchvision; BN as identity
+        # He et al. 2015 (the paper's reference [13]) for every convolution, fan-out as torchvision;
+        # BN as identity
         he_initialisation(self, mode="fan_out", batch_norm=True)
 
     def forward(self, x):
@@ -92,14 +102,16 @@ def resnet(depth: int, variant: str = "paper", num_classes: int = 1000, *, short
     """ResNet-``depth`` (18, 34, 50, 101 or 152) for 3 x 224 x 224 images (He et al. 2016, Table 1).
 
     - ``variant="paper"``: the bottleneck subsamples with its first 1x1 convolution, as published;
-      ``variant="torchvision"``: with its 3x3 convolution, so ``torchvision.models.resnetNN()``'s state dict
-      loads unchanged (the two are identical for 18 and 34).
+      ``variant="torchvision"``: with its 3x3 convolution, so ``torchvision.models.resnetNN()``'s
+      state dict loads unchanged (the two are identical for 18 and 34).
     - ``shortcut``: "B" (projections where the shape changes: the paper's choice for 50/101/152 and
-      torchvision's), "A" (zero-padding, as the paper's Table 2 for 18/34) or "C" (projections everywhere).
+      torchvision's), "A" (zero-padding, as the paper's Table 2 for 18/34) or "C" (projections
+      everywhere).
     - ``plain=True``: the plain baseline of Fig. 3 (middle), no shortcuts.
     """
     if depth not in TABLE_1:
-        raise ValueError(f"ResNet depth must be one of {', '.join(map(str, TABLE_1))} (Table 1), got {depth!r}")
+        raise ValueError(f"ResNet depth must be one of {', '.join(map(str, TABLE_1))} (Table 1), "
+                         f"got {depth!r}")
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
     if variant == "torchvision" and (shortcut != "B" or plain):
@@ -108,13 +120,15 @@ def resnet(depth: int, variant: str = "paper", num_classes: int = 1000, *, short
     model = ResNet(depth, variant, num_classes, shortcut, plain)
     name = f"{'plain' if plain else 'resnet'}{depth} ({variant})"
     return expect_input(model, name=name, channels=3, min_size=32,
-                        hint="ImageNet networks take RGB images, 224x224 in the paper (five halvings: at "
+                        hint="ImageNet networks take RGB images, 224x224 in the paper (five "
+                             "halvings: at "
                              "least 32x32). For 1-channel or CIFAR-sized images use resnet_cifar.")
 
 
 class CifarResNet(nn.Module):
-    """Section 4.2: a 3x3 convolution, then 3 stages of n blocks (2n layers each) on maps of 32, 16 and 8
-    pixels with 16, 32 and 64 filters, global average pooling and a 10-way fully connected layer."""
+    """Section 4.2: a 3x3 convolution, then 3 stages of n blocks (2n layers each) on maps of 32, 16
+    and 8 pixels with 16, 32 and 64 filters, global average pooling and a 10-way fully connected
+    layer."""
 
     def __init__(self, depth: int, plain: bool = False, shortcut: str = "A", in_channels: int = 3,
                  num_classes: int = 10, batch_norm: bool = True):
@@ -129,11 +143,13 @@ class CifarResNet(nn.Module):
         for index, channels in enumerate(CIFAR_WIDTHS):
             # "subsampling is performed by convolutions with a stride of 2"
             self.add_module(f"layer{index + 1}",
-                            _stage(BasicBlock, width, channels, n, 1 if index == 0 else 2, **options))
+                            _stage(BasicBlock, width, channels, n, 1 if index == 0 else 2,
+                                   **options))
             width = channels
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(width, num_classes)
-        he_initialisation(self, mode="fan_out", batch_norm=True)           # as the ImageNet networks
+        # as the ImageNet networks
+        he_initialisation(self, mode="fan_out", batch_norm=True)
 
     def forward(self, x):
         x = self.relu(self.bn1(self.conv1(x)))                     # (N, 16, 32, 32)
@@ -146,13 +162,14 @@ def resnet_cifar(depth: int = 20, plain: bool = False, shortcut: str = "A", *, i
                  num_classes: int = 10, batch_norm: bool = True) -> CifarResNet:
     """The CIFAR-10 network of ``depth`` = 6n+2 layers (20, 32, 44, 56, 110, 1202 in the paper).
 
-    ``shortcut="A"`` is the paper's choice here ("we use identity shortcuts in all cases (option A)"), so
-    the residual net has exactly the plain net's parameters; "B" adds 1x1 projections where the width grows.
-    ``in_channels=1`` takes greyscale images (Fashion-MNIST); ``batch_norm=False`` drops BN (not in the paper).
+    ``shortcut="A"`` is the paper's choice here ("we use identity shortcuts in all cases (option
+    A)"), so the residual net has exactly the plain net's parameters; "B" adds 1x1 projections where
+    the width grows. ``in_channels=1`` takes greyscale images (Fashion-MNIST); ``batch_norm=False``
+    drops BN (not in the paper).
     """
     if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"CIFAR ResNet depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), "
-                         f"got {depth!r}")
+        raise ValueError(f"CIFAR ResNet depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, "
+                         f"110, ...), got {depth!r}")
     make_shortcut(1, 1, 1, shortcut)             # validates the option with a clear message
     model = CifarResNet(depth, plain, shortcut, in_channels, num_classes, batch_norm)
     name = f"{'plain' if plain else 'resnet'}{depth} (CIFAR)"

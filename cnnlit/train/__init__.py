@@ -1,5 +1,5 @@
-"""Training, one home: :func:`fit` in the notebooks and ``python -m cnnlit.train`` at the papers' scale share
-one epoch loop.
+"""Training, one home: :func:`fit` in the notebooks and ``python -m cnnlit.train`` at the papers'
+scale share one epoch loop.
 
 - :mod:`cnnlit.train.loop`: :func:`fit`, the only training loop (returns a :class:`History`),
   :func:`evaluate`, :func:`predict`, :func:`topk_error`, and its pieces: :func:`batches`,
@@ -21,8 +21,22 @@ one epoch loop.
 (2, 64)
 """
 from .callbacks import Callback, FitState
-from .loop import (EpochTotals, Evaluation, History, TrainingDiverged, batches, evaluate, fit, main_output,
-                   model_loss, predict, sgd, topk_error, train_epoch, training_step)
+from .loop import (
+                   EpochTotals,
+                   Evaluation,
+                   History,
+                   TrainingDiverged,
+                   batches,
+                   evaluate,
+                   fit,
+                   main_output,
+                   model_loss,
+                   predict,
+                   sgd,
+                   topk_error,
+                   train_epoch,
+                   training_step,
+)
 
 __all__ = ["Callback", "EpochTotals", "Evaluation", "FitState", "History", "TrainingDiverged",
            "batches", "evaluate", "fit", "main_output", "model_loss", "predict", "sgd",

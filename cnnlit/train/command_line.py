@@ -1,18 +1,21 @@
-"""``python -m cnnlit.train``: train any registered network on an image folder, at the papers' scale.
+"""``python -m cnnlit.train``: train any registered network on an image folder, at the papers'
+scale.
 
-    python -m cnnlit.train --model alexnet --data /data/imagenet --recipe alexnet --checkpoint alexnet.pt
+    python -m cnnlit.train --model alexnet --data /data/imagenet --recipe alexnet \\
+        --checkpoint alexnet.pt
     torchrun --nproc_per_node 8 -m cnnlit.train --model resnet50 --model-arg variant=torchvision \\
         --data /data/imagenet --recipe resnet --checkpoint resnet50.pt --resume
 
-``--data`` holds ``train/`` and ``val/``, each with one folder of images per class (the ImageNet layout
-that torchvision's ``ImageFolder`` reads). ``--recipe`` presets the paper's optimiser, schedule and
-augmentation (see :mod:`cnnlit.train.recipes`); flags override its numbers. ``--batch-size`` is the global
-batch, as in the papers: under ``torchrun`` each of the N processes takes 1/N of it.
+``--data`` holds ``train/`` and ``val/``, each with one folder of images per class (the ImageNet
+layout that torchvision's ``ImageFolder`` reads). ``--recipe`` presets the paper's optimiser,
+schedule and augmentation (see :mod:`cnnlit.train.recipes`); flags override its numbers.
+``--batch-size`` is the global batch, as in the papers: under ``torchrun`` each of the N processes
+takes 1/N of it.
 
-Under ``torchrun`` the model is wrapped in DistributedDataParallel (nccl on CUDA, gloo on the CPU) and
-each process reads its share through a DistributedSampler; otherwise one process trains alone.
-Rank 0 prints one line per epoch and writes the checkpoint (atomically) after every epoch; ``--resume``
-continues from it: weights, optimizer, schedule, epoch count and history.
+Under ``torchrun`` the model is wrapped in DistributedDataParallel (nccl on CUDA, gloo on the CPU)
+and each process reads its share through a DistributedSampler; otherwise one process trains alone.
+Rank 0 prints one line per epoch and writes the checkpoint (atomically) after every epoch;
+``--resume`` continues from it: weights, optimizer, schedule, epoch count and history.
 
 Training is :func:`cnnlit.train.fit`, the loop the notebooks run, with the recipe's optimiser and
 schedule and a callback (:class:`EpochLines`) for what the command line adds: a model's own
@@ -38,8 +41,15 @@ from ..checkpoints import CheckpointMismatchError
 from ..runtime import seed_everything
 from .callbacks import Callback, FitState
 from .loop import TrainingDiverged, fit
-from .recipes import (RECIPES, UnknownRecipeError, eval_transform, get_recipe, make_optimizer, make_scheduler,
-                      train_transform)
+from .recipes import (
+    RECIPES,
+    UnknownRecipeError,
+    eval_transform,
+    get_recipe,
+    make_optimizer,
+    make_scheduler,
+    train_transform,
+)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -53,34 +63,45 @@ class CommandLineError(ValueError):
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m cnnlit.train",
-        description="Train a cnnlit network on an image folder (ImageNet layout) with a paper's recipe, "
-                    "on one device or many through torchrun.")
+        description="Train a cnnlit network on an image folder (ImageNet layout) with a paper's "
+                    "recipe, on one device or many through torchrun.")
     parser.add_argument("--model", required=True,
-                        help="a registered model name (cnnlit.models.available_models()) or module:callable")
+                        help="a registered model name (cnnlit.models.available_models()) or "
+                             "module:callable")
     parser.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                         help="keyword argument for the model builder (repeatable), e.g. depth=50")
-    parser.add_argument("--data", required=True, help="folder with train/ and val/ folders of class folders")
-    parser.add_argument("--recipe", default="alexnet", help=f"one of: {', '.join(RECIPES)} (default alexnet)")
+    parser.add_argument("--data", required=True, help="folder with train/ and val/ folders of "
+                                                      "class folders")
+    parser.add_argument("--recipe", default="alexnet",
+                        help=f"one of: {', '.join(RECIPES)} (default alexnet)")
     parser.add_argument("--epochs", type=int, help="total epochs (default: the recipe's)")
     parser.add_argument("--batch-size", type=int, help="global batch size (default: the recipe's)")
     parser.add_argument("--lr", type=float, help="initial learning rate (default: the recipe's)")
     parser.add_argument("--momentum", type=float)
     parser.add_argument("--weight-decay", type=float)
-    parser.add_argument("--patience", type=int, help="epochs without val-loss progress before lr / 10")
-    parser.add_argument("--image-size", type=int, help="crop size in pixels (default: the recipe's, 224)")
-    parser.add_argument("--channels", type=int, default=3, choices=(1, 3), help="3 for RGB (default), 1 for grey")
-    parser.add_argument("--workers", type=int, default=4, help="DataLoader workers per process (default 4)")
+    parser.add_argument("--patience", type=int, help="epochs without val-loss progress before lr / "
+                                                     "10")
+    parser.add_argument("--image-size", type=int, help="crop size in pixels (default: the "
+                                                       "recipe's, 224)")
+    parser.add_argument("--channels", type=int, default=3, choices=(1, 3),
+                        help="3 for RGB (default), 1 for grey")
+    parser.add_argument("--workers", type=int, default=4,
+                        help="DataLoader workers per process (default 4)")
     parser.add_argument("--checkpoint", help="file written atomically after every epoch")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-amp", action="store_true",
-                        help="no mixed precision (float16 on CUDA, bfloat16 on CPUs with bfloat16 instructions)")
-    parser.add_argument("--no-channels-last", action="store_true", help="keep the NCHW memory layout")
+                        help="no mixed precision (float16 on CUDA, bfloat16 on CPUs with bfloat16 "
+                             "instructions)")
+    parser.add_argument("--no-channels-last", action="store_true",
+                        help="keep the NCHW memory layout")
     return parser.parse_args(argv)
 
 
 def parse_model_args(pairs) -> dict:
-    """``["depth=50", "variant=paper"]`` -> ``{"depth": 50, "variant": "paper"}`` (Python literals, else text)."""
+    """``["depth=50", "variant=paper"]`` -> ``{"depth": 50, "variant": "paper"}`` (Python literals,
+    else text).
+    """
     result = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
@@ -97,14 +118,15 @@ def parse_model_args(pairs) -> dict:
 # --------------------------------------------------------------------------- model
 
 def _builder(spec: str):
-    """The function ``--model`` names: ``module:callable``, or a registered model (an unknown name raises
-    ValueError listing the registered ones)."""
+    """The function ``--model`` names: ``module:callable``, or a registered model (an unknown name
+    raises ValueError listing the registered ones)."""
     if ":" in spec:                      # module:callable, e.g. mypackage.nets:small_cnn
         module_name, _, attribute = spec.partition(":")
         try:
             return getattr(importlib.import_module(module_name), attribute)
         except (ImportError, AttributeError) as error:
-            raise CommandLineError(f"--model {spec!r}: cannot import {attribute!r} from {module_name!r} ({error})")
+            raise CommandLineError(f"--model {spec!r}: cannot import {attribute!r} from "
+                                   f"{module_name!r} ({error})")
     from ..models import get_builder
     return get_builder(spec)
 
@@ -124,7 +146,8 @@ def build_model(spec: str, kwargs: dict, num_classes: int) -> nn.Module:
     except TypeError as error:
         raise CommandLineError(f"model {spec!r} does not take these arguments {kwargs}: {error}")
     if not isinstance(model, nn.Module):
-        raise CommandLineError(f"--model {spec!r} built a {type(model).__name__}, not a torch.nn.Module")
+        raise CommandLineError(f"--model {spec!r} built a {type(model).__name__}, not a "
+                               f"torch.nn.Module")
     return model
 
 
@@ -134,22 +157,30 @@ def check_data_folder(root) -> tuple[Path, Path]:
     """``root/train`` and ``root/val``, each holding class folders with images, or a clear error."""
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise CommandLineError(f"--data {root}: no such folder. It must hold train/ and val/, each with "
+        raise CommandLineError(f"--data {root}: no such folder. It must hold train/ and val/, each "
+                               f"with "
                                "one folder of images per class (the ImageNet layout).")
     folders = [root / "train", root / "val"]
     for folder in folders:
         if not folder.is_dir():
-            raise CommandLineError(f"--data {root}: there is no {folder.name}/ folder. It must hold train/ and "
-                                   "val/, each with one folder of images per class (the ImageNet layout).")
+            raise CommandLineError(f"--data {root}: there is no {folder.name}/ folder. It must "
+                                   f"hold train/ and "
+                                   "val/, each with one folder of images per class (the ImageNet "
+                                   "layout).")
     for folder in folders:
         classes = sorted(p for p in folder.iterdir() if p.is_dir())
         if not classes:
-            raise CommandLineError(f"{folder} has no class folders: put each class's images in its own "
+            raise CommandLineError(f"{folder} has no class folders: put each class's images in its "
+                                   f"own "
                                    f"subfolder, e.g. {folder}/cat/001.jpg, {folder}/dog/001.jpg.")
-        empty = [p.name for p in classes
-                 if not any(f.suffix.lower() in IMAGE_SUFFIXES for f in p.rglob("*") if f.is_file())]
+        empty = [
+            p.name
+            for p in classes
+            if not any(f.suffix.lower() in IMAGE_SUFFIXES for f in p.rglob("*") if f.is_file())
+        ]
         if empty:
-            raise CommandLineError(f"{folder}: class folder(s) without images: {', '.join(empty[:5])}")
+            raise CommandLineError(f"{folder}: class folder(s) without images: "
+                                   f"{', '.join(empty[:5])}")
     return folders[0], folders[1]
 
 
@@ -159,7 +190,8 @@ def image_folders(root, recipe, image_size: int, channels: int):
     train = ImageFolder(str(train_dir), transform=train_transform(recipe, image_size, channels))
     val = ImageFolder(str(val_dir), transform=eval_transform(recipe, image_size, channels))
     if train.classes != val.classes:
-        raise CommandLineError(f"train/ and val/ have different class folders: {train.classes} vs {val.classes}")
+        raise CommandLineError(f"train/ and val/ have different class folders: {train.classes} vs "
+                               f"{val.classes}")
     return train, val
 
 
@@ -203,13 +235,16 @@ def start_processes() -> Processes:
 def _loaders(train, val, batch: int, workers: int, processes: Processes, seed: int):
     from torch.utils.data import DataLoader, Subset
     from torch.utils.data.distributed import DistributedSampler
-    sampler = (DistributedSampler(train, num_replicas=processes.world, rank=processes.rank, shuffle=True,
+    sampler = (DistributedSampler(train, num_replicas=processes.world, rank=processes.rank,
+                                  shuffle=True,
                                   seed=seed) if processes.distributed else None)
     # Each process validates every world-th image: the whole set once, no padding duplicates.
-    val_part = Subset(val, range(processes.rank, len(val), processes.world)) if processes.distributed else val
+    val_part = Subset(val, range(processes.rank, len(val),
+                                 processes.world)) if processes.distributed else val
     options = dict(num_workers=workers, pin_memory=processes.device.type == "cuda",
                    persistent_workers=workers > 0)
-    train_loader = DataLoader(train, batch_size=batch, shuffle=sampler is None, sampler=sampler, drop_last=False,
+    train_loader = DataLoader(train, batch_size=batch, shuffle=sampler is None, sampler=sampler,
+                              drop_last=False,
                               **options)     # fit gives a DistributedSampler each epoch's number
     val_loader = DataLoader(val_part, batch_size=batch, shuffle=False, **options)
     return train_loader, val_loader
@@ -222,8 +257,8 @@ def _setup(args, processes: Processes):
     if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.image_size < 1:
         raise CommandLineError("--epochs, --batch-size and --image-size must be positive")
     if recipe.batch_size < processes.world:
-        raise CommandLineError(f"--batch-size {recipe.batch_size} is the global batch: it must be at least the "
-                               f"number of processes ({processes.world})")
+        raise CommandLineError(f"--batch-size {recipe.batch_size} is the global batch: it must be "
+                               f"at least the number of processes ({processes.world})")
     if args.resume and not args.checkpoint:
         raise CommandLineError("--resume needs --checkpoint PATH (the file to continue from)")
     if args.resume and not Path(args.checkpoint).exists():
@@ -294,7 +329,8 @@ def _run(args, processes: Processes) -> int:
     seed_everything(args.seed)
     try:
         recipe, train, val, model = _setup(args, processes)
-    except ValueError as error:         # e.g. an unknown model name: the registry lists the valid ones
+    # e.g. an unknown model name: the registry lists the valid ones
+    except ValueError as error:
         raise CommandLineError(str(error)) from error
     optimizer = make_optimizer(recipe, model.parameters())
     scheduler = make_scheduler(recipe, optimizer)     # plateau: fit steps it with the val loss

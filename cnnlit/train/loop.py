@@ -1,14 +1,16 @@
 """The training loop: :func:`fit`, the only one, for the notebooks and ``python -m cnnlit.train``.
 
-- :func:`batches`: (images, labels) on the device from a ``TensorData``, a ``Dataset`` or a ``DataLoader``.
-  Tensor datasets (:class:`cnnlit.data.TensorData`) are moved to the device once and batched by indexing:
-  no DataLoader, no per-batch host work. Every loop here reads its batches through it.
-- :func:`train_epoch`: one pass of SGD steps with the running loss and accuracy and the divergence check;
-  :func:`fit` calls it once per epoch. What a chapter or the command line adds (a curve recorded
-  every k batches, a line per epoch, stopping) is a :class:`~cnnlit.train.callbacks.Callback`
-  given to :func:`fit`.
-- A model may bring its own training loss: when it has a ``training_loss(outputs, labels, criterion)``
-  method (GoogLeNet's auxiliary classifiers), the trainer calls it instead of ``criterion`` alone.
+- :func:`batches`: (images, labels) on the device from a ``TensorData``, a ``Dataset`` or a
+  ``DataLoader``. Tensor datasets (:class:`cnnlit.data.TensorData`) are moved to the device once and
+  batched by indexing: no DataLoader, no per-batch host work. Every loop here reads its batches
+  through it.
+- :func:`train_epoch`: one pass of SGD steps with the running loss and accuracy and the divergence
+  check; :func:`fit` calls it once per epoch. What a chapter or the command line adds (a curve
+  recorded every k batches, a line per epoch, stopping) is a
+  :class:`~cnnlit.train.callbacks.Callback` given to :func:`fit`.
+- A model may bring its own training loss: when it has a ``training_loss(outputs, labels,
+  criterion)`` method (GoogLeNet's auxiliary classifiers), the trainer calls it instead of
+  ``criterion`` alone.
 - :func:`predict` and :func:`evaluate` run the model in eval mode over a whole dataset (optionally
   in the training's layout and precision, and summed over the processes of a distributed run).
 - A dry run (``CNNLIT_DRY_RUN=1``, :func:`cnnlit.profiles.dry_run`) caps every loop here at
@@ -31,7 +33,8 @@ from torch import nn
 
 from ..checkpoints import load_checkpoint, save_checkpoint
 from ..data import TensorData
-from ..fastpath import StepPlan, float32, plan as plan_steps
+from ..fastpath import StepPlan, float32
+from ..fastpath import plan as plan_steps
 from ..module_tools import evaluating, main_output
 from ..profiles import DRY_RUN_BATCHES, DRY_RUN_VARIABLE, dry_run
 from ..runtime import device as default_device
@@ -69,7 +72,10 @@ class History:
 
     def to_frame(self):
         import pandas as pd
-        columns = {k: v for k, v in asdict(self).items() if isinstance(v, list) and len(v) == len(self)}
+
+        columns = {
+            k: v for k, v in asdict(self).items() if isinstance(v, list) and len(v) == len(self)
+        }
         return pd.DataFrame(columns).set_index("epoch")
 
     def to_dict(self) -> dict:
@@ -99,12 +105,13 @@ def _tensor_batches(data: TensorData, batch_size: int, shuffle: bool, device) ->
              else torch.arange(len(data), device=images.device))
     for start in range(0, len(data), batch_size):
         index = order[start:start + batch_size]
-        yield images[index].to(device, non_blocking=True), labels[index].to(device, non_blocking=True)
+        yield images[index].to(device,
+                               non_blocking=True), labels[index].to(device, non_blocking=True)
 
 
 def batches(data, batch_size: int, shuffle: bool, device) -> Iterator:
-    """(images, labels) batches on ``device`` from a TensorData, a Dataset or a DataLoader (whose own batch
-    size and sampler then apply). In a dry run, only the first ``DRY_RUN_BATCHES``."""
+    """(images, labels) batches on ``device`` from a TensorData, a Dataset or a DataLoader (whose
+    own batch size and sampler then apply). In a dry run, only the first ``DRY_RUN_BATCHES``."""
     if isinstance(data, TensorData):
         stream = _tensor_batches(data, batch_size, shuffle, device)
     else:
@@ -112,16 +119,20 @@ def batches(data, batch_size: int, shuffle: bool, device) -> Iterator:
             loader = data
         else:
             loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=shuffle)
-        stream = ((x.to(device, non_blocking=True), y.to(device, non_blocking=True)) for x, y in loader)
+        stream = ((x.to(device, non_blocking=True), y.to(device,
+                                                         non_blocking=True)) for x, y in loader)
     return itertools.islice(stream, DRY_RUN_BATCHES) if dry_run() else stream
 
 
 def capped_last_epoch(first: int, last: int, *, announce: bool = True) -> int:
-    """The last epoch to run: ``last``, or ``first`` alone in a dry run (said in one line when ``announce``)."""
+    """The last epoch to run: ``last``, or ``first`` alone in a dry run (said in one line when
+    ``announce``).
+    """
     if not dry_run() or last < first:
         return last
     if announce:
-        print(f"cnnlit.train: dry run ({DRY_RUN_VARIABLE}=1): epoch {first} only, at most {DRY_RUN_BATCHES} "
+        print(f"cnnlit.train: dry run ({DRY_RUN_VARIABLE}=1): epoch {first} only, at most "
+              f"{DRY_RUN_BATCHES} "
               f"batches per pass (of {last - first + 1} epoch(s) asked for)", flush=True)
     return first
 
@@ -182,12 +193,15 @@ def evaluate(model: nn.Module, data, *, loss_fn: Optional[Callable] = None, batc
 
 
 def topk_error(outputs: torch.Tensor, labels: torch.Tensor, k: int = 5) -> float:
-    """Fraction of examples whose true label is not among the ``k`` highest scores (ILSVRC's top-5 error)."""
+    """Fraction of examples whose true label is not among the ``k`` highest scores (ILSVRC's top-5
+    error).
+    """
     if outputs.ndim != 2 or outputs.shape[0] != labels.shape[0]:
-        raise ValueError(f"outputs must be (N, classes) and labels (N,), got {tuple(outputs.shape)} "
-                         f"and {tuple(labels.shape)}")
+        raise ValueError(f"outputs must be (N, classes) and labels (N,), got "
+                         f"{tuple(outputs.shape)} and {tuple(labels.shape)}")
     if not 1 <= k <= outputs.shape[1]:
-        raise ValueError(f"k must be between 1 and the number of classes ({outputs.shape[1]}), got {k}")
+        raise ValueError(f"k must be between 1 and the number of classes ({outputs.shape[1]}), got "
+                         f"{k}")
     top = outputs.topk(k, dim=1).indices
     return float(1.0 - (top == labels[:, None]).any(dim=1).float().mean())
 
@@ -195,19 +209,22 @@ def topk_error(outputs: torch.Tensor, labels: torch.Tensor, k: int = 5) -> float
 # --------------------------------------------------------------------------- training
 
 def model_loss(model: nn.Module, outputs, labels: torch.Tensor, loss_fn: Callable) -> torch.Tensor:
-    """The training loss: the model's own ``training_loss(outputs, labels, loss_fn)`` where it defines one
-    (GoogLeNet adds its auxiliary classifiers' losses, weighted by 0.3), else ``loss_fn(outputs, labels)``."""
+    """The training loss: the model's own ``training_loss(outputs, labels, loss_fn)`` where it
+    defines one (GoogLeNet adds its auxiliary classifiers' losses, weighted by 0.3), else
+    ``loss_fn(outputs, labels)``."""
     own = getattr(model, "training_loss", None)
     return own(outputs, labels, loss_fn) if callable(own) else loss_fn(outputs, labels)
 
 
 def training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, loss_fn: Callable,
-                  optimizer: torch.optim.Optimizer, scaler=None, *, network: Optional[nn.Module] = None,
+                  optimizer: torch.optim.Optimizer, scaler=None, *,
+                  network: Optional[nn.Module] = None,
                   plan: Optional[StepPlan] = None):
-    """One SGD step: the forward pass in ``plan``'s precision (float32 without a plan; float16 or bfloat16
-    autocast, see :mod:`cnnlit.fastpath`), the loss (:func:`model_loss`) in float32, backward, update (through
-    ``scaler``, a CUDA GradScaler, for float16). ``network`` runs the forward pass where it is not ``model``
-    itself (``model`` compiled, or wrapped in DistributedDataParallel). Returns (outputs, loss)."""
+    """One SGD step: the forward pass in ``plan``'s precision (float32 without a plan; float16 or
+    bfloat16 autocast, see :mod:`cnnlit.fastpath`), the loss (:func:`model_loss`) in float32,
+    backward, update (through ``scaler``, a CUDA GradScaler, for float16). ``network`` runs the
+    forward pass where it is not ``model`` itself (``model`` compiled, or wrapped in
+    DistributedDataParallel). Returns (outputs, loss)."""
     with plan.autocast() if plan is not None else nullcontext():
         outputs = (network if network is not None else model)(images)
     outputs = float32(outputs)
@@ -225,8 +242,9 @@ def training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, 
 
 @dataclass
 class EpochTotals:
-    """What one epoch of training adds up on this process: the loss summed over examples, the examples
-    classified right, and the examples seen (tensors stay on the device: no synchronisation per batch)."""
+    """What one epoch of training adds up on this process: the loss summed over examples, the
+    examples classified right, and the examples seen (tensors stay on the device: no synchronisation
+    per batch)."""
 
     loss_sum: torch.Tensor
     correct: torch.Tensor
@@ -241,18 +259,19 @@ class EpochTotals:
         return float(self.correct) / max(self.seen, 1)
 
 
-def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer, loss_fn: Callable,
+def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
+                loss_fn: Callable,
                 device, *, epoch: int = 1, network: Optional[nn.Module] = None, scaler=None,
                 augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
                 plan: Optional[StepPlan] = None, check_every: int = 1,
                 on_batch: Optional[Callable[..., bool]] = None) -> EpochTotals:
-    """One epoch: a :func:`training_step` per (images, labels) batch of ``batches`` (on ``device``), with
-    ``augment`` applied to each batch of images first, then ``plan``'s memory layout and precision
-    (:func:`cnnlit.fastpath.plan`; float32 as given without one). The loss is checked every ``check_every`` batches
-    (reading it back synchronises a GPU) and at the end: a non-finite loss raises :class:`TrainingDiverged`
-    naming the epoch and the batch. ``on_batch(batch_index, outputs, labels, loss)``, called after
-    every step with the main output and the loss detached, ends the epoch early by returning
-    True."""
+    """One epoch: a :func:`training_step` per (images, labels) batch of ``batches`` (on ``device``),
+    with ``augment`` applied to each batch of images first, then ``plan``'s memory layout and
+    precision (:func:`cnnlit.fastpath.plan`; float32 as given without one). The loss is checked
+    every ``check_every`` batches (reading it back synchronises a GPU) and at the end: a non-finite
+    loss raises :class:`TrainingDiverged` naming the epoch and the batch. ``on_batch(batch_index,
+    outputs, labels, loss)``, called after every step with the main output and the loss detached,
+    ends the epoch early by returning True."""
     (network if network is not None else model).train()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
@@ -262,13 +281,15 @@ def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Opti
             images = augment(images)
         if plan is not None:
             images = plan.prepare_images(images)
-        outputs, loss = training_step(model, images, labels, loss_fn, optimizer, scaler, network=network, plan=plan)
+        outputs, loss = training_step(model, images, labels, loss_fn, optimizer, scaler,
+                                      network=network, plan=plan)
         loss_sum += loss.detach() * labels.shape[0]
         correct += (main_output(outputs).detach().argmax(1) == labels).sum()
         seen += labels.shape[0]
         if batch_index % check_every == 0 and not torch.isfinite(loss_sum):
             raise TrainingDiverged(
-                f"the training loss became {float(loss.detach()):.4g} at epoch {epoch}, batch {batch_index} "
+                f"the training loss became {float(loss.detach()):.4g} at epoch {epoch}, batch "
+                f"{batch_index} "
                 f"(or up to {check_every - 1} batches before); lower the learning rate "
                 "or check the inputs. The model's weights are no longer usable.")
         if on_batch is not None and on_batch(batch_index, main_output(outputs).detach(), labels,
@@ -280,7 +301,8 @@ def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Opti
     return EpochTotals(loss_sum, correct, seen)
 
 
-PROGRESS_VARIABLE = "CNNLIT_PROGRESS"      # "text": the bar's final line only (the site build: no widgets)
+# "text": the bar's final line only (the site build: no widgets)
+PROGRESS_VARIABLE = "CNNLIT_PROGRESS"
 
 
 def _progress_bar(total: int, enabled: bool, description: str):
@@ -292,8 +314,8 @@ def _progress_bar(total: int, enabled: bool, description: str):
     from tqdm.std import tqdm
 
     class FinalLine(tqdm):
-        """Draws nothing while training and its final line, as text, when closed: what a page that has
-        no kernel can show (each redraw would otherwise be a line of its own there)."""
+        """Draws nothing while training and its final line, as text, when closed: what a page that
+        has no kernel can show (each redraw would otherwise be a line of its own there)."""
 
         def close(self):
             if not self.disable and not getattr(self, "_written", False):
@@ -301,7 +323,8 @@ def _progress_bar(total: int, enabled: bool, description: str):
                 print(self, file=sys.stderr, flush=True)
             super().close()
 
-    return FinalLine(total=total, desc=description, unit="epoch", leave=True, file=io.StringIO(), ascii=False)
+    return FinalLine(total=total, desc=description, unit="epoch", leave=True, file=io.StringIO(),
+                     ascii=False)
 
 
 def sgd(parameters, lr: float, momentum: float = 0.9, weight_decay: float = 0.0) -> torch.optim.SGD:
@@ -330,7 +353,8 @@ def _set_sampler_epoch(data, epoch: int) -> None:
 def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
         optimizer: Optional[torch.optim.Optimizer] = None, scheduler=None,
         loss_fn: Optional[Callable] = None, batch_size: int = 64, val_data=None, device=None,
-        augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None, amp: Optional[bool] = None,
+        augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+        amp: Optional[bool] = None,
         channels_last: Optional[bool] = None, compile: bool = False,
         checkpoint: Optional[str] = None, resume: Optional[str] = None,
         stop_when: Optional[Callable[[History], bool]] = None, max_seconds: Optional[float] = None,
@@ -340,28 +364,32 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
 
     - ``optimizer`` defaults to SGD with momentum 0.9 at ``lr`` (:func:`sgd`); ``scheduler`` steps
       once per epoch (a ReduceLROnPlateau with the validation loss, else the training loss).
-    - ``loss_fn`` defaults to cross-entropy; a model with a ``training_loss`` method trains with that
-      (see :func:`model_loss`), and validation uses ``loss_fn`` on the main output.
-    - ``augment`` transforms each batch of images on the device (see :func:`cnnlit.augment.pad_crop_flip`).
-    - ``amp`` (mixed precision) and ``channels_last``: None (the default) is the fast path where it pays,
-      :func:`cnnlit.fastpath.plan`: on CUDA float16 autocast and channels-last; on the CPU bfloat16 autocast
-      (only where the CPU has bfloat16 instructions) and channels-last for the network families measured
-      to gain. False switches either off, True asks for it. Validation is float32 as given, unless
-      ``val_plan`` (then in the training's layout, and float16 on CUDA: the command line's choice).
+    - ``loss_fn`` defaults to cross-entropy; a model with a ``training_loss`` method trains with
+      that (see :func:`model_loss`), and validation uses ``loss_fn`` on the main output.
+    - ``augment`` transforms each batch of images on the device (see
+      :func:`cnnlit.augment.pad_crop_flip`).
+    - ``amp`` (mixed precision) and ``channels_last``: None (the default) is the fast path where it
+      pays, :func:`cnnlit.fastpath.plan`: on CUDA float16 autocast and channels-last; on the CPU
+      bfloat16 autocast (only where the CPU has bfloat16 instructions) and channels-last for the
+      network families measured to gain. False switches either off, True asks for it. Validation is
+      float32 as given, unless ``val_plan`` (then in the training's layout, and float16 on CUDA: the
+      command line's choice).
     - ``callbacks``: :class:`~cnnlit.train.callbacks.Callback` objects called at the start and end
       of training, of every epoch and after every batch; one that sets ``state.stop`` ends training
       after the current batch.
     - ``checkpoint``: a path written atomically after every epoch; ``resume``: a path to continue
       from (weights, optimizer, schedule, loss scaler, epoch count and history).
-    - ``stop_when(history)`` ends training early (e.g. once the training error is below a threshold);
-      ``max_seconds`` bounds the wall-clock time (checked after each epoch).
+    - ``stop_when(history)`` ends training early (e.g. once the training error is below a
+      threshold); ``max_seconds`` bounds the wall-clock time (checked after each epoch).
     - ``distributed``: one process of a ``torchrun`` group (torch.distributed initialised): the
       model trains through DistributedDataParallel, a DataLoader's DistributedSampler gets each
       epoch's number, the losses and accuracies are summed over the processes, and rank 0 alone
       writes the checkpoint.
-    - Ctrl-C (KeyboardInterrupt) stops after the current batch: the model keeps its weights, the last
-      complete checkpoint stays intact, and the history so far is returned with ``interrupted=True``.
-    - A loss that becomes NaN or infinite raises :class:`TrainingDiverged` naming the epoch and batch.
+    - Ctrl-C (KeyboardInterrupt) stops after the current batch: the model keeps its weights, the
+      last complete checkpoint stays intact, and the history so far is returned with
+      ``interrupted=True``.
+    - A loss that becomes NaN or infinite raises :class:`TrainingDiverged` naming the epoch and
+      batch.
     - In a dry run (``CNNLIT_DRY_RUN=1``): one epoch of at most ``DRY_RUN_BATCHES`` batches.
     """
     if epochs < 0:
@@ -410,7 +438,8 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
 
     for callback in callbacks:
         callback.on_fit_start(state)
-    check_every = 20 if on_cuda else 1          # reading the loss back forces a GPU sync: do it rarely
+    # reading the loss back forces a GPU sync: do it rarely
+    check_every = 20 if on_cuda else 1
     final_epoch = capped_last_epoch(first_epoch, epochs, announce=main_process)
     bar = _progress_bar(max(0, final_epoch - first_epoch + 1), progress and main_process,
                         description)
@@ -426,7 +455,8 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
             for callback in callbacks:
                 callback.on_epoch_start(state)
             lr = optimizer.param_groups[0]["lr"]
-            totals = train_epoch(model, batches(train_data, batch_size, True, device), optimizer, loss_fn, device,
+            totals = train_epoch(model, batches(train_data, batch_size, True, device), optimizer,
+                                 loss_fn, device,
                                  epoch=epoch, network=step_model, scaler=scaler, augment=augment,
                                  plan=steps, check_every=check_every, on_batch=after_batch)
             loss_sum, correct, seen = summed(totals.loss_sum, totals.correct, totals.seen,
@@ -451,7 +481,8 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
                     extra["scheduler"] = scheduler.state_dict()
                 if scaler is not None:
                     extra["scaler"] = scaler.state_dict()
-                save_checkpoint(checkpoint, model, optimizer, epoch=epoch, history=history.to_dict(),
+                save_checkpoint(checkpoint, model, optimizer, epoch=epoch,
+                                history=history.to_dict(),
                                 extra=extra)
             if distributed:
                 torch.distributed.barrier()     # nobody runs ahead of the checkpoint being written
@@ -464,12 +495,18 @@ def fit(model: nn.Module, train_data, epochs: int = 1, *, lr: float = 0.01,
             if stop_when is not None and stop_when(history):
                 break
             if max_seconds is not None and time.perf_counter() - started > max_seconds:
-                print(f"cnnlit.train: stopped after epoch {epoch}: the {max_seconds:.0f} s budget is spent")
+                print(f"cnnlit.train: stopped after epoch {epoch}: the {max_seconds:.0f} s budget "
+                      f"is spent")
                 break
     except KeyboardInterrupt:
         history.interrupted = True
-        kept = f"; the last complete checkpoint is {checkpoint}" if checkpoint and Path(checkpoint).exists() else ""
-        print(f"cnnlit.train: interrupted during epoch {epoch}; the model keeps its current weights{kept}.")
+        kept = (
+            f"; the last complete checkpoint is {checkpoint}"
+            if checkpoint and Path(checkpoint).exists()
+            else ""
+        )
+        print(f"cnnlit.train: interrupted during epoch {epoch}; the model keeps its current "
+              f"weights{kept}.")
     finally:
         if bar is not None:
             bar.close()
