@@ -141,3 +141,24 @@ def test_strongest_filters_and_likeness():
     assert list(numbers["layer"]) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     sides = numbers.groupby("layer")["patch side"].first().tolist()
     assert sides == sorted(sides) and sides[0] == 7          # the receptive fields grow with depth
+
+
+def test_filter_inspector_lays_out_the_search_it_is_given():
+    from cnnlit.chapters.zfnet import FilterInspector
+
+    torch.manual_seed(0)
+    model = zfnet_small(1, 10, image_size=32).eval()
+    images = torch.rand(6, 1, 32, 32)
+    asked = []
+
+    def search(network, pool, layer, channel, k=9):       # the notebook's own top-k search
+        asked.append((layer, channel, k))
+        return deconvnet.top_activations(network, pool, layer, channel, k=k)
+
+    inspector = FilterInspector({"ZF-style": model}, images, k=3, search=search)
+    numbers = inspector.gallery_numbers("ZF-style", filters=1)
+    assert len(asked) == 5 and all(k == 3 for _, _, k in asked)     # one search per layer
+    assert [layer for layer, _, _ in asked] == inspector.layers("ZF-style")
+    assert list(numbers["layer"]) == [1, 2, 3, 4, 5]
+    inspector.gallery("ZF-style", filters=1)                         # reuses what was found
+    assert len(asked) == 5

@@ -7,11 +7,16 @@ its weights, its feature map on an image, the deconvnet projection of that map a
 >>> alex_model = get_model("zfnet_small", in_channels=1, image_size=32, first_kernel=11, first_stride=4)
 >>> inspector = FilterInspector({"ZF-style": zf_model, "AlexNet-style": alex_model}, torch.rand(20, 1, 32, 32))
 >>> figure = inspector.plot("ZF-style", layer=2, filter=5, image=0)     # the static figure
+>>> # the top-k search is the chapter's own (a forward hook, ranking, cropping): pass it as search=
 >>> figure = inspector.gallery("ZF-style")                  # Fig. 2: top-9 for a few filters per layer
 >>> inspector.show_control()                                # the same with controls (ipywidgets)
 >>> best = strongest_filters(zf_model, torch.rand(20, 1, 32, 32), "features.1", count=3)   # 3 indices
 >>> round(likeness(torch.ones(4, 1, 5, 5).cumsum(-1)), 3)     # four identical patches
 1.0
+
+The top-k search itself (which images excite a filter most, and their patches) is the chapter's
+lesson, written in the notebook and handed in as ``search``; this module only lays out its results.
+By default it is :func:`cnnlit.deconvnet.top_activations`.
 
 Out-of-range choices are clamped (an unknown network or layer falls back to the first); never an error.
 """
@@ -94,7 +99,10 @@ def montage(patches: torch.Tensor, signed: bool = False, gap: int = 1) -> torch.
 class FilterInspector:
     """Looks inside one or more trained networks at the filters of their rectified conv layers."""
 
-    def __init__(self, models: dict, images: torch.Tensor, k: int = 9):
+    def __init__(self, models: dict, images: torch.Tensor, k: int = 9, search=top_activations):
+        """``search(model, images, layer, channel, k=k)`` finds the top-k of one filter and returns
+        a :class:`cnnlit.deconvnet.TopActivations` (``indices``, ``patches``,
+        ``projection_patches`` are what the figures read)."""
         if not models:
             raise ValueError("FilterInspector needs at least one network, e.g. {'ZF-style': model}")
         self.models = dict(models)      # the deconvnet runs each in eval mode, restored after
@@ -102,6 +110,7 @@ class FilterInspector:
             images = images[:DRY_RUN_BATCHES * 256]
         self.images = images.detach().cpu()
         self.k = k
+        self.search = search
         self._cache: dict = {}
 
     def layers(self, model: str) -> list[str]:
@@ -129,7 +138,7 @@ class FilterInspector:
     def _top(self, model: str, layer: str, filter: int):
         key = (model, layer, filter)
         if key not in self._cache:
-            self._cache[key] = top_activations(self.models[model], self.images, layer, filter, k=self.k)
+            self._cache[key] = self.search(self.models[model], self.images, layer, filter, k=self.k)
         return self._cache[key]
 
     def plot(self, model: Optional[str] = None, layer: Union[int, str] = 1, filter: int = 0, image: int = 0):
@@ -177,7 +186,7 @@ class FilterInspector:
         for row, name in enumerate(names):
             for column, channel in enumerate(strongest_filters(network, self.images, name, filters)):
                 best = self._top(model, name, channel) if k == self.k else \
-                    top_activations(network, self.images, name, channel, k=k)
+                    self.search(network, self.images, name, channel, k=k)
                 projections = montage(best.projection_patches, signed=True)
                 axes[row, 2 * column].imshow(viz.display_array(projections), cmap="gray")
                 axes[row, 2 * column + 1].imshow(viz.display_array(montage(best.patches)),
