@@ -1,4 +1,6 @@
-"""Chapter 2 (AlexNet): the paper's network, torchvision's, LRN, dropout, augmentation and the widgets."""
+"""Chapter 2 (AlexNet): the paper's network, torchvision's, LRN, dropout, augmentation and the
+widgets.
+"""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -27,7 +29,8 @@ def close_figures():
 
 # --------------------------------------------------------------------------- the paper's network
 
-PAPER_PARAMETERS = {   # (kernels x fan-in + biases), fan-in halved where the layer stays in its tower
+# (kernels x fan-in + biases), fan-in halved where the layer stays in its tower
+PAPER_PARAMETERS = {
     "features.conv1": 96 * 11 * 11 * 3 + 96,
     "features.conv2": 256 * 5 * 5 * 48 + 256,
     "features.conv3": 384 * 3 * 3 * 256 + 384,
@@ -52,8 +55,8 @@ def test_paper_variant_parameters_per_layer_and_total(paper_summary):
 
 
 def test_paper_variant_neurons_match_section_3_5(paper_summary):
-    # Section 3.5 lists 253,440-186,624-64,896-64,896-43,264-4096-4096-1000 neurons. Layers 2-8 agree;
-    # the first number is not 55 * 55 * 96 = 290,400 (a known slip in the paper).
+    # Section 3.5 lists 253,440-186,624-64,896-64,896-43,264-4096-4096-1000 neurons. Layers 2-8
+    # agree; the first number is not 55 * 55 * 96 = 290,400 (a known slip in the paper).
     convs = paper_summary[paper_summary.type.isin(["Conv2d", "Linear"])]
     neurons = [int(torch.Size(shape[1:]).numel()) for shape in convs.output_shape]
     assert neurons == [290_400, 186_624, 64_896, 64_896, 43_264, 4096, 4096, 1000]
@@ -73,7 +76,8 @@ def test_paper_variant_towers():
 
 def test_paper_variant_rejects_224_with_a_clear_message():
     model = alexnet()
-    with pytest.raises(InputShapeError, match=r"alexnet \(paper\) expects \(N, 3, 227, 227\), got \(1, 3, 224, 224\)"):
+    with pytest.raises(InputShapeError, match=r"alexnet \(paper\) expects \(N, 3, 227, 227\), got "
+                                              r"\(1, 3, 224, 224\)"):
         model(torch.zeros(1, 3, 224, 224))
     with pytest.raises(InputShapeError, match=r"got \(2, 1, 227, 227\)"):
         model(torch.zeros(2, 1, 227, 227))
@@ -110,7 +114,8 @@ def test_torchvision_variant_minimum_size():
     model = alexnet(variant="torchvision", num_classes=10).eval()
     with torch.no_grad():
         assert model(torch.zeros(1, 3, 63, 63)).shape == (1, 10)
-    with pytest.raises(InputShapeError, match=r"alexnet \(torchvision\) expects .*>= 63, got \(1, 3, 62, 62\)"):
+    with pytest.raises(InputShapeError, match=r"alexnet \(torchvision\) expects .*>= 63, got \(1, "
+                                              r"3, 62, 62\)"):
         model(torch.zeros(1, 3, 62, 62))
 
 
@@ -123,13 +128,18 @@ def test_alexnet_small_switches_keep_shapes():
     base = dict(in_channels=1, image_size=28)
     overlapping = get_model("alexnet_small", **base)
     plain = get_model("alexnet_small", pooling="non-overlapping", **base)
-    assert sum(p.numel() for p in overlapping.parameters()) == sum(p.numel() for p in plain.parameters())
-    assert overlapping(torch.zeros(2, 1, 28, 28)).shape == plain(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert sum(p.numel() for p in overlapping.parameters()) == sum(
+        p.numel() for p in plain.parameters()
+    )
+    assert overlapping(torch.zeros(2, 1, 28,
+                                   28)).shape == plain(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     four = get_model("alexnet_small", hidden=0, lrn=False, dropout=0, activation="tanh", **base)
     weighted = [m for m in four.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    assert len(weighted) == 4 and not any(isinstance(m, (LocalResponseNorm, ClassicDropout)) for m in four.modules())
+    assert len(weighted) == 4 and not any(isinstance(m, (LocalResponseNorm,
+                                                         ClassicDropout)) for m in four.modules())
     assert any(isinstance(m, nn.Tanh) for m in four.modules())
-    with pytest.raises(InputShapeError, match=r"alexnet_small expects \(N, 1, 28, 28\), got \(1, 3, 32, 32\)"):
+    with pytest.raises(InputShapeError, match=r"alexnet_small expects \(N, 1, 28, 28\), got \(1, "
+                                              r"3, 32, 32\)"):
         overlapping(torch.zeros(1, 3, 32, 32))
     with pytest.raises(ValueError, match="activation must be one of"):
         get_model("alexnet_small", activation="sigmoid")
@@ -147,7 +157,8 @@ def lrn_by_formula(a, n, alpha, beta, k):
     return out
 
 
-@pytest.mark.parametrize("n, alpha, beta, k", [(5, 1e-4, 0.75, 2.0), (3, 0.01, 0.5, 1.0), (1, 1.0, 1.0, 0.5)])
+@pytest.mark.parametrize("n, alpha, beta, k", [(5, 1e-4, 0.75, 2.0), (3, 0.01, 0.5, 1.0),
+                                               (1, 1.0, 1.0, 0.5)])
 def test_lrn_equals_formula_and_torch(n, alpha, beta, k):
     a = torch.rand(2, 12, 4, 4, dtype=torch.float64) * 50
     layer = LocalResponseNorm(n, alpha, beta, k)
@@ -155,17 +166,21 @@ def test_lrn_equals_formula_and_torch(n, alpha, beta, k):
     assert torch.allclose(layer(a), nn.LocalResponseNorm(n, alpha * n, beta, k)(a), rtol=1e-10)
     assert torch.allclose(layer(a), layer.to_torch()(a), rtol=1e-10)
     # without converting alpha the layers differ
-    assert not torch.allclose(layer(a), nn.LocalResponseNorm(n, alpha, beta, k)(a), rtol=1e-6) or n == 1
+    assert not torch.allclose(layer(a), nn.LocalResponseNorm(n, alpha, beta, k)(a),
+                              rtol=1e-6) or n == 1
 
 
 def test_lrn_even_size_agrees_with_torch():
     a = torch.rand(1, 7, 3, 3, dtype=torch.float64) * 10
-    assert torch.allclose(LocalResponseNorm(4, 1e-2, 0.75, 2)(a), nn.LocalResponseNorm(4, 4e-2, 0.75, 2)(a))
+    assert torch.allclose(LocalResponseNorm(4, 1e-2, 0.75, 2)(a),
+                          nn.LocalResponseNorm(4, 4e-2, 0.75, 2)(a))
 
 
 @pytest.mark.parametrize("n", [2, 5, 6])
 def test_lrn_in_channels_last_and_its_gradient_match_torch(n):
-    """The channel sum is a band-matrix product: the same values and gradients in either memory layout."""
+    """The channel sum is a band-matrix product: the same values and gradients in either memory
+    layout.
+    """
     a = (torch.rand(3, 9, 5, 4, dtype=torch.float64) * 20).requires_grad_()
     ours, theirs = LocalResponseNorm(n, 1e-2, 0.75, 2), nn.LocalResponseNorm(n, 1e-2 * n, 0.75, 2)
     last = a.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
@@ -179,7 +194,8 @@ def test_lrn_in_channels_last_and_its_gradient_match_torch(n):
 def test_lrn_silent_neighbours_divide_by_k_to_the_beta():
     a = torch.zeros(1, 5, 1, 1)
     a[0, 2] = 1e-3
-    assert torch.isclose(LocalResponseNorm()(a)[0, 2, 0, 0], torch.tensor(1e-3 / 2 ** 0.75), rtol=1e-5)
+    assert torch.isclose(LocalResponseNorm()(a)[0, 2, 0, 0], torch.tensor(1e-3 / 2 ** 0.75),
+                         rtol=1e-5)
 
 
 def test_lrn_refuses_bad_arguments():
@@ -217,7 +233,8 @@ def test_classic_dropout_drops_about_p_and_refuses_p_one():
     torch.manual_seed(0)
     out = ClassicDropout(0.5).train()(torch.ones(100_000))
     assert abs(float((out == 0).float().mean()) - 0.5) < 0.01
-    assert set(out.unique().tolist()) == {0.0, 1.0}          # kept units are not rescaled in training
+    # kept units are not rescaled in training
+    assert set(out.unique().tolist()) == {0.0, 1.0}
     with pytest.raises(ValueError, match=r"in \[0, 1\)"):
         ClassicDropout(1.0)
 
@@ -254,7 +271,8 @@ def test_pca_colour_augmentation():
     shifted = augment.pca_colour(photo, values, vectors, std=0.1, generator=generator, clamp=False)
     shift = (shifted - photo).reshape(3, -1)
     assert torch.allclose(shift, shift[:, :1].expand_as(shift), atol=1e-6)     # one shift per image
-    alphas = vectors.T @ shift[:, 0] / values                                   # back to a_i ~ N(0, 0.1)
+    # back to a_i ~ N(0, 0.1)
+    alphas = vectors.T @ shift[:, 0] / values
     assert float(alphas.abs().max()) < 0.5
     many = augment.pca_colour_shift(values, vectors, count=20000, std=0.1, generator=generator)
     along = many @ vectors                                                      # a_i * lambda_i
@@ -268,12 +286,17 @@ def test_dropout_explorer_shows_mean_and_spread_of_the_next_input():
     values = classic.dropout_values
     mean, spread = values["formula"]
     assert "dropped" in classic.axes[0].get_title() and "0 of" not in classic.axes[0].get_title()
-    assert math.isclose(values["eval"], mean, rel_tol=1e-5)           # test output = expected training output
+    # test output = expected training output
+    assert math.isclose(values["eval"], mean, rel_tol=1e-5)
     assert abs(values["mean"] - mean) < 4 * spread / 4000 ** 0.5      # the measured mean agrees
-    assert math.isclose(values["std"], spread, rel_tol=0.1)           # and the spread: sqrt(p(1-p) sum (wa)^2)
-    inverted = chapter.dropout_explorer(p=0.5, mode="train", kind="inverted", samples=4000).dropout_values
-    assert math.isclose(inverted["eval"], 2 * values["eval"], rel_tol=1e-5)      # 1 vs (1 - p) at test time
-    assert math.isclose(inverted["std"] / inverted["mean"], values["std"] / values["mean"], rel_tol=0.15)
+    # and the spread: sqrt(p(1-p) sum (wa)^2)
+    assert math.isclose(values["std"], spread, rel_tol=0.1)
+    inverted = chapter.dropout_explorer(p=0.5, mode="train", kind="inverted",
+                                        samples=4000).dropout_values
+    # 1 vs (1 - p) at test time
+    assert math.isclose(inverted["eval"], 2 * values["eval"], rel_tol=1e-5)
+    assert math.isclose(inverted["std"] / inverted["mean"], values["std"] / values["mean"],
+                        rel_tol=0.15)
     evaluating = chapter.dropout_explorer(p=0.5, mode="eval").dropout_values
     assert evaluating["std"] == 0 and evaluating["mean"] == pytest.approx(values["eval"])
     none = chapter.dropout_explorer(p=0.0).dropout_values
@@ -281,7 +304,8 @@ def test_dropout_explorer_shows_mean_and_spread_of_the_next_input():
     # the spread grows with p (inverted) and peaks at p = 0.5 (classic)
     assert chapter.dropout_moments(0.9, "inverted", torch.ones(4), torch.ones(4))[1] > \
         chapter.dropout_moments(0.5, "inverted", torch.ones(4), torch.ones(4))[1]
-    assert chapter.dropout_moments(0.5, "classic", torch.ones(4), torch.ones(4))[1] == pytest.approx(1.0)
+    assert chapter.dropout_moments(0.5, "classic", torch.ones(4),
+                                   torch.ones(4))[1] == pytest.approx(1.0)
 
 
 def test_dropout_explorer_clamps_and_refuses():
@@ -297,7 +321,8 @@ def test_lrn_explorer_values_and_clamping():
     assert "k = 2, n = 5, alpha = 0.0001, beta = 0.75" in figure._suptitle.get_text()
     clamped = chapter.lrn_explorer(k=-1, n=40, alpha=0, beta=9)
     title = clamped._suptitle.get_text()
-    for note in ("k clamped from -1", "n clamped from 40", "beta clamped from 9", "k raised to 0.01"):
+    for note in ("k clamped from -1", "n clamped from 40", "beta clamped from 9",
+                 "k raised to 0.01"):
         assert note in title
     # the divisor curve never drops below k^beta
     axis = next(axis for axis in figure.axes if axis.get_title() == "the divisor at that pixel")

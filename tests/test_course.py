@@ -19,7 +19,9 @@ from cnnlit.exercises import catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "book" / "course_guide.md"
-NOTEBOOKS = {path.stem[:2]: path for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
+NOTEBOOKS = {
+    path.stem[:2]: path for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+}
 OPTIONAL = "(optional)"
 HEADING = re.compile(r"^#{2,6}[ \t]+(.+?)[ \t]*$", re.MULTILINE)   # a section, not the title
 CHAPTER = re.compile(r"^### (\d\d) ", re.MULTILINE)                  # the guide's "### 01 LeNet-5"
@@ -79,8 +81,10 @@ def test_the_guide_has_one_block_per_chapter():
 def test_optional_sections_are_the_ones_the_chapter_marks(chapter):
     marked = {heading for heading, optional in headings(chapter).items() if optional}
     in_guide = set(listed(BLOCKS[chapter], "Optional"))
-    assert not in_guide - marked, f"{chapter}: the guide lists as optional sections that the " \
-                                  f"chapter does not mark ' (optional)': {sorted(in_guide - marked)}"
+    assert not in_guide - marked, (
+        f"{chapter}: the guide lists as optional sections that the "
+        f"chapter does not mark ' (optional)': {sorted(in_guide - marked)}"
+    )
     assert not marked - in_guide, f"{chapter}: sections marked optional that the guide does not " \
                                   f"list: {sorted(marked - in_guide)}"
 
@@ -138,7 +142,8 @@ def test_the_cpu_times_are_the_measured_ones():
         row = re.search(rf"^\| {chapter} .*$", guide, flags=re.MULTILINE)
         assert row, f"the guide's table has no row for chapter {chapter}"
         assert f"| {_seconds(measured.group(0))} s |" in row.group(0), \
-            f"chapter {chapter}: the guide's cpu time is not RESULTS.md's {_seconds(measured.group(0))} s"
+            (f"chapter {chapter}: the guide's cpu time is not RESULTS.md's "
+             f"{_seconds(measured.group(0))} s")
 
 
 def test_the_guide_follows_how_to_use_in_the_table_of_contents():

@@ -1,4 +1,6 @@
-"""The deconvnet (Zeiler & Fergus 2014, Section 2.1) against hand-made cases and an autograd formulation."""
+"""The deconvnet (Zeiler & Fergus 2014, Section 2.1) against hand-made cases and an autograd
+formulation.
+"""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -74,8 +76,8 @@ def test_position_keeps_one_activation():
 # ----------------------------------------------------------------------------- against autograd
 
 class DeconvReLU(torch.autograd.Function):
-    """ReLU forward; backward passes only the positive part of the signal coming back (the deconvnet rule),
-    whatever the forward activation was."""
+    """ReLU forward; backward passes only the positive part of the signal coming back (the deconvnet
+    rule), whatever the forward activation was."""
 
     @staticmethod
     def forward(ctx, x):
@@ -87,8 +89,8 @@ class DeconvReLU(torch.autograd.Function):
 
 
 def autograd_projection(model, images, stop, channel):
-    """Independent formulation: the gradient of <chosen map, layer output> with respect to the input,
-    with every ReLU's backward replaced by the deconvnet's rectification."""
+    """Independent formulation: the gradient of <chosen map, layer output> with respect to the
+    input, with every ReLU's backward replaced by the deconvnet's rectification."""
     x = images.clone().requires_grad_(True)
     h = x
     for index, module in enumerate(model):
@@ -129,9 +131,12 @@ def test_in_place_relus_and_batches_do_not_leak_between_images():
 def test_top_activations_finds_the_strongest_images_and_their_patches():
     model = small_network()
     data = torch.rand(20, 3, 30, 30)
-    data[7] *= 3.0                                       # brighter images excite positive filters more
+    # brighter images excite positive filters more
+    data[7] *= 3.0
     best = deconvnet.top_activations(model, data, "5", channel=1, k=4)
-    maps = F.relu(model[4](model[3](model[2](F.relu(model[0](data))))))[:, 1].flatten(1).max(1).values
+    maps = (
+        F.relu(model[4](model[3](model[2](F.relu(model[0](data))))))[:, 1].flatten(1).max(1).values
+    )
     assert torch.equal(best.indices, maps.topk(4).indices)
     assert torch.allclose(best.activations, maps.topk(4).values)
     assert best.images.shape == (4, 3, 30, 30) and best.projections.shape == (4, 3, 30, 30)
@@ -148,16 +153,19 @@ def test_crop_pads_boxes_that_reach_past_the_border():
     image = torch.arange(16.).reshape(1, 4, 4)
     patch = deconvnet.crop(image, (-1, -1, 2, 2))
     assert patch.shape == (1, 3, 3)
-    assert patch[0, 0].tolist() == [0, 0, 0] and patch[0, 1:, 1:].flatten().tolist() == [0., 1., 4., 5.]
+    assert patch[0, 0].tolist() == [0, 0, 0] and patch[0, 1:,
+                                                       1:].flatten().tolist() == [0., 1., 4., 5.]
 
 
-# ----------------------------------------------------------------------------- other networks and errors
+# ----------------------------------------------------------------------------- other networks and
+# errors
 
 def test_works_on_torchvision_alexnet_and_vgg_layers():
     import torchvision
 
     torch.manual_seed(0)
-    vgg_a = nn.Sequential()        # torchvision's VGG-A layers under torchvision's names, without its big fc layers
+    # torchvision's VGG-A layers under torchvision's names, without its big fc layers
+    vgg_a = nn.Sequential()
     vgg_a.features = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["A"])
     for model, layer in [(torchvision.models.alexnet(), "features.12"), (vgg_a, "features.5")]:
         valid = deconvnet.projectable_layers(model)
@@ -170,7 +178,8 @@ def test_works_on_torchvision_alexnet_and_vgg_layers():
 
 def test_unknown_layer_lists_the_valid_layers():
     model = small_network()
-    with pytest.raises(ValueError, match=r"no layer of that name.*Valid layers: 0, 1, 2, 3, 4, 5, 6"):
+    with pytest.raises(ValueError,
+                       match=r"no layer of that name.*Valid layers: 0, 1, 2, 3, 4, 5, 6"):
         deconvnet.project(model, torch.rand(1, 3, 30, 30), "conv9", 0)
 
 
@@ -184,7 +193,8 @@ def test_layers_the_deconvnet_cannot_invert_are_refused():
 
 def test_missing_channel_gives_the_channel_range():
     model = small_network()
-    with pytest.raises(ValueError, match=r"channel 8 does not exist in layer '4'.*8 channels, numbered 0 to 7"):
+    with pytest.raises(ValueError, match=r"channel 8 does not exist in layer '4'.*8 channels, "
+                                         r"numbered 0 to 7"):
         deconvnet.project(model, torch.rand(1, 3, 30, 30), "4", 8)
     with pytest.raises(ValueError, match="channel -1 does not exist"):
         deconvnet.top_activations(model, torch.rand(5, 3, 30, 30), "4", -1)

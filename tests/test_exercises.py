@@ -1,7 +1,7 @@
-"""cnnlit.exercises: every check accepts its reference and PyTorch's or the package's own version of the
-same thing, rejects a plausible wrong answer with a hint of the right kind that does not give the solution
-away, names every registered slip with its own hint, gives any other wrong number a hint without a
-direction, and unknown keys list the valid ones."""
+"""cnnlit.exercises: every check accepts its reference and PyTorch's or the package's own version of
+the same thing, rejects a plausible wrong answer with a hint of the right kind that does not give
+the solution away, names every registered slip with its own hint, gives any other wrong number a
+hint without a direction, and unknown keys list the valid ones."""
 import copy
 import math
 import re
@@ -17,7 +17,8 @@ from cnnlit.exercises.core import Slip
 KEYS = E.keys()
 
 
-# ----------------------------------------------------------------------------- plausible wrong answers
+# ----------------------------------------------------------------------------- plausible wrong
+# answers
 def reference(key):
     return E.get(key).reference()
 
@@ -53,7 +54,8 @@ def classic_dropout(a, p, training=True):
 
 def towers_crossed(x, weight, bias, padding=0):
     half_in, half_out = x.shape[1] // 2, weight.shape[0] // 2
-    top = F.conv2d(x[:, half_in:], weight[:half_out], bias[:half_out], padding=padding)     # wrong halves
+    # wrong halves
+    top = F.conv2d(x[:, half_in:], weight[:half_out], bias[:half_out], padding=padding)
     bottom = F.conv2d(x[:, :half_in], weight[half_out:], bias[half_out:], padding=padding)
     return torch.cat([top, bottom], 1)
 
@@ -61,7 +63,8 @@ def towers_crossed(x, weight, bias, padding=0):
 def unpool_overwriting(pooled, switches, output_size):
     n, c = pooled.shape[:2]
     out = pooled.new_zeros(n, c, output_size[0] * output_size[1])
-    out = out.scatter(2, switches.reshape(n, c, -1), pooled.reshape(n, c, -1))   # shared switches overwrite
+    # shared switches overwrite
+    out = out.scatter(2, switches.reshape(n, c, -1), pooled.reshape(n, c, -1))
     return out.reshape(n, c, *output_size)
 
 
@@ -72,7 +75,8 @@ def occlusion_from_corner(model, image, label, size, stride, fill=0.5):
         for i, r in enumerate(rows):
             for j, c in enumerate(cols):
                 covered = image.clone()
-                covered[:, r:r + size, c:c + size] = fill                 # the square starts at the centre
+                # the square starts at the centre
+                covered[:, r:r + size, c:c + size] = fill
                 result[i, j] = torch.softmax(model(covered[None]), 1)[0, label]
     return result
 
@@ -88,7 +92,8 @@ def fc_to_conv_wrong_order(linear, channels, side):
 def batch_norm_unbiased(x, gamma, beta, eps=1e-5):
     mean = x.mean(dim=(0, 2, 3), keepdim=True)
     var = x.var(dim=(0, 2, 3), keepdim=True, unbiased=True)
-    return gamma[None, :, None, None] * (x - mean) / torch.sqrt(var + eps) + beta[None, :, None, None]
+    return gamma[None, :, None,
+                 None] * (x - mean) / torch.sqrt(var + eps) + beta[None, :, None, None]
 
 
 def vgg_block_unpadded(in_channels, out_channels, convs):
@@ -109,7 +114,8 @@ def inception_other_order(*columns):
 
 
 def conv_bn_relu(cin, cout, kernel):
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False), nn.BatchNorm2d(cout),
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False),
+                         nn.BatchNorm2d(cout),
                          nn.ReLU())
 
 
@@ -127,7 +133,11 @@ class BNInceptionWith5x5(nn.Module):
 
 def macs_without_reductions(in_channels, columns, side):
     n1, r3, n3, r5, n5, proj = columns
-    return side * side * (in_channels * n1 + (r3 or in_channels) * 9 * n3 + (r5 or in_channels) * 25 * n5)
+    return (
+        side
+        * side
+        * (in_channels * n1 + (r3 or in_channels) * 9 * n3 + (r5 or in_channels) * 25 * n5)
+    )
 
 
 class BlockWithoutShortcut(nn.Module):
@@ -168,13 +178,15 @@ class PostActivationBlock(nn.Module):
 
 def one_tower_net():
     return nn.Sequential(nn.Conv2d(3, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                         *[m for _ in range(4) for m in (nn.Conv2d(16, 16, 3, padding=1), nn.ReLU())],
+                         *[m for _ in range(4) for m in (nn.Conv2d(16, 16, 3, padding=1),
+                                                         nn.ReLU())],
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
 
 
 def big_first_layer():
     return nn.Sequential(nn.Conv2d(1, 16, 11, stride=4, padding=5), nn.ReLU(),
-                         *[m for _ in range(4) for m in (nn.Conv2d(16, 16, 3, padding=1), nn.ReLU())],
+                         *[m for _ in range(4) for m in (nn.Conv2d(16, 16, 3, padding=1),
+                                                         nn.ReLU())],
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
 
 
@@ -202,10 +214,14 @@ def macs_ignoring_groups(model, input_shape):
 
     def hook(module, inputs, output):
         nonlocal total
-        reads = module.in_channels * math.prod(module.kernel_size) if isinstance(module, nn.Conv2d) \
-            else module.in_features                                       # groups forgotten
+        reads = (
+            module.in_channels * math.prod(module.kernel_size)
+            if isinstance(module, nn.Conv2d)
+            else module.in_features
+        )                                       # groups forgotten
         total += output[0].numel() * reads
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d,
+                                                                                        nn.Linear))]
     with torch.no_grad():
         model.eval()(torch.zeros(*input_shape))
     for handle in handles:
@@ -215,7 +231,8 @@ def macs_ignoring_groups(model, input_shape):
 
 def plain_full_resolution():
     return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),
-                         *[m for _ in range(9) for m in (nn.Conv2d(16, 16, 3, padding=1), nn.ReLU())],
+                         *[m for _ in range(9) for m in (nn.Conv2d(16, 16, 3, padding=1),
+                                                         nn.ReLU())],
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
 
 
@@ -263,10 +280,13 @@ WRONG = {
     "06.bottleneck": (lambda: bottleneck_stride_on_3x3, "value"),
     "06.option_a_shortcut": (lambda: shortcut_padded_both_sides, "value"),
     "06.preact_block": (lambda: PostActivationBlock, "value"),
-    "06.deep_budget": (lambda: __import__("cnnlit.models", fromlist=["get_model"]).get_model("resnet32"),
+    "06.deep_budget": (lambda: __import__("cnnlit.models",
+                                          fromlist=["get_model"]).get_model("resnet32"),
                        "design"),
-    "07.fc_share": (lambda: (25088 * 4096 + 4096) / 143_667_240, "value"),     # the first FC layer alone
-    "07.macs_ratio": (lambda: 143_667_240 / 25_557_032, "value"),                # their parameters' ratio
+    # the first FC layer alone
+    "07.fc_share": (lambda: (25088 * 4096 + 4096) / 143_667_240, "value"),
+    # their parameters' ratio
+    "07.macs_ratio": (lambda: 143_667_240 / 25_557_032, "value"),
     "07.count_macs": (lambda: macs_ignoring_groups, "value"),
     "07.efficient_design": (lambda: plain_full_resolution, "design"),
 }
@@ -303,12 +323,14 @@ def two_tower_net():
 
 def zf_design():
     return nn.Sequential(nn.Conv2d(1, 16, 7, stride=2, padding=3), nn.ReLU(), nn.MaxPool2d(2),
-                         *[m for _ in range(4) for m in (nn.Conv2d(16, 16, 3, padding=1), nn.ReLU())],
+                         *[m for _ in range(4) for m in (nn.Conv2d(16, 16, 3, padding=1),
+                                                         nn.ReLU())],
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
 
 
 def vgg_budget():
-    return nn.Sequential(*[m for i in range(6) for m in (nn.Conv2d(1 if i == 0 else 16, 16, 3, padding=1),
+    return nn.Sequential(*[m for i in range(6) for m in (nn.Conv2d(1 if i == 0 else 16, 16, 3,
+                                                                   padding=1),
                                                          nn.ReLU())],
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
 
@@ -316,21 +338,23 @@ def vgg_budget():
 def efficient_design():
     def conv(cin, cout, stride=1):
         return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
-    return nn.Sequential(*conv(3, 16, 2), *conv(16, 16), *conv(16, 16), *conv(16, 16), *conv(16, 32, 2),
+    return nn.Sequential(*conv(3, 16, 2), *conv(16, 16), *conv(16, 16), *conv(16, 16),
+                         *conv(16, 32, 2),
                          *conv(32, 32), *conv(32, 32), *conv(32, 64, 2), *conv(64, 64),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
 
 
 def accepted(key):
-    """A right answer: the reference where the checker compares with one, else a design or function that
-    meets the exercise's constraints (the package's own where there is one)."""
+    """A right answer: the reference where the checker compares with one, else a design or function
+    that meets the exercise's constraints (the package's own where there is one)."""
     from cnnlit.layers import Inception
     from cnnlit.models import get_model
     from cnnlit.models.lenet import C3_TABLE
 
     examples = {"00.train_step": train_step_with_the_package, "00.small_cnn": small_cnn,
                 "01.c3_design": torch.tensor(C3_TABLE), "02.inverted_dropout": F.dropout,
-                "02.two_tower_design": two_tower_net, "03.zf_design": zf_design, "04.vgg_budget": vgg_budget,
+                "02.two_tower_design": two_tower_net, "03.zf_design": zf_design,
+                "04.vgg_budget": vgg_budget,
                 "05.inception_budget": lambda: Inception(256, 128, 64, 192, 16, 96, 64),
                 "06.deep_budget": lambda: get_model("resnet_cifar", depth=20),
                 "07.efficient_design": efficient_design}
@@ -350,7 +374,8 @@ def test_the_reference_solution_is_accepted(key, capsys):
 def _number_forms(value) -> list:
     if isinstance(value, int):
         return [str(value), f"{value:,}", f"{value:_}"]
-    return [f"{value:.{digits}f}" for digits in (2, 3, 4)] + [f"{value:.3g}", f"{value:.0%}", f"{value:.1%}"]
+    return [f"{value:.{digits}f}" for digits in (2, 3, 4)] + [f"{value:.3g}", f"{value:.0%}",
+                                                              f"{value:.1%}"]
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -368,13 +393,16 @@ def test_a_wrong_answer_is_rejected_with_a_hint_that_keeps_the_solution(key, cap
             assert not re.search(rf"(?<![\d.,_]){re.escape(form)}(?![\d])", problem.message), \
                 f"{key}: the hint shows the solution ({form}): {problem.message}"
     else:
-        assert not re.search(r"\d\.\d{3,}", problem.message), f"{key}: the hint prints values: {problem.message}"
+        assert not re.search(r"\d\.\d{3,}",
+                             problem.message), f"{key}: the hint prints values: {problem.message}"
 
 
-# ----------------------------------------------------------------------------- hints: slips and the method
+# ----------------------------------------------------------------------------- hints: slips and the
+# method
 NUMBER_KEYS = [key for key in KEYS if E.get(key).kind == "number"]
 SLIP_KEYS = [key for key in KEYS if E.get(key).options.get("slips")]
-DIRECTION = re.compile(r"too (large|small|big|high|low|many|few)|\b(larger|smaller|bigger|higher|lower|more|"
+DIRECTION = re.compile(r"too "
+                       r"(large|small|big|high|low|many|few)|\b(larger|smaller|bigger|higher|lower|more|"
                        r"less|fewer|greater|increase\w*|decrease\w*|closer|further|nearer|overestimat\w*|"
                        r"underestimat\w*|over by|under by|off by)\b", re.IGNORECASE)
 
@@ -419,7 +447,8 @@ def test_every_registered_slip_gets_its_own_hint(key):
         assert problem.message.endswith(slip.hint), (key, slip.hint, problem.message)
         if exercise.kind == "number":
             for form in _number_forms(reference(key)):
-                assert not re.search(rf"(?<![\d.,_]){re.escape(form)}(?![\d])", slip.hint), (key, form)
+                assert not re.search(rf"(?<![\d.,_]){re.escape(form)}(?![\d])",
+                                     slip.hint), (key, form)
         seen.add(slip.hint)
     assert len(seen) == len(exercise.options["slips"])
     if exercise.kind == "number":
@@ -466,7 +495,9 @@ def test_every_chapter_1_to_6_has_two_implementations_and_an_experiment():
         assert tiers.count(2) >= 2 and tiers.count(3) >= 1 and tiers.count(1) >= 1, (chapter, tiers)
         assert tiers == sorted(tiers)                       # ★ first, then ★★, then ★★★
     rows = E.catalogue()
-    assert [r.key for r in rows] == KEYS and all(r.statement and r.stars == "★" * r.tier for r in rows)
+    assert [r.key for r in rows] == KEYS and all(
+        r.statement and r.stars == "★" * r.tier for r in rows
+    )
     text = E.markdown(4)
     assert all(f'check("{r.key}", answer)' in text for r in E.catalogue(4)) and "05." not in text
 
@@ -493,8 +524,9 @@ def test_gradients_are_checked():
 
     def wrong_backward(x, weight, bias=None, stride=1, padding=0):
         out = F.conv2d(x, weight, bias, stride, padding)
+        # same values, extra gradient on weight
         return out + (out.detach() - out) * 0 + (x.sum() - x.sum().detach()) * 0 + \
-            (weight * 0.5).sum() - (weight * 0.5).sum().detach()      # same values, extra gradient on weight
+            (weight * 0.5).sum() - (weight * 0.5).sum().detach()
     assert E.diagnose("00.conv2d_unfold", detached).kind == "gradient"
     assert E.diagnose("00.conv2d_unfold", wrong_backward).kind == "gradient"
 
@@ -508,8 +540,8 @@ def test_errors_in_the_answer_are_reported_not_raised():
     assert E.diagnose("06.preact_block", lambda channels: nn.Identity()).kind == "parameters"
 
 
-# ----------------------------------------------------------------------------- the references are right:
-# PyTorch's versions, and formulas written out here, pass the same checks as the package's
+# ----------------------------------------------------------------------------- the references are
+# right: PyTorch's versions, and formulas written out here, pass the same checks as the package's
 def test_pytorch_and_written_out_versions_pass_the_function_checks():
     def conv2d_by_unfold(x, weight, bias=None, stride=1, padding=0):
         n, _, height, width = x.shape
@@ -527,7 +559,8 @@ def test_pytorch_and_written_out_versions_pass_the_function_checks():
     def unbiased_free_batch_norm(x, g, b, eps=1e-5):
         mean = x.mean(dim=(0, 2, 3), keepdim=True)
         variance = ((x - mean) ** 2).mean(dim=(0, 2, 3), keepdim=True)
-        return g[None, :, None, None] * (x - mean) / torch.sqrt(variance + eps) + b[None, :, None, None]
+        return g[None, :, None,
+                 None] * (x - mean) / torch.sqrt(variance + eps) + b[None, :, None, None]
 
     def inception_macs_by_formula(cin, columns, side):
         n1, r3, n3, r5, n5, proj = columns
@@ -537,7 +570,8 @@ def test_pytorch_and_written_out_versions_pass_the_function_checks():
 
     accepted_answers = {
         "00.conv2d_unfold": conv2d_by_unfold,
-        "01.subsampling": lambda x, c, b: F.avg_pool2d(x, 2) * 4 * c[:, None, None] + b[:, None, None],
+        "01.subsampling": lambda x, c, b: F.avg_pool2d(x,
+                                                       2) * 4 * c[:, None, None] + b[:, None, None],
         "01.rbf": lambda x, codes: ((x[:, None] - codes[None]) ** 2).sum(-1),
         "02.lrn": lrn_by_loop,
         "02.towers": lambda x, w, b, padding: F.conv2d(x, w, b, padding=padding, groups=2),
@@ -556,10 +590,14 @@ def test_package_modules_pass_the_module_checks():
 
     assert E.diagnose("05.inception_module", Inception) is None
     assert E.diagnose("06.basic_block", BasicBlock) is None                 # option B by default
-    assert E.diagnose("06.bottleneck", Bottleneck) is None                  # stride on the 1x1, as the paper
-    assert E.diagnose("06.bottleneck", lambda i, c, s: Bottleneck(i, c, s, stride_on="3x3")).kind == "value"
-    assert E.diagnose("06.basic_block", lambda i, o, s: BasicBlock(i, o, s, shortcut="A")).kind == "parameters"
-    block = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+    # stride on the 1x1, as the paper
+    assert E.diagnose("06.bottleneck", Bottleneck) is None
+    assert E.diagnose("06.bottleneck",
+                      lambda i, c, s: Bottleneck(i, c, s, stride_on="3x3")).kind == "value"
+    assert E.diagnose("06.basic_block",
+                      lambda i, o, s: BasicBlock(i, o, s, shortcut="A")).kind == "parameters"
+    block = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1),
+                          nn.ReLU(),
                           nn.MaxPool2d(2, 2))
     assert E.diagnose("04.vgg_block", lambda i, o, n: block) is None
 
@@ -568,8 +606,10 @@ def test_inception_macs_reference_matches_table_1():
     from cnnlit.models.googlenet import COLUMNS
 
     macs = reference("05.inception_macs")
-    assert macs(480, COLUMNS["inception4a"], 14) == pytest.approx(73e6, rel=0.01)      # Table 1: 73M
-    assert macs(192, COLUMNS["inception3a"], 28) == pytest.approx(128e6, rel=0.01)     # Table 1: 128M
+    # Table 1: 73M
+    assert macs(480, COLUMNS["inception4a"], 14) == pytest.approx(73e6, rel=0.01)
+    # Table 1: 128M
+    assert macs(192, COLUMNS["inception3a"], 28) == pytest.approx(128e6, rel=0.01)
 
 
 def test_number_references_equal_the_papers():
@@ -579,16 +619,20 @@ def test_number_references_equal_the_papers():
     assert reference("01.c3_connections") == 151_600                         # LeCun et al., II-B
     assert reference("01.c3_mask").sum() == 60 and reference("01.c3_mask")[:, 15].all()
     from cnnlit.models.lenet import C3_TABLE
-    assert E.diagnose("01.c3_mask", [[int(v) for v in row] for row in C3_TABLE]) is None   # 0/1 lists too
-    towers_save = 256 * 48 * 5 * 5 + 384 * 192 * 3 * 3 + 256 * 192 * 3 * 3     # conv2, conv4, conv5's halves
+    # 0/1 lists too
+    assert E.diagnose("01.c3_mask", [[int(v) for v in row] for row in C3_TABLE]) is None
+    # conv2, conv4, conv5's halves
+    towers_save = 256 * 48 * 5 * 5 + 384 * 192 * 3 * 3 + 256 * 192 * 3 * 3
     assert reference("02.params_one_tower") - two_tower_parameters() == towers_save
     assert reference("04.params_c_vs_d") == 8 * (256 ** 2 + 2 * 512 ** 2)
-    assert reference("05.inception_params") == (64 * 192 + 96 * 192 + 128 * 96 * 9 + 16 * 192 + 32 * 16 * 25
-                                                  + 32 * 192 + 368)
+    assert reference("05.inception_params") == (
+        64 * 192 + 96 * 192 + 128 * 96 * 9 + 16 * 192 + 32 * 16 * 25 + 32 * 192 + 368
+    )
     assert reference("05.naive_3a_channels") == 64 + 128 + 32 + 192
     assert reference("06.bottleneck_params") == 1024 * 256 + 9 * 256 * 256 + 256 * 1024
     assert reference("06.option_b_extra_params") == 16 * 32 + 2 * 32 + 32 * 64 + 2 * 64
-    assert reference("00.output_size") == 15 and reference("03.conv1_output") == 110       # Fig. 3: 110
+    # Fig. 3: 110
+    assert reference("00.output_size") == 15 and reference("03.conv1_output") == 110
     assert reference("00.receptive_field") == 10 and reference("04.receptive_field_3x3_stack") == 7
 
 
@@ -603,27 +647,34 @@ def test_flat_spectrum_share_agrees_with_a_discrete_spectrum():
 def test_designs_are_checked_against_their_constraints():
     from cnnlit.exercises.bank import BNInception, PreActBlock
 
-    shallow = nn.Sequential(nn.Conv2d(3, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+    shallow = nn.Sequential(nn.Conv2d(3, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                            nn.Linear(8, 10))
     assert E.diagnose("06.deep_budget", shallow).kind == "design"
     assert E.diagnose("06.deep_budget", lambda: nn.Linear(3, 10)).kind == "error"
-    assert E.diagnose("04.vgg_budget", lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 5))).kind == "shape"
+    assert E.diagnose("04.vgg_budget", lambda: nn.Sequential(nn.Flatten(),
+                                                             nn.Linear(784, 5))).kind == "shape"
     preact = PreActBlock(4)
     x = torch.randn(2, 4, 5, 5)
     with torch.no_grad():
         for conv in (preact.conv1, preact.conv2):
             conv.weight.zero_()
     assert torch.equal(preact(x), x)             # the shortcut path is a pure identity
-    assert copy.deepcopy(BNInception(16, 8, 6, 10, 3, 5, 4))(torch.randn(2, 16, 6, 6)).shape == (2, 27, 6, 6)
+    assert copy.deepcopy(BNInception(16, 8, 6, 10, 3, 5,
+                                     4))(torch.randn(2, 16, 6, 6)).shape == (2, 27, 6, 6)
 
 
 def test_chapter_7_references_equal_the_papers():
-    vgg19 = 143_667_240                                                   # Simonyan and Zisserman, Table 2
+    # Simonyan and Zisserman, Table 2
+    vgg19 = 143_667_240
     first, second, third = 25088 * 4096 + 4096, 4096 * 4096 + 4096, 4096 * 1000 + 1000
     assert reference("07.fc_share") == pytest.approx((first + second + third) / vgg19)
-    assert reference("07.macs_ratio") == pytest.approx(19.6 / 3.8, rel=0.02)   # He et al., Table 1 and Sec. 3.3
-    assert E.diagnose("07.fc_share", 100 * reference("07.fc_share")).message.endswith("not a percentage")
+    # He et al., Table 1 and Sec. 3.3
+    assert reference("07.macs_ratio") == pytest.approx(19.6 / 3.8, rel=0.02)
+    assert E.diagnose("07.fc_share",
+                      100 * reference("07.fc_share")).message.endswith("not a percentage")
     from cnnlit.analysis import summary, totals
-    assert E.diagnose("07.count_macs", lambda model, shape: totals(summary(model, shape))["macs"]) is None
+    assert E.diagnose("07.count_macs",
+                      lambda model, shape: totals(summary(model, shape))["macs"]) is None
 
 
 def test_no_optimiser_step_and_no_solutions_module_in_the_exercises():
@@ -633,5 +684,10 @@ def test_no_optimiser_step_and_no_solutions_module_in_the_exercises():
     folder = pathlib.Path(package.__file__).parent
     assert not (folder / "solutions.py").exists()
     for path in folder.glob("*.py"):
-        code = [line for line in path.read_text().splitlines() if not line.lstrip().startswith(("#", '"'))]
-        assert not any(re.search(r"\w+\.step\(\)", line) and "Problem(" not in line for line in code), path
+        code = [
+            line
+            for line in path.read_text().splitlines()
+            if not line.lstrip().startswith(("#", '"'))
+        ]
+        assert not any(re.search(r"\w+\.step\(\)",
+                                 line) and "Problem(" not in line for line in code), path

@@ -1,5 +1,5 @@
-"""GoogLeNet (Szegedy et al. 2015): the Inception module, Table 1's numbers, the auxiliary classifiers and
-their loss, equality with torchvision's googlenet, and the chapter's figures."""
+"""GoogLeNet (Szegedy et al. 2015): the Inception module, Table 1's numbers, the auxiliary
+classifiers and their loss, equality with torchvision's googlenet, and the chapter's figures."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -12,14 +12,16 @@ import torchvision  # noqa: E402
 from torch import nn  # noqa: E402
 
 from cnnlit.analysis import summary  # noqa: E402
-from cnnlit.data import TensorData  # noqa: E402
 from cnnlit.chapters import googlenet as chapter  # noqa: E402
+from cnnlit.data import TensorData  # noqa: E402
 from cnnlit.layers import Inception, LocalResponseNorm  # noqa: E402
 from cnnlit.models import InputShapeError, get_model  # noqa: E402
-from cnnlit.train import main_output  # noqa: E402
-from cnnlit.models.googlenet import (COLUMNS, TABLE_1, GoogLeNet, InceptionOutputs,  # noqa: E402
-                                     auxiliary_loss)
-from cnnlit.train import fit, model_loss  # noqa: E402
+from cnnlit.models.googlenet import COLUMNS, TABLE_1, GoogLeNet, InceptionOutputs, auxiliary_loss  # noqa: E402
+from cnnlit.train import (  # noqa: E402
+    fit,
+    main_output,  # noqa: E402
+    model_loss,
+)
 
 INCEPTIONS = ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")
 
@@ -47,9 +49,11 @@ def paper_table(paper):
 def test_inception_3a_is_built_from_table_1_columns():
     module = Inception(192, 64, 96, 128, 16, 32, 32)
     assert module.out_channels == 64 + 128 + 32 + 32 == 256
-    assert module.branch3[1].conv.kernel_size == (5, 5)             # a real 5x5 in the paper's module
+    # a real 5x5 in the paper's module
+    assert module.branch3[1].conv.kernel_size == (5, 5)
     assert module.branch4[0].kernel_size == 3 and module.branch4[0].stride == 1
-    # 192·64 + 192·96 + 9·96·128 + 192·16 + 25·16·32 + 192·32 weights: Table 1 prints 159K (K = 1024)
+    # 192·64 + 192·96 + 9·96·128 + 192·16 + 25·16·32 + 192·32 weights: Table 1 prints 159K (K =
+    # 1024)
     assert weights_only(module) == 163_328
     assert sum(p.numel() for p in module.parameters()) == 163_328 + 64 + 96 + 128 + 16 + 32 + 32
     assert module.depth == 2
@@ -81,7 +85,8 @@ def test_inception_is_one_summary_row_whose_cost_is_the_sum_of_its_branches():
     row = summary(module, (1, 48, 14, 14))
     assert len(row) == 1 and row.output_shape[0] == (1, 64, 14, 14)
     assert row.receptive_field[0] == 5                              # the widest branch: 5x5
-    branches = [summary(b, (1, 48, 14, 14)) for b in (module.branch1, module.branch2, module.branch3,
+    branches = [summary(b, (1, 48, 14, 14)) for b in (module.branch1, module.branch2,
+                                                      module.branch3,
                                                        module.branch4)]
     for column in ("params", "macs", "connections"):
         assert int(row[column].sum()) == sum(int(b[column].sum()) for b in branches), column
@@ -97,7 +102,8 @@ def test_inception_refuses_an_even_wide_kernel():
 def test_table_1_as_stored():
     assert len(TABLE_1) == 19 and list(COLUMNS) == [f"inception{k}" for k in INCEPTIONS]
     assert COLUMNS["inception5b"] == (384, 192, 384, 48, 128, 128)
-    assert round(sum(r.params_k for r in TABLE_1 if r.params_k), 1) == 6797.7   # "about 6.8 million"
+    # "about 6.8 million"
+    assert round(sum(r.params_k for r in TABLE_1 if r.params_k), 1) == 6797.7
     assert sum(r.ops_m for r in TABLE_1 if r.ops_m) == 1502                      # "1.5 billion"
     assert sum(r.depth for r in TABLE_1) == 22
 
@@ -116,12 +122,15 @@ def test_paper_output_sizes_and_depths_match_table_1(paper, paper_table):
 
 def test_paper_ops_and_params_match_table_1(paper, paper_table):
     for row in TABLE_1:
-        if row.ops_m is None or row.modules == ("conv1",):         # conv1's printed row is a misprint
+        # conv1's printed row is a misprint
+        if row.ops_m is None or row.modules == ("conv1",):
             continue
         ops = paper_table[paper_table.module.isin(row.modules)].macs.sum() / 1e6
         params = sum(weights_only(getattr(paper, n)) for n in row.modules) / 1024
-        if row.name == "inception (5a)":                           # printed 54M/1072K: the row's own
-            assert ops == pytest.approx(51.08, abs=0.01) and params == 1018   # columns give 51M/1018K
+        # printed 54M/1072K: the row's own
+        if row.name == "inception (5a)":
+            # columns give 51M/1018K
+            assert ops == pytest.approx(51.08, abs=0.01) and params == 1018
             continue
         assert abs(ops - row.ops_m) <= 1, row                      # within one printed unit (M)
         if row.name != "inception (4c)":                           # 4c's 463K contradicts its 100M
@@ -131,17 +140,23 @@ def test_paper_ops_and_params_match_table_1(paper, paper_table):
 
 
 def test_paper_totals(paper, paper_table):
-    assert int(paper_table.params.sum()) == 6_998_552               # eval mode: no auxiliary classifiers
+    # eval mode: no auxiliary classifiers
+    assert int(paper_table.params.sum()) == 6_998_552
     assert sum(weights_only(getattr(paper, n)) for r in TABLE_1 for n in r.modules) == 6_990_272
     assert int(paper_table.macs.sum()) == pytest.approx(1.5e9, rel=0.06)
-    assert int(paper_table.macs.sum()) - (118_013_952 - 34_000_000) == pytest.approx(1.5e9, rel=0.001)
+    assert int(paper_table.macs.sum()) - (118_013_952 - 34_000_000) == pytest.approx(
+        1.5e9, rel=0.001
+    )
 
 
 # --------------------------------------------------------------------------- the paper's network
 
 def test_paper_variant_has_no_batch_norm_real_5x5_and_lrn_where_figure_3_has_it(paper):
     assert not any(isinstance(m, nn.BatchNorm2d) for m in paper.modules())
-    assert [n for n, m in paper.named_modules() if isinstance(m, LocalResponseNorm)] == ["lrn1", "lrn2"]
+    assert [n for n, m in paper.named_modules() if isinstance(m, LocalResponseNorm)] == [
+        "lrn1",
+        "lrn2",
+    ]
     for key in INCEPTIONS:
         module = getattr(paper, f"inception{key}")
         assert module.columns == COLUMNS[f"inception{key}"]
@@ -178,11 +193,14 @@ def test_auxiliary_loss_weights_the_auxiliary_losses_by_0_3():
     torch.manual_seed(0)
     main, aux1, aux2 = torch.randn(3, 4, 10).unbind(0)
     labels = torch.tensor([1, 2, 3, 4])
-    expected = F.cross_entropy(main, labels) + 0.3 * (F.cross_entropy(aux1, labels) + F.cross_entropy(aux2, labels))
+    expected = F.cross_entropy(main, labels) + 0.3 * (
+        F.cross_entropy(aux1, labels) + F.cross_entropy(aux2, labels)
+    )
     assert torch.allclose(auxiliary_loss(InceptionOutputs(main, aux1, aux2), labels), expected)
     assert torch.allclose(auxiliary_loss(InceptionOutputs(main, aux1, None), labels),
                           F.cross_entropy(main, labels) + 0.3 * F.cross_entropy(aux1, labels))
-    assert torch.equal(auxiliary_loss(main, labels), F.cross_entropy(main, labels))   # eval-mode logits
+    # eval-mode logits
+    assert torch.equal(auxiliary_loss(main, labels), F.cross_entropy(main, labels))
 
 
 def test_fit_trains_the_small_network_with_its_own_auxiliary_loss():
@@ -198,24 +216,29 @@ def test_fit_trains_the_small_network_with_its_own_auxiliary_loss():
 
 
 def test_the_trainer_uses_the_model_s_training_loss():
-    """fit (and the command line) call a model's training_loss: for GoogLeNet, main + 0.3 x auxiliary,
-    the same loss (and the same training run) as passing auxiliary_loss by hand."""
+    """fit (and the command line) call a model's training_loss: for GoogLeNet, main + 0.3 x
+    auxiliary, the same loss (and the same training run) as passing auxiliary_loss by hand."""
     torch.manual_seed(0)
     model = get_model("googlenet_small", in_channels=1, num_classes=3).train()
     outputs = model(torch.rand(5, 1, 16, 16))
     labels = torch.tensor([0, 1, 2, 0, 1])
-    assert torch.equal(model_loss(model, outputs, labels, nn.CrossEntropyLoss()), auxiliary_loss(outputs, labels))
-    assert model_loss(model, outputs, labels, nn.CrossEntropyLoss()) > F.cross_entropy(outputs.logits, labels)
+    assert torch.equal(model_loss(model, outputs, labels, nn.CrossEntropyLoss()),
+                       auxiliary_loss(outputs, labels))
+    assert model_loss(model, outputs, labels,
+                      nn.CrossEntropyLoss()) > F.cross_entropy(outputs.logits, labels)
     data = TensorData(torch.rand(48, 1, 16, 16), torch.arange(48) % 3, ["a", "b", "c"])
     runs = []
     for loss_fn in (None, auxiliary_loss):
         torch.manual_seed(1)
         net = get_model("googlenet_small", in_channels=1, num_classes=3)
-        runs.append(fit(net, data, epochs=1, batch_size=16, loss_fn=loss_fn, progress=False, device="cpu").loss)
+        runs.append(fit(net, data, epochs=1, batch_size=16, loss_fn=loss_fn, progress=False,
+                        device="cpu").loss)
     assert runs[0] == runs[1]
-    plain = nn.Sequential(nn.Flatten(), nn.Linear(16 * 16, 3))           # no training_loss: loss_fn alone
+    # no training_loss: loss_fn alone
+    plain = nn.Sequential(nn.Flatten(), nn.Linear(16 * 16, 3))
     scores = plain(torch.rand(5, 1, 16, 16))
-    assert torch.equal(model_loss(plain, scores, labels, F.cross_entropy), F.cross_entropy(scores, labels))
+    assert torch.equal(model_loss(plain, scores, labels, F.cross_entropy),
+                       F.cross_entropy(scores, labels))
 
 
 # --------------------------------------------------------------------------- torchvision
@@ -239,7 +262,8 @@ def test_torchvision_variant_equals_torchvision(aux_logits):
         mine = ours(x)
     if aux_logits:
         assert torch.equal(mine.logits, theirs.logits)
-        assert torch.equal(mine.aux1, theirs.aux_logits1) and torch.equal(mine.aux2, theirs.aux_logits2)
+        assert torch.equal(mine.aux1,
+                           theirs.aux_logits1) and torch.equal(mine.aux2, theirs.aux_logits2)
     else:
         assert torch.equal(mine, theirs)
 
@@ -248,18 +272,21 @@ def test_torchvision_variant_with_transform_input():
     torch.manual_seed(0)
     reference = torchvision.models.googlenet(weights=None, init_weights=True, aux_logits=False,
                                              transform_input=True).eval()
-    ours = get_model("googlenet", variant="torchvision", aux_logits=False, transform_input=True).eval()
+    ours = get_model("googlenet", variant="torchvision", aux_logits=False,
+                     transform_input=True).eval()
     ours.load_state_dict(reference.state_dict())
     x = torch.randn(2, 3, 96, 96)
     with torch.no_grad():
         assert torch.allclose(ours(x), reference(x), atol=1e-6)
-    assert sum(p.numel() for p in ours.parameters()) == 6_624_904   # torchvision's GoogLeNet_Weights meta
+    # torchvision's GoogLeNet_Weights meta
+    assert sum(p.numel() for p in ours.parameters()) == 6_624_904
 
 
 def test_torchvision_departures_are_there():
     model = get_model("googlenet", variant="torchvision")
     assert model.inception3a.branch3[1].conv.kernel_size == (3, 3)
-    assert isinstance(model.inception3a.branch1.bn, nn.BatchNorm2d) and model.conv1.conv.bias is None
+    assert isinstance(model.inception3a.branch1.bn,
+                      nn.BatchNorm2d) and model.conv1.conv.bias is None
     assert model.lrn1 is None and model.lrn2 is None
     assert model.maxpool4.kernel_size == 2 and model.dropout.p == 0.2
     assert isinstance(model.aux1.pool, nn.AdaptiveAvgPool2d)
@@ -268,14 +295,17 @@ def test_torchvision_departures_are_there():
 # --------------------------------------------------------------------------- inputs and names
 
 def test_wrong_inputs_get_clear_errors(paper):
-    with pytest.raises(InputShapeError, match=r"googlenet \(paper\) expects \(N, 3, 224, 224\), got \(1, 3, 32, 32\)"):
+    with pytest.raises(InputShapeError, match=r"googlenet \(paper\) expects \(N, 3, 224, 224\), "
+                                              r"got \(1, 3, 32, 32\)"):
         paper(torch.zeros(1, 3, 32, 32))
     with pytest.raises(InputShapeError, match=r"got \(1, 1, 224, 224\)"):
         paper(torch.zeros(1, 1, 224, 224))
-    with pytest.raises(InputShapeError, match=r"googlenet \(torchvision\) expects .* >= 15, got \(1, 3, 14, 14\)"):
+    with pytest.raises(InputShapeError, match=r"googlenet \(torchvision\) expects .* >= 15, got "
+                                              r"\(1, 3, 14, 14\)"):
         get_model("googlenet", variant="torchvision")(torch.zeros(1, 3, 14, 14))
     small = get_model("googlenet_small", in_channels=1, num_classes=10).eval()
-    with pytest.raises(InputShapeError, match=r"googlenet_small expects \(N, 1, H, W\) with H, W >= 8"):
+    with pytest.raises(InputShapeError, match=r"googlenet_small expects \(N, 1, H, W\) with H, W "
+                                              r">= 8"):
         small(torch.zeros(1, 1, 7, 7))
     assert small(torch.zeros(1, 1, 8, 8)).shape == (1, 10)
     with pytest.raises(ValueError, match="choose one of paper, torchvision"):
@@ -316,7 +346,8 @@ def test_branch_figure_clamps_the_number_of_maps_and_names_valid_modules(small_a
         concatenation = figure.axes[-1]
         assert len(concatenation.patches) == small.inception4a.out_channels   # one bar per channel
         plt.close(figure)
-    with pytest.raises(ValueError, match="choose one of inception3a, inception3b, inception4a, inception4b"):
+    with pytest.raises(ValueError, match="choose one of inception3a, inception3b, inception4a, "
+                                         "inception4b"):
         chapter.plot_module_branches(inputs, small, module="inception5b")
     with pytest.raises(TypeError, match="Inception module"):
         chapter.plot_branches(nn.Conv2d(3, 3, 1), torch.zeros(1, 3, 4, 4))

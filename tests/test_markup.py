@@ -1,8 +1,8 @@
-"""Markup that reads right in the three places a notebook is read: the site (MyST), JupyterLab and Colab
-(plain Markdown). Every markdown cell is rendered here with a plain CommonMark renderer, as Colab does; no
-MyST role or directive may be left in it, every solution must be folded in ``<details>``, every citation
-must read (Author, year) as its bibliography entry does, and no code line may be wider than the site's
-code column."""
+"""Markup that reads right in the three places a notebook is read: the site (MyST), JupyterLab and
+Colab (plain Markdown). Every markdown cell is rendered here with a plain CommonMark renderer, as
+Colab does; no MyST role or directive may be left in it, every solution must be folded in
+``<details>``, every citation must read (Author, year) as its bibliography entry does, and no code
+line may be wider than the site's code column."""
 from __future__ import annotations
 
 import json
@@ -19,10 +19,12 @@ CODE_COLUMN = 100          # characters of code the site shows without a scroll 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 sys.path.insert(0, str(ROOT / "tools"))
 import citations  # noqa: E402
+
 import notebooks as notebook_tools  # noqa: E402
 
 COMMONMARK = MarkdownIt("commonmark", {"html": True})
-ROLE = re.compile(r"\{[a-zA-Z][\w:-]*\}`")                      # {cite}`key`, {ref}`label`, {doc}`page`
+# {cite}`key`, {ref}`label`, {doc}`page`
+ROLE = re.compile(r"\{[a-zA-Z][\w:-]*\}`")
 DIRECTIVE = re.compile(r"^\s*(```+|~~~+|:::+)\s*\{", re.MULTILINE)  # ```{note}, :::{admonition}
 COLON_FENCE = re.compile(r"^\s*:::", re.MULTILINE)
 TARGET = re.compile(r"^\s*\([\w-]+\)=\s*$", re.MULTILINE)           # (label)=
@@ -42,7 +44,8 @@ def _cells(kind: str):
 
 
 def _text(html: str) -> str:
-    """What a reader sees of rendered HTML, less code and math (code may show braces and backticks)."""
+    """What a reader sees of rendered HTML, less code and math (code may show braces and backticks).
+    """
     html = re.sub(r"<code>.*?</code>", "", html, flags=re.S)
     return re.sub(r"<[^>]+>", "", html)
 
@@ -70,7 +73,11 @@ def test_no_myst_syntax_left_in_plain_markdown(where, cell):
     problems += [f"colon fence {m.group(0).strip()!r}" for m in COLON_FENCE.finditer(visible)]
     problems += [f"MyST target {m.group(0).strip()!r}" for m in TARGET.finditer(source)]
     tokens = COMMONMARK.parse(source)
-    problems += [f"directive fence {t.info!r}" for t in tokens if t.type == "fence" and t.info.startswith("{")]
+    problems += [
+        f"directive fence {t.info!r}"
+        for t in tokens
+        if t.type == "fence" and t.info.startswith("{")
+    ]
     assert not problems, f"{where}: {problems}"
 
 
@@ -85,25 +92,31 @@ def test_every_written_solution_is_folded_in_details(where, cell):
     outside = source
     for block in _solution_blocks(source):
         lines = block.splitlines()
-        assert SOLUTION_OPEN.match(" ".join(lines[:2])), f"{where}: a <details> block must start with " \
-                                                         f"<details> and <summary>Solution…</summary> (or Rubric…)"
+        assert SOLUTION_OPEN.match(" ".join(lines[:2])), (
+            f"{where}: a <details> block must start with "
+            f"<details> and <summary>Solution…</summary> (or Rubric…)"
+        )
         # CommonMark renders Markdown (and math) inside <details> only between blank lines
         assert lines[2] == "" and lines[-2] == "" and lines[-1] == "</details>", \
             f"{where}: leave a blank line after <summary> and before </details>"
         rendered = COMMONMARK.render(block)
-        assert rendered.startswith("<details>") and "<p>" in rendered, f"{where}: the solution is not Markdown"
+        assert rendered.startswith("<details>") and "<p>" in rendered, (
+            f"{where}: the solution is not Markdown"
+        )
         outside = outside.replace(block, "")
     if tagged:
         assert _solution_blocks(source) and not outside.strip(), \
             f"{where}: a solution cell holds one <details> block and nothing else"
-    assert not re.search(r"^\W*Solution\b", outside, flags=re.MULTILINE), f"{where}: an unfolded solution"
+    assert not re.search(r"^\W*Solution\b", outside,
+                         flags=re.MULTILINE), f"{where}: an unfolded solution"
 
 
 @pytest.mark.parametrize("where, cell", [(w, c) for w, c in CODE_CELLS
                                          if "solution" in c.get("metadata", {}).get("tags", [])])
 def test_code_solutions_are_folded_on_the_site_and_in_jupyterlab(where, cell):
     assert "hide-input" in cell["metadata"]["tags"], f"{where}: the site shows the solution"
-    assert cell["metadata"].get("jupyter", {}).get("source_hidden"), f"{where}: JupyterLab shows the solution"
+    assert cell["metadata"].get("jupyter",
+                                {}).get("source_hidden"), f"{where}: JupyterLab shows the solution"
 
 
 def test_citations_read_author_year_and_lead_to_the_paper():
@@ -121,20 +134,25 @@ def test_citations_read_author_year_and_lead_to_the_paper():
                     key = by_url[href]
                     cited.add(key)
                     if label != REFERENCES[key]["label"]:
-                        problems.append(f"{where}: [{label}] links {key}, which reads {REFERENCES[key]['label']}")
+                        problems.append(f"{where}: [{label}] links {key}, which reads "
+                                        f"{REFERENCES[key]['label']}")
                 elif href.endswith("book/bibliography.md"):
                     if label not in unlinked:
-                        problems.append(f"{where}: [{label}] links the bibliography but is not an entry there")
+                        problems.append(f"{where}: [{label}] links the bibliography but is not an "
+                                        f"entry there")
                 elif re.fullmatch(r"[A-Z][\w'-]+( (and [A-Z][\w'-]+|et al\.))?, \d{4}", label):
-                    problems.append(f"{where}: [{label}]({href}) cites a URL that is not in references.bib")
+                    problems.append(f"{where}: [{label}]({href}) cites a URL that is not in "
+                                    f"references.bib")
     assert not problems, "\n".join(problems)
-    assert {"lecun1998gradient", "krizhevsky2012imagenet", "zeiler2014visualizing", "simonyan2015very",
+    assert {"lecun1998gradient", "krizhevsky2012imagenet", "zeiler2014visualizing",
+            "simonyan2015very",
             "szegedy2015going", "he2016deep"} <= cited
 
 
 def test_bibliography_page_lists_every_entry():
     page = (ROOT / "book" / "bibliography.md").read_text()
-    assert re.search(r"```\{bibliography\}\s*\n:all:", page), "the bibliography must list every entry (:all:)"
+    assert re.search(r"```\{bibliography\}\s*\n:all:",
+                     page), "the bibliography must list every entry (:all:)"
 
 
 def test_author_year_labels():
@@ -147,7 +165,8 @@ def test_author_year_labels():
 @pytest.mark.parametrize("where, cell", CODE_CELLS, ids=[w for w, _ in CODE_CELLS])
 def test_code_lines_fit_the_site_code_column(where, cell):
     wide = [line for line in _source(cell).splitlines() if len(line) > CODE_COLUMN]
-    assert not wide, f"{where}: {len(wide)} line(s) wider than {CODE_COLUMN} characters: {wide[0][:60]}…"
+    assert not wide, (f"{where}: {len(wide)} line(s) wider than {CODE_COLUMN} characters: "
+                      f"{wide[0][:60]}…")
 
 
 def test_student_copies_keep_exercises_and_drop_every_solution():
@@ -156,12 +175,16 @@ def test_student_copies_keep_exercises_and_drop_every_solution():
         {"cell_type": "markdown", "metadata": {"tags": ["solution"]},
          "source": "<details>\n<summary>Solution</summary>\n\n60 links.\n\n</details>"},
         {"cell_type": "markdown", "metadata": {},
-         "source": "**2.** Why?\n\n<details>\n<summary>Solution 2</summary>\n\nBecause.\n\n</details>\n"},
-        {"cell_type": "code", "metadata": {"tags": ["solution", "hide-input"]}, "source": "print(60)"},
+         "source": "**2.** Why?\n\n<details>\n<summary>Solution "
+                   "2</summary>\n\nBecause.\n\n</details>\n"},
+        {"cell_type": "code", "metadata": {"tags": ["solution", "hide-input"]},
+         "source": "print(60)"},
         {"cell_type": "code", "metadata": {}, "source": "x = 1"},
     ]}
     kept = notebook_tools.without_solutions(notebook)["cells"]
     assert [_source(c) for c in kept] == ["**1.** Count the links.", "**2.** Why?", "x = 1"]
     for path in NOTEBOOKS:
         for cell in notebook_tools.without_solutions(json.loads(path.read_text()))["cells"]:
-            assert "<summary>Solution" not in _source(cell), f"{path.stem}: a solution left in the student copy"
+            assert "<summary>Solution" not in _source(cell), (
+                f"{path.stem}: a solution left in the student copy"
+            )

@@ -1,4 +1,6 @@
-"""Chapter 6: ResNet's Table 1, torchvision compatibility, the CIFAR-10 networks and the chapter's helpers."""
+"""Chapter 6: ResNet's Table 1, torchvision compatibility, the CIFAR-10 networks and the chapter's
+helpers.
+"""
 import matplotlib
 import pytest
 import torch
@@ -16,7 +18,8 @@ from cnnlit.models.resnet import PAPER_CIFAR_PARAMETERS, PAPER_FLOPS, TABLE_1, r
 from cnnlit.train import History  # noqa: E402
 
 # torchvision.models.resnetNN(): parameter counts (also in torchvision's documentation)
-TORCHVISION_PARAMETERS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
+TORCHVISION_PARAMETERS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160,
+                          152: 60_192_808}
 
 
 def _meta(builder, *args, **kwargs):
@@ -30,14 +33,17 @@ def test_torchvision_layout_matches_torchvision(depth):
     theirs = _meta(getattr(torchvision.models, f"resnet{depth}"))
     assert count_parameters(ours) == count_parameters(theirs) == TORCHVISION_PARAMETERS[depth]
     # the same keys and shapes: what a strict load_state_dict checks
-    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in theirs.state_dict().items()
+    }
 
 
 @pytest.mark.parametrize("depth", [18, 50])
 def test_torchvision_state_dict_loads_with_equal_outputs(depth):
     torch.manual_seed(depth)
     theirs = getattr(torchvision.models, f"resnet{depth}")().eval()
-    for module in theirs.modules():               # non-trivial BN statistics, so eval mode really uses them
+    # non-trivial BN statistics, so eval mode really uses them
+    for module in theirs.modules():
         if isinstance(module, nn.BatchNorm2d):
             module.running_mean.uniform_(-0.1, 0.1)
             module.running_var.uniform_(0.5, 1.5)
@@ -62,7 +68,8 @@ def test_multiply_adds_match_table_1_within_two_percent():
     assert macs[18] == 1_814_098_432          # torchvision's published 1.81 GFLOPS for resnet18
     for depth, paper in PAPER_FLOPS.items():
         assert abs(macs[depth] - paper) / paper < 0.02, (depth, macs[depth])
-    # the torchvision layout (stride on the 3x3) costs more: 4.09e9 for ResNet-50, beyond the paper's 3.8e9
+    # the torchvision layout (stride on the 3x3) costs more: 4.09e9 for ResNet-50, beyond the
+    # paper's 3.8e9
     assert chapter.multiply_adds(50, "torchvision") == 4_089_284_608
     assert table.loc["conv4_x", "152-layer"] == "[1x1 256, 3x3 256, 1x1 1024] x 36"
     assert table.loc["conv3_x", "34-layer"] == "[3x3 128, 3x3 128] x 4"
@@ -85,7 +92,13 @@ def test_cifar_formula_and_layer_count():
     n = 3
     expected = 3 * 9 * 16 + 32 + 640 + 10
     for width_in, width in ((16, 16), (16, 32), (32, 64)):
-        expected += 9 * width_in * width + 2 * width + (n - 1) * 2 * (9 * width * width + 2 * width) + 9 * width * width + 2 * width
+        expected += (
+            9 * width_in * width
+            + 2 * width
+            + (n - 1) * 2 * (9 * width * width + 2 * width)
+            + 9 * width * width
+            + 2 * width
+        )
     assert count_parameters(model) == expected == 269_722
 
 
@@ -94,8 +107,10 @@ def test_cifar_shapes_and_channels():
         model = resnet_cifar(8, in_channels=channels)
         assert model(torch.rand(2, channels, side, side)).shape == (2, 10)
         frame = summary(model, (1, channels, side, side))
-        assert frame.loc[frame.layer == "layer3.0.conv2", "output_shape"].item()[-1] == (side + 3) // 4
-    with pytest.raises(InputShapeError, match=r"resnet20 \(CIFAR\) expects \(N, 3, H, W\).*got \(1, 1, 32, 32\)"):
+        assert frame.loc[frame.layer == "layer3.0.conv2",
+                         "output_shape"].item()[-1] == (side + 3) // 4
+    with pytest.raises(InputShapeError, match=r"resnet20 \(CIFAR\) expects \(N, 3, H, W\).*got "
+                                              r"\(1, 1, 32, 32\)"):
         resnet_cifar(20)(torch.rand(1, 1, 32, 32))
     with pytest.raises(InputShapeError, match="at least 32x32"):
         resnet(18)(torch.rand(1, 3, 16, 16))
@@ -114,7 +129,8 @@ def test_option_b_adds_projections_only_where_the_width_grows():
     # two projections, 16->32 and 32->64: 1x1 weights plus BN
     assert count_parameters(b) - count_parameters(a) == (16 * 32 + 64) + (32 * 64 + 128)
     c = _meta(resnet, 34, shortcut="C")
-    assert sum(1 for name, _ in c.named_modules() if name.endswith("downsample")) == 16   # every block
+    # every block
+    assert sum(1 for name, _ in c.named_modules() if name.endswith("downsample")) == 16
 
 
 def test_plain_blocks_have_no_shortcut_and_residual_blocks_add():
@@ -141,13 +157,16 @@ def test_zero_pad_shortcut():
 
 def test_bottleneck_widths():
     block = Bottleneck(256, 64)
-    assert [block.conv1.out_channels, block.conv2.out_channels, block.conv3.out_channels] == [64, 64, 256]
+    assert [block.conv1.out_channels, block.conv2.out_channels,
+            block.conv3.out_channels] == [64, 64, 256]
     assert block.downsample is None                  # same shape: identity shortcut
     assert Bottleneck(64, 64).downsample is not None  # 64 -> 256 needs a projection (option B)
 
 
 def test_registry_names():
-    assert count_parameters(get_model("resnet20", in_channels=1)) == count_parameters(get_model("plain20", in_channels=1))
+    assert count_parameters(get_model("resnet20",
+                                      in_channels=1)) == count_parameters(get_model("plain20",
+                                                                                    in_channels=1))
     assert get_model("plain56").plain and get_model("resnet56").depth == 56
     assert _meta(get_model, "resnet152", variant="torchvision").variant == "torchvision"
     assert count_parameters(_meta(get_model, "resnet1202")) == 19_421_274     # Table 6: 19.4M
@@ -191,7 +210,8 @@ def test_gradient_norms_per_layer():
 
 
 def test_training_error_plot_and_table():
-    plain = History(epoch=[1, 2], loss=[1, 0.5], accuracy=[0.5, 0.75], seconds=[1, 1], val_loss=[1, 1],
+    plain = History(epoch=[1, 2], loss=[1, 0.5], accuracy=[0.5, 0.75], seconds=[1, 1],
+                    val_loss=[1, 1],
                     val_accuracy=[0.4, 0.6])
     residual = History(epoch=[1, 2], loss=[1, 0.5], accuracy=[0.6, 0.9], seconds=[1, 1])
     figure = chapter.plot_training_error({"plain-20": plain, "resnet-20": residual})

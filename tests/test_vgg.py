@@ -1,5 +1,5 @@
-"""Chapter 4: VGG's Table 1 configurations, their Table 2 parameter counts, torchvision compatibility,
-receptive fields against hand computation, and the chapter's plotting helpers."""
+"""Chapter 4: VGG's Table 1 configurations, their Table 2 parameter counts, torchvision
+compatibility, receptive fields against hand computation, and the chapter's plotting helpers."""
 from functools import lru_cache
 
 import matplotlib
@@ -59,7 +59,8 @@ def test_only_c_has_1x1_and_only_a_lrn_has_lrn():
         assert len(ones) == (3 if config == "C" else 0)
         lrn = [m for m in model.features if isinstance(m, LocalResponseNorm)]
         assert len(lrn) == (1 if config == "A-LRN" else 0)
-    assert isinstance(full_size("A-LRN").features[2], LocalResponseNorm)     # after the first conv3-64 + ReLU
+    # after the first conv3-64 + ReLU
+    assert isinstance(full_size("A-LRN").features[2], LocalResponseNorm)
 
 
 def _torchvision(config, batch_norm, device="meta"):
@@ -120,7 +121,8 @@ def test_registry_names():
 def test_input_check_names_model_and_shapes():
     model = vgg("A", width=16, hidden=32, pool_size=1, num_classes=10)
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
-    with pytest.raises(InputShapeError, match=r"VGG-A expects \(N, 3, H, W\) with H, W >= 32.*\(2, 3, 28, 28\)"):
+    with pytest.raises(InputShapeError, match=r"VGG-A expects \(N, 3, H, W\) with H, W >= 32.*\(2, "
+                                              r"3, 28, 28\)"):
         model(torch.zeros(2, 3, 28, 28))
     with pytest.raises(InputShapeError, match=r"\(2, 1, 32, 32\)"):
         model(torch.zeros(2, 1, 32, 32))
@@ -133,8 +135,11 @@ def test_width_divides_channels_and_init_choices():
     convs = [m.out_channels for m in model.features if isinstance(m, nn.Conv2d)]
     assert convs == [8, 8, 16, 16, 32, 32, 32, 64, 64, 64, 64, 64, 64]
     assert model.classifier[0].in_features == 64
-    std = torch.cat([m.weight.detach().flatten() for m in model.modules() if isinstance(m, nn.Conv2d)]).std()
-    assert abs(float(std) - 0.1) < 0.01                          # N(0, 10^-2): "10^-2 variance", Sec. 3.1
+    std = torch.cat(
+        [m.weight.detach().flatten() for m in model.modules() if isinstance(m, nn.Conv2d)]
+    ).std()
+    # N(0, 10^-2): "10^-2 variance", Sec. 3.1
+    assert abs(float(std) - 0.1) < 0.01
     with pytest.raises(ValueError, match="paper, glorot, kaiming"):
         vgg("A", init="zeros")
     with pytest.raises(ValueError, match="not a Table 1 entry"):
@@ -159,10 +164,12 @@ def test_receptive_field_of_stacked_3x3_by_hand():
 
 def test_receptive_field_with_pooling_between_by_hand():
     conv = lambda: nn.Conv2d(1, 1, 3, padding=1)            # noqa: E731
-    # r_out = r_in + (k - 1) * jump; jump *= stride.  3 -> pool: 3 + 1*1 = 4 (jump 2) -> 4 + 2*2 = 8 -> 12
+    # r_out = r_in + (k - 1) * jump; jump *= stride.  3 -> pool: 3 + 1*1 = 4 (jump 2) -> 4 + 2*2 = 8
+    # -> 12
     assert _rf([conv(), nn.MaxPool2d(2, 2), conv(), conv()]) == [3, 4, 8, 12]
     # then another pool (12 + 1*2 = 14, jump 4) and a 3x3 (14 + 2*4 = 22)
-    assert _rf([conv(), nn.MaxPool2d(2, 2), conv(), conv(), nn.MaxPool2d(2, 2), conv()]) == [3, 4, 8, 12, 14, 22]
+    assert _rf([conv(), nn.MaxPool2d(2, 2), conv(), conv(), nn.MaxPool2d(2, 2),
+                conv()]) == [3, 4, 8, 12, 14, 22]
     # a 1x1 convolution adds nothing
     assert _rf([conv(), nn.Conv2d(1, 1, 1)]) == [3, 3]
 
@@ -185,7 +192,9 @@ def test_configuration_table_reads_like_table_1():
     assert list(table.iloc[0]) == [f"{n} weight layers" for n in (11, 11, 13, 16, 16, 19)]
     assert (table == "maxpool").all(axis=1).sum() == 5
     assert table.iloc[3].tolist() == ["", "LRN", "conv3-64", "conv3-64", "conv3-64", "conv3-64"]
-    assert table["C"].tolist().count("conv1-512") == 2 and table["C"].tolist().count("conv1-256") == 1
+    assert (
+        table["C"].tolist().count("conv1-512") == 2 and table["C"].tolist().count("conv1-256") == 1
+    )
     assert table["E"].tolist().count("conv3-512") == 8
     assert list(table.iloc[-4]) == ["FC-4096"] * 6 and list(table.iloc[-1]) == ["soft-max"] * 6
     assert len(table) == 2 + (2 + 2 + 4 + 4 + 4) + 5 + 4
@@ -200,7 +209,8 @@ def test_layer_costs_memory_and_macs():
     assert first["macs"] == 224 * 224 * 64 * 3 * 9
     assert frame.iloc[1]["macs"] == 224 * 224 * 64 * 64 * 9
     assert frame["params"].sum() == 138_357_544
-    assert frame.iloc[-3]["params"] == 512 * 7 * 7 * 4096 + 4096                # FC-4096: 103M of 138M
+    # FC-4096: 103M of 138M
+    assert frame.iloc[-3]["params"] == 512 * 7 * 7 * 4096 + 4096
     sides = frame[frame["kind"] == "maxpool"]["side"].tolist()
     assert sides == [112, 56, 28, 14, 7]
 
@@ -208,7 +218,8 @@ def test_layer_costs_memory_and_macs():
 def test_plots_clamp_and_fall_back():
     figure = chapter_vgg.plot_shape_flow("D", 224, 1)
     assert figure.axes and len(figure.axes[0].lines) == 1
-    assert len(figure.axes[0].lines[0].get_xdata()) == 18            # 13 convolutions + 5 poolings of D
+    # 13 convolutions + 5 poolings of D
+    assert len(figure.axes[0].lines[0].get_xdata()) == 18
     matplotlib.pyplot.close(figure)
     # out-of-range values are clamped, an unknown configuration falls back to D: no traceback
     figure = chapter_vgg.plot_shape_flow("Z", input_size=5, width=10_000)
@@ -239,7 +250,9 @@ def test_activation_spread_one_number_per_relu_and_nothing_changes():
     net = vgg("A", batch_norm=True, width=16, hidden=8, pool_size=1, in_channels=1, num_classes=3)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     spreads = chapter_vgg.activation_spread(net, torch.randn(8, 1, 32, 32))
-    assert len(spreads) == 8 + 2                            # eight convolutions, two hidden FC layers
-    # train-mode batch norm: every conv's output standardised, so a ReLU of N(0, 1): std sqrt(1/2 - 1/(2π))
+    # eight convolutions, two hidden FC layers
+    assert len(spreads) == 8 + 2
+    # train-mode batch norm: every conv's output standardised, so a ReLU of N(0, 1): std sqrt(1/2 -
+    # 1/(2π))
     assert all(abs(s - (0.5 - 1 / (2 * torch.pi)) ** 0.5) < 0.08 for s in spreads[:6])
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())

@@ -1,4 +1,6 @@
-"""ZF Net (Zeiler & Fergus 2013, Fig. 3), its small chapter version, occlusion maps and the filter inspector."""
+"""ZF Net (Zeiler & Fergus 2013, Fig. 3), its small chapter version, occlusion maps and the filter
+inspector.
+"""
 import matplotlib
 import pytest
 import torch
@@ -20,7 +22,8 @@ def table():
 def test_fig3_feature_map_sizes(table):
     shapes = table["output_shape"]
     assert shapes["features.0"] == (1, 96, 110, 110)      # 7x7 stride 2: 110x110 before pooling
-    assert shapes["features.2"] == (1, 96, 55, 55)        # "96 different 55 by 55 element feature maps"
+    # "96 different 55 by 55 element feature maps"
+    assert shapes["features.2"] == (1, 96, 55, 55)
     assert shapes["features.4"] == (1, 256, 26, 26)       # 5x5 stride 2
     assert shapes["features.6"] == (1, 256, 13, 13)
     assert shapes["features.8"] == (1, 384, 13, 13)
@@ -37,12 +40,19 @@ def test_fig3_layers(table):
     convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
     assert [(c.out_channels, c.kernel_size, c.stride, c.groups) for c in convs] == [
         (96, (7, 7), (2, 2), 1), (256, (5, 5), (2, 2), 1), (384, (3, 3), (1, 1), 1),
-        (384, (3, 3), (1, 1), 1), (256, (3, 3), (1, 1), 1)]                # dense, not AlexNet's 2 groups
-    assert sum(isinstance(m, LocalResponseNorm) for m in model.features) == 2     # after layers 1 and 2
+        # dense, not AlexNet's 2 groups
+        (384, (3, 3), (1, 1), 1), (256, (3, 3), (1, 1), 1)]
+    # after layers 1 and 2
+    assert sum(isinstance(m, LocalResponseNorm) for m in model.features) == 2
     assert sum(isinstance(m, nn.Dropout) and m.p == 0.5 for m in model.classifier) == 2
     # parameters from the layer sizes: conv weights + biases, then the three fc layers
-    conv = (96 * 3 * 49 + 96) + (256 * 96 * 25 + 256) + (384 * 256 * 9 + 384) + (384 * 384 * 9 + 384) \
+    conv = (
+        (96 * 3 * 49 + 96)
+        + (256 * 96 * 25 + 256)
+        + (384 * 256 * 9 + 384)
+        + (384 * 384 * 9 + 384)
         + (256 * 384 * 9 + 256)
+    )
     fc = (9216 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000)
     assert analysis.count_parameters(model) == conv + fc == int(table["params"].sum())
 
@@ -54,7 +64,8 @@ def test_registry_and_forward():
 
 def test_wrong_input_is_named():
     model = zfnet()
-    with pytest.raises(InputShapeError, match=r"zfnet expects \(N, 3, 224, 224\), got \(1, 1, 224, 224\)"):
+    with pytest.raises(InputShapeError, match=r"zfnet expects \(N, 3, 224, 224\), got \(1, 1, 224, "
+                                              r"224\)"):
         model(torch.rand(1, 1, 224, 224))
     with pytest.raises(InputShapeError, match=r"got \(1, 3, 64, 64\)"):
         model(torch.rand(1, 3, 64, 64))
@@ -87,7 +98,8 @@ def test_occlusion_drops_the_true_class_probability_only_over_the_evidence():
     assert result.probability.shape == (9, 9) == result.predicted.shape
     covered = torch.zeros(9, 9, dtype=torch.bool)
     covered[3:6, 3:6] = True                     # square centres within 1 pixel of the centre
-    assert torch.allclose(result.probability[covered], torch.sigmoid(torch.tensor(20 * (0.5 - 0.6))))
+    assert torch.allclose(result.probability[covered],
+                          torch.sigmoid(torch.tensor(20 * (0.5 - 0.6))))
     assert torch.allclose(result.probability[~covered], torch.sigmoid(torch.tensor(20 * 0.4)))
     assert (result.predicted[covered] == 0).all() and (result.predicted[~covered] == 1).all()
     assert result.unoccluded == pytest.approx(float(torch.sigmoid(torch.tensor(8.0))))

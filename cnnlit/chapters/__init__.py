@@ -1,18 +1,19 @@
-"""The chapters' own helpers, one module per chapter: what a notebook needs beyond the models and the
-shared tools, kept out of its cells so the cells show the idea, not the plumbing.
+"""The chapters' own helpers, one module per chapter: what a notebook needs beyond the models and
+the shared tools, kept out of its cells so the cells show the idea, not the plumbing.
 
-- :mod:`~cnnlit.chapters.lenet` (chapter 1): Table I and the RBF codes drawn, C1/C3 feature maps of a digit;
+- :mod:`~cnnlit.chapters.lenet` (chapter 1): Table I and the RBF codes drawn, C1/C3 feature maps of
+  a digit;
 - :mod:`~cnnlit.chapters.alexnet` (chapter 2): the dropout and local-response-normalisation views;
 - :mod:`~cnnlit.chapters.zfnet` (chapter 3): the filter inspector (weights, feature map, deconvnet
   projection and top-9 patches of one filter) and the Fig. 2 gallery;
-- :mod:`~cnnlit.chapters.vgg` (chapter 4): Table 1 as a DataFrame, per-layer memory and arithmetic, and
-  their figures;
-- :mod:`~cnnlit.chapters.googlenet` (chapter 5): an Inception module's branches, Table 1's costs against
-  the printed ones, the cost of the 1x1 reductions;
-- :mod:`~cnnlit.chapters.resnet` (chapter 6): Table 1 regenerated from the code, gradients through plain
-  and residual stacks, the training-error curves.
+- :mod:`~cnnlit.chapters.vgg` (chapter 4): Table 1 as a DataFrame, per-layer memory and arithmetic,
+  and their figures;
+- :mod:`~cnnlit.chapters.googlenet` (chapter 5): an Inception module's branches, Table 1's costs
+  against the printed ones, the cost of the 1x1 reductions;
+- :mod:`~cnnlit.chapters.resnet` (chapter 6): Table 1 regenerated from the code, gradients through
+  plain and residual stacks, the training-error curves.
 
-Each view is a plain function returning a matplotlib Figure or a pandas DataFrame: the notebook calls it
-once for the static figure and wraps it in a control (:func:`cnnlit.widgets.control`); out-of-range
-control values are clamped, never raised.
+Each view is a plain function returning a matplotlib Figure or a pandas DataFrame: the notebook
+calls it once for the static figure and wraps it in a control (:func:`cnnlit.widgets.control`);
+out-of-range control values are clamped, never raised.
 """

@@ -2,9 +2,9 @@
 ReLU-against-tanh experiment, its optimiser and the callback that records its error curve, is
 written in the notebook.)
 
-- :func:`dropout_explorer` and :func:`lrn_explorer`: plain plotting functions returning a matplotlib Figure;
-  out-of-range values are clamped (and the clamp is said in the figure's title), unknown choices are
-  refused with a message drawn in the figure.
+- :func:`dropout_explorer` and :func:`lrn_explorer`: plain plotting functions returning a matplotlib
+  Figure; out-of-range values are clamped (and the clamp is said in the figure's title), unknown
+  choices are refused with a message drawn in the figure.
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def _message_figure(text: str):
 
 
 def dropout_layer(kind: str, p: float) -> torch.nn.Module:
-    """The 2012 dropout (scale at test time) or PyTorch's inverted dropout (scale while training)."""
+    """The 2012 dropout (scale at test time) or PyTorch's inverted dropout (scale while training).
+    """
     return ClassicDropout(p) if kind == "classic" else torch.nn.Dropout(p)
 
 
@@ -48,8 +49,8 @@ def dropout_explorer(p: float = 0.5, mode: str = "train", kind: str = "classic",
                      samples: int = 2000, seed: int = 0):
     """What dropout does to a layer's output and to the next unit's input z = w . d(a).
     Left: the layer's activations a and one pass through dropout (in ``mode``). Middle: z over
-    ``samples`` passes, its mean against the eval-mode value. Right: the spread of z against p for both
-    kinds (the formula of :func:`dropout_moments`), with this run's measurement."""
+    ``samples`` passes, its mean against the eval-mode value. Right: the spread of z against p for
+    both kinds (the formula of :func:`dropout_moments`), with this run's measurement."""
     if kind not in DROPOUT_KINDS or mode not in MODES:
         return _message_figure(f"kind must be one of {DROPOUT_KINDS} and mode one of {MODES}; "
                                f"got kind={kind!r}, mode={mode!r}")
@@ -60,13 +61,15 @@ def dropout_explorer(p: float = 0.5, mode: str = "train", kind: str = "classic",
     units = int(clamp(units, 8, 512))
     samples = int(clamp(samples, 10, 20000))
     generator = torch.Generator().manual_seed(seed)
-    a = torch.rand(units, generator=generator) * 2                      # a hidden layer's ReLU outputs
+    # a hidden layer's ReLU outputs
+    a = torch.rand(units, generator=generator) * 2
     w = torch.randn(units, generator=generator).abs() / units ** 0.5    # one unit of the next layer
     layer = dropout_layer(kind, p).train(mode == "train")
     torch.manual_seed(seed)
     with torch.no_grad():
         passes = torch.stack([layer(a) for _ in range(samples)])       # (samples, units)
-        z = passes @ w                                                  # the next unit's input, per pass
+        # the next unit's input, per pass
+        z = passes @ w
         with evaluating(layer):
             z_eval = float(w @ layer(a))                                # the eval-mode value
     z_mean, z_std = float(z.mean()), float(z.std()) if samples > 1 else 0.0
@@ -77,7 +80,8 @@ def dropout_explorer(p: float = 0.5, mode: str = "train", kind: str = "classic",
     axes[0].bar(index, a[:shown].numpy(), color="none", edgecolor="gray", label="a (no dropout)")
     axes[0].bar(index, passes[0, :shown].numpy(), width=0.5, color="C0", label=f"one pass ({mode})")
     dropped = int((passes[0] == 0).sum())
-    axes[0].set_title(f"{kind} dropout, {mode} mode: {dropped} of {units} units dropped", fontsize=9)
+    axes[0].set_title(f"{kind} dropout, {mode} mode: {dropped} of {units} units dropped",
+                      fontsize=9)
     axes[0].set_xlabel(f"unit (first {shown} of {units})")
     axes[0].legend(fontsize=8)
 
@@ -113,9 +117,9 @@ def dropout_explorer(p: float = 0.5, mode: str = "train", kind: str = "classic",
 
 
 def lrn_activations(channels: int = 16, size: int = 48, seed: int = 0) -> torch.Tensor:
-    """Made-up first-layer responses, (1, channels, size, size): a bundled photo's pixels on the paper's
-    0-255 scale, convolved with random zero-mean 5 x 5 filters, then ReLU. Their magnitudes (tens to
-    hundreds) are where alpha = 1e-4 matters, as in AlexNet's conv1."""
+    """Made-up first-layer responses, (1, channels, size, size): a bundled photo's pixels on the
+    paper's 0-255 scale, convolved with random zero-mean 5 x 5 filters, then ReLU. Their magnitudes
+    (tens to hundreds) are where alpha = 1e-4 matters, as in AlexNet's conv1."""
     from ..augment import sample_photo
 
     photo = sample_photo("chelsea").mean(0, keepdim=True)[None] * 255          # grey, 0-255
@@ -129,7 +133,8 @@ def lrn_activations(channels: int = 16, size: int = 48, seed: int = 0) -> torch.
 LRN_LIMITS = {"k": (0.0, 10.0), "n": (1, 15), "alpha": (0.0, 0.01), "beta": (0.0, 2.0)}
 
 
-def lrn_explorer(k: float = ALEXNET_LRN.k, n: int = ALEXNET_LRN.size, alpha: float = ALEXNET_LRN.alpha,
+def lrn_explorer(k: float = ALEXNET_LRN.k, n: int = ALEXNET_LRN.size,
+                 alpha: float = ALEXNET_LRN.alpha,
                  beta: float = ALEXNET_LRN.beta, channel: int = 4):
     """Feature maps before and after the paper's LRN, and the response across channels at the most
     active pixel. Defaults are the paper's (k = 2, n = 5, alpha = 1e-4, beta = 0.75)."""
@@ -150,7 +155,8 @@ def lrn_explorer(k: float = ALEXNET_LRN.k, n: int = ALEXNET_LRN.size, alpha: flo
     channels = a.shape[1]
     channel = int(clamp(channel, 0, channels - 2))
 
-    figure, axes = plt.subplots(2, 4, figsize=(13, 6.2), gridspec_kw={"width_ratios": [1, 1, 1, 1.6]})
+    figure, axes = plt.subplots(2, 4, figsize=(13, 6.2),
+                                gridspec_kw={"width_ratios": [1, 1, 1, 1.6]})
     for row, c in enumerate((channel, channel + 1)):
         panels = [(a[0, c], f"before: channel {c} (max {float(a[0, c].max()):.0f})"),
                   (b[0, c], f"after LRN (max {float(b[0, c].max()):.3g})"),
@@ -171,7 +177,8 @@ def lrn_explorer(k: float = ALEXNET_LRN.k, n: int = ALEXNET_LRN.size, alpha: flo
     axes[0, 3].set_xlabel("channel")
     axes[0, 3].legend(fontsize=8)
     axes[1, 3].plot(index, divisor[0, :, y, x].numpy(), "o-")
-    axes[1, 3].axhline(k ** beta, color="gray", ls="--", lw=1, label=f"k^beta = {k ** beta:.3g} (silent neighbours)")
+    axes[1, 3].axhline(k ** beta, color="gray", ls="--", lw=1,
+                       label=f"k^beta = {k ** beta:.3g} (silent neighbours)")
     axes[1, 3].set_xlabel("channel")
     axes[1, 3].set_ylabel("divisor (k + alpha sum a^2)^beta")
     axes[1, 3].set_title("the divisor at that pixel", fontsize=9)

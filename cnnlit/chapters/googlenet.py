@@ -1,8 +1,8 @@
-"""Chapter 5 (GoogLeNet) figures: an Inception module's four branches and their concatenation, Table 1's
-costs ours-vs-printed per row, and the cost of each branch with and without the 1x1 reductions.
+"""Chapter 5 (GoogLeNet) figures: an Inception module's four branches and their concatenation, Table
+1's costs ours-vs-printed per row, and the cost of each branch with and without the 1x1 reductions.
 
-Each function returns its matplotlib Figure. ``plot_module_branches`` is the widget callback: it clamps the
-number of maps and names the valid modules when given another.
+Each function returns its matplotlib Figure. ``plot_module_branches`` is the widget callback: it
+clamps the number of maps and names the valid modules when given another.
 """
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def module_inputs(model: nn.Module, image: torch.Tensor) -> dict[str, torch.Tens
     """Run ``model`` once (eval mode) on one image (1, C, H, W) and keep what each Inception module
     received, so the branches of any module can be shown without running the network again."""
     if image.ndim != 4 or image.shape[0] != 1:
-        raise ValueError(f"module_inputs expects one image as (1, C, H, W), got {tuple(image.shape)}")
+        raise ValueError(f"module_inputs expects one image as (1, C, H, W), got "
+                         f"{tuple(image.shape)}")
     with capturing(inception_modules(model), inputs=True) as captured, evaluating(model):
         model(image)
     return captured
@@ -77,8 +78,8 @@ def plot_branches(module: Inception, x: torch.Tensor, *, maps: int = 4, title: s
 
 def plot_module_branches(inputs: Mapping[str, torch.Tensor], model: nn.Module,
                          module: str = "inception3a", maps: int = 4):
-    """Widget callback: :func:`plot_branches` for one named module of ``model``, from the inputs that
-    :func:`module_inputs` captured."""
+    """Widget callback: :func:`plot_branches` for one named module of ``model``, from the inputs
+    that :func:`module_inputs` captured."""
     modules = inception_modules(model)
     if module not in modules or module not in inputs:
         raise ValueError(f"unknown Inception module {module!r}; choose one of {', '.join(modules)}")
@@ -88,10 +89,11 @@ def plot_module_branches(inputs: Mapping[str, torch.Tensor], model: nn.Module,
 
 def plot_row_costs(rows: Sequence[str], ours: Mapping[str, Sequence[float]],
                    paper: Mapping[str, Sequence[Optional[float]]]):
-    """Grouped bars per Table 1 row, one panel per quantity (e.g. "params (K)", "ops (M)"): ours beside
-    the printed value (missing printed values are left out)."""
+    """Grouped bars per Table 1 row, one panel per quantity (e.g. "params (K)", "ops (M)"): ours
+    beside the printed value (missing printed values are left out)."""
     quantities = list(ours)
-    figure, axes = plt.subplots(1, len(quantities), figsize=(6.2 * len(quantities), 3.6), squeeze=False)
+    figure, axes = plt.subplots(1, len(quantities), figsize=(6.2 * len(quantities), 3.6),
+                                squeeze=False)
     positions = np.arange(len(rows))
     for axis, quantity in zip(axes[0], quantities):
         printed = [np.nan if value is None else value for value in paper[quantity]]
@@ -106,14 +108,17 @@ def plot_row_costs(rows: Sequence[str], ours: Mapping[str, Sequence[float]],
 
 
 def plot_reduction(branches: Sequence[str], with_reduction: Sequence[float],
-                   without_reduction: Sequence[float], *, unit: str = "M multiply-adds", title: str = ""):
-    """Per-branch cost of a module with the 1x1 reductions (Figure 2b) and without them (Figure 2a)."""
+                   without_reduction: Sequence[float], *, unit: str = "M multiply-adds",
+                   title: str = ""):
+    """Per-branch cost of a module with the 1x1 reductions (Figure 2b) and without them (Figure 2a).
+    """
     if not len(branches) == len(with_reduction) == len(without_reduction):
         raise ValueError("branches, with_reduction and without_reduction must have the same length")
     figure, axis = plt.subplots(figsize=(6.4, 3.4))
     positions = np.arange(len(branches))
     axis.bar(positions - 0.2, without_reduction, width=0.4, color="C3", label="naive (Figure 2a)")
-    axis.bar(positions + 0.2, with_reduction, width=0.4, color="C0", label="with 1×1 reductions (Figure 2b)")
+    axis.bar(positions + 0.2, with_reduction, width=0.4, color="C0",
+             label="with 1×1 reductions (Figure 2b)")
     for position, value in zip(positions, with_reduction):
         axis.text(position + 0.2, value, f"{value:.0f}", ha="center", va="bottom", fontsize=8)
     for position, value in zip(positions, without_reduction):

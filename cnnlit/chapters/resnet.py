@@ -1,9 +1,10 @@
-"""Chapter 6 (ResNet): Table 1 from the code, gradients through plain and residual stacks, error curves.
+"""Chapter 6 (ResNet): Table 1 from the code, gradients through plain and residual stacks, error
+curves.
 
 >>> import torch
 >>> from cnnlit.models import get_model
->>> table = table_1()                        # He et al. 2016, Table 1 regenerated from cnnlit.models.resnet
->>> figure = plot_chain_gradients(depth=30, weight_scale=0.5)   # widget callback: gradient norm per layer
+>>> table = table_1()          # He et al. 2016, Table 1 regenerated from cnnlit.models.resnet
+>>> figure = plot_chain_gradients(depth=30, weight_scale=0.5)  # gradient norm per layer
 >>> model = get_model("plain20", in_channels=1)
 >>> norms = gradient_norms(model, torch.rand(8, 1, 32, 32), torch.arange(8))   # at initialisation
 """
@@ -31,7 +32,9 @@ MAX_CHAIN_DEPTH = 200
 # --------------------------------------------------------------------------- Table 1
 
 def multiply_adds(depth: int, variant: str = "paper", image_size: int = 224) -> int:
-    """Multiply-adds of ResNet-``depth`` for one ``image_size`` RGB image (what Table 1 calls FLOPs)."""
+    """Multiply-adds of ResNet-``depth`` for one ``image_size`` RGB image (what Table 1 calls
+    FLOPs).
+    """
     model = on_meta(resnet, depth, variant=variant)        # shapes are all the accounting needs
     return totals(summary(model, (1, 3, image_size, image_size), device="meta"))["macs"]
 
@@ -42,8 +45,9 @@ def _block_recipe(block: nn.Module) -> str:
 
 
 def table_1(depths: Sequence[int] = tuple(TABLE_1), variant: str = "paper", image_size: int = 224):
-    """He et al. 2016, Table 1, read off the built networks: one row per stage (output size, the block's
-    convolutions x the number of blocks) and the multiply-adds per depth (exact counts in ``.attrs["macs"]``)."""
+    """He et al. 2016, Table 1, read off the built networks: one row per stage (output size, the
+    block's convolutions x the number of blocks) and the multiply-adds per depth (exact counts in
+    ``.attrs["macs"]``)."""
     import pandas as pd
 
     columns, sizes, macs = {}, {}, {}
@@ -65,19 +69,23 @@ def table_1(depths: Sequence[int] = tuple(TABLE_1), variant: str = "paper", imag
         sizes["multiply-adds"] = ""
         columns[f"{depth}-layer"] = cells
     table = pd.DataFrame(columns)
-    table.insert(0, "output size", [f"{s}x{s}" if s != "" else "" for s in (sizes[row] for row in table.index)])
+    table.insert(0, "output size",
+                 [f"{s}x{s}" if s != "" else "" for s in (sizes[row] for row in table.index)])
     table.index.name = "layer name"
     table.attrs["macs"] = macs            # the exact counts, {depth: multiply-adds}
     return table
 
 
-# --------------------------------------------------------------------------- gradients through a stack
+# --------------------------------------------------------------------------- gradients through a
+# stack
 
-def chain_gradient_norms(depth: int = 30, weight_scale: float = 0.5, *, residual: bool, width: int = 16,
+def chain_gradient_norms(depth: int = 30, weight_scale: float = 0.5, *, residual: bool,
+                         width: int = 16,
                          seed: int = 0) -> list[float]:
-    """A toy stack of ``depth`` layers, x <- tanh(W x) (plain) or x <- x + tanh(W x) (residual), with
-    W ~ N(0, weight_scale^2 / width). Returns |dL/dx_l| for l = 0 ... depth, where L = g . x_depth for a
-    fixed random unit vector g: how much of the output's gradient reaches each layer's input."""
+    """A toy stack of ``depth`` layers, x <- tanh(W x) (plain) or x <- x + tanh(W x) (residual),
+    with W ~ N(0, weight_scale^2 / width). Returns |dL/dx_l| for l = 0 ... depth, where L = g .
+    x_depth for a fixed random unit vector g: how much of the output's gradient reaches each layer's
+    input."""
     generator = torch.Generator().manual_seed(seed)
     weights = [torch.randn(width, width, generator=generator) * weight_scale / math.sqrt(width)
                for _ in range(depth)]
@@ -113,12 +121,13 @@ def plot_chain_gradients(depth: int = 30, weight_scale: float = 0.5):
     return figure
 
 
-# --------------------------------------------------------------------------- gradients in a real network
+# --------------------------------------------------------------------------- gradients in a real
+# network
 
 def gradient_norms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor):
-    """One forward/backward pass (training mode, as at the first SGD step) and the norm of the gradient of
-    every convolution on the main path (not the shortcut projections), in the order of depth.
-    Returns a DataFrame: layer, depth (1 = first convolution), grad_norm."""
+    """One forward/backward pass (training mode, as at the first SGD step) and the norm of the
+    gradient of every convolution on the main path (not the shortcut projections), in the order of
+    depth. Returns a DataFrame: layer, depth (1 = first convolution), grad_norm."""
     import pandas as pd
 
     with training_mode(model, True):
@@ -135,10 +144,13 @@ def gradient_norms(model: nn.Module, images: torch.Tensor, labels: torch.Tensor)
     return pd.DataFrame(rows)
 
 
-def plot_gradient_norms(frames: Mapping[str, "object"], *, title: str = "gradient norm per layer at initialisation"):
+def plot_gradient_norms(frames: Mapping[str, "object"], *,
+                        title: str = "gradient norm per layer at initialisation"):
     """Curves of :func:`gradient_norms` frames, one per network (log scale)."""
     if not frames:
-        raise ValueError("plot_gradient_norms needs at least one {label: gradient_norms(...)} entry")
+        raise ValueError(
+            "plot_gradient_norms needs at least one {label: gradient_norms(...)} entry"
+        )
     figure, axis = plt.subplots(figsize=(6.5, 3.5))
     for index, (label, frame) in enumerate(frames.items()):
         axis.semilogy(frame["depth"], frame["grad_norm"], "o-" if "plain" in label else "s-",
@@ -152,7 +164,8 @@ def plot_gradient_norms(frames: Mapping[str, "object"], *, title: str = "gradien
     return figure
 
 
-# --------------------------------------------------------------------------- the degradation experiment
+# --------------------------------------------------------------------------- the degradation
+# experiment
 
 def final_errors(histories: Mapping[str, "object"]):
     """Final training error (and test error, where recorded) of each run, in percent."""
@@ -160,16 +173,19 @@ def final_errors(histories: Mapping[str, "object"]):
 
     rows = []
     for label, history in histories.items():
-        row = {"network": label, "epochs": len(history), "final training error %": 100 * history.error[-1]}
+        row = {"network": label, "epochs": len(history),
+               "final training error %": 100 * history.error[-1]}
         if len(history.val_accuracy) == len(history):
             row["final test error %"] = 100 * (1 - history.val_accuracy[-1])
         rows.append(row)
     return pd.DataFrame(rows).set_index("network").round(2)
 
 
-def plot_training_error(histories: Mapping[str, "object"], *, title: str = "", show_test: bool = True):
-    """Fig. 6 of the paper, our runs: training error (solid) and test error (dashed) per epoch, plain nets
-    on the left and residual nets on the right (a label containing "plain" goes left), same y axis."""
+def plot_training_error(histories: Mapping[str, "object"], *, title: str = "",
+                        show_test: bool = True):
+    """Fig. 6 of the paper, our runs: training error (solid) and test error (dashed) per epoch,
+    plain nets on the left and residual nets on the right (a label containing "plain" goes left),
+    same y axis."""
     if not histories:
         raise ValueError("plot_training_error needs at least one {label: History} entry")
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
@@ -179,7 +195,8 @@ def plot_training_error(histories: Mapping[str, "object"], *, title: str = "", s
         axis.plot(history.epoch, [100 * e for e in history.error], "-", color=color, linewidth=2,
                   label=f"{label} train")
         if show_test and len(history.val_accuracy) == len(history):
-            axis.plot(history.epoch, [100 * (1 - a) for a in history.val_accuracy], "--", color=color,
+            axis.plot(history.epoch, [100 * (1 - a) for a in history.val_accuracy], "--",
+                      color=color,
                       linewidth=1, label=f"{label} test")
     for axis, name in zip(axes, ("plain networks", "residual networks")):
         axis.set_title(name)

@@ -1,14 +1,17 @@
-"""Chapter 4 (VGG): Table 1 rendered from the code, and where the network spends memory and arithmetic.
+"""Chapter 4 (VGG): Table 1 rendered from the code, and where the network spends memory and
+arithmetic.
 
-- :func:`configuration_table`: the paper's Table 1 (configurations in columns) built from ``TABLE_1``.
+- :func:`configuration_table`: the paper's Table 1 (configurations in columns) built from
+  ``TABLE_1``.
 - :func:`layer_costs`: per weight/pooling layer: channels, spatial side, activations, parameters,
   multiply-adds and receptive field, from :func:`cnnlit.analysis.summary`.
-- :func:`conv_layers`: a configuration's convolutions by the paper's names (``conv3_2``: block 3, second),
-  the handle of VGG's staged initialisation (deeper nets started from A's layers, Sec. 3.1);
-- :func:`activation_spread`: the spread of every ReLU's output for a batch of images, the quantity the
-  initialisation argument (He et al. 2015) and batch normalisation keep in check;
-- :func:`plot_shape_flow` and :func:`plot_costs`: the widget callbacks (out-of-range values are clamped,
-  an unknown configuration falls back to D with a note; never a traceback).
+- :func:`conv_layers`: a configuration's convolutions by the paper's names (``conv3_2``: block 3,
+  second), the handle of VGG's staged initialisation (deeper nets started from A's layers, Sec.
+  3.1);
+- :func:`activation_spread`: the spread of every ReLU's output for a batch of images, the quantity
+  the initialisation argument (He et al. 2015) and batch normalisation keep in check;
+- :func:`plot_shape_flow` and :func:`plot_costs`: the widget callbacks (out-of-range values are
+  clamped, an unknown configuration falls back to D with a note; never a traceback).
 """
 from __future__ import annotations
 
@@ -33,8 +36,9 @@ BYTES_PER_VALUE = 4          # float32
 
 
 def configuration_table(configs=None):
-    """Table 1 as a DataFrame: one column per configuration, rows block by block, each block's layers
-    top-aligned as in the paper and separated by ``maxpool`` rows, then the classifier rows."""
+    """Table 1 as a DataFrame: one column per configuration, rows block by block, each block's
+    layers top-aligned as in the paper and separated by ``maxpool`` rows, then the classifier
+    rows."""
     import pandas as pd
 
     configs = [config_key(config) for config in (configs or TABLE_1)]     # "d" -> "D"
@@ -51,9 +55,10 @@ def configuration_table(configs=None):
 
 
 def conv_layers(model) -> dict:
-    """The convolutions of a :class:`cnnlit.models.vgg.VGG`, named by block and position as in Caffe's
-    VGG models (``conv1_1``, ``conv1_2``, ``conv2_1``...), in order: the names by which VGG's staged
-    initialisation copies A's first four layers into the same places of a deeper configuration."""
+    """The convolutions of a :class:`cnnlit.models.vgg.VGG`, named by block and position as in
+    Caffe's VGG models (``conv1_1``, ``conv1_2``, ``conv2_1``...), in order: the names by which
+    VGG's staged initialisation copies A's first four layers into the same places of a deeper
+    configuration."""
     config = config_key(getattr(model, "config", ""))
     convs = iter([m for m in model.features if isinstance(m, nn.Conv2d)])
     named = {}
@@ -68,10 +73,12 @@ def conv_layers(model) -> dict:
 
 @torch.no_grad()
 def activation_spread(model, images) -> list:
-    """The standard deviation of each ReLU's output over ``images``, one number per ReLU from the input
-    side to the output side, in the model's current mode (train-mode batch norm normalises with the batch's
-    statistics). Nothing changes: batch norm's running statistics are measured on a copy."""
-    if model.training and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+    """The standard deviation of each ReLU's output over ``images``, one number per ReLU from the
+    input side to the output side, in the model's current mode (train-mode batch norm normalises
+    with the batch's statistics). Nothing changes: batch norm's running statistics are measured on a
+    copy."""
+    if model.training and any(isinstance(m,
+                                         nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         model = copy.deepcopy(model)
     spreads = []
 
@@ -95,11 +102,13 @@ def _safe_arguments(config: str, input_size, width) -> tuple:
 
 def layer_costs(config: str = "D", input_size: int = 224, width: int = 1, batch_norm: bool = False):
     """One row per convolution, max-pooling and fully connected layer of a configuration at
-    ``input_size`` x ``input_size``: ``layer``, ``kind``, ``channels``, ``side``, ``activations`` (output
-    values per image), ``memory_MB`` (float32), ``params``, ``macs``, ``receptive_field``."""
+    ``input_size`` x ``input_size``: ``layer``, ``kind``, ``channels``, ``side``, ``activations``
+    (output values per image), ``memory_MB`` (float32), ``params``, ``macs``,
+    ``receptive_field``."""
     # shapes and counts only: nothing is allocated or computed
     model = on_meta(vgg, config, batch_norm=batch_norm, width=width)
-    frame = summary(model, (1, model.features[0].in_channels, input_size, input_size), device="meta")
+    frame = summary(model, (1, model.features[0].in_channels, input_size, input_size),
+                    device="meta")
     kinds = {"Conv2d": "conv", "MaxPool2d": "maxpool", "Linear": "FC"}
     frame = frame[frame["type"].isin(kinds)].copy()
     frame["kind"] = [
@@ -123,7 +132,8 @@ def plot_shape_flow(config: str = "D", input_size: int = 224, width: int = 1):
     frame = frame[~frame["kind"].str.startswith("FC")]           # the conv part: sides and channels
     steps = range(1, len(frame) + 1)
     figure, axis = plt.subplots(figsize=(9, 3.6))
-    axis.step(steps, frame["side"], where="mid", color="C0", marker="o", label="spatial side (pixels)")
+    axis.step(steps, frame["side"], where="mid", color="C0", marker="o",
+              label="spatial side (pixels)")
     axis.set_yscale("log", base=2)
     axis.set_ylabel("spatial side (pixels)", color="C0")
     other = axis.twinx()
@@ -133,19 +143,25 @@ def plot_shape_flow(config: str = "D", input_size: int = 224, width: int = 1):
     axis.set_xticks(list(steps))
     axis.set_xticklabels(frame["kind"], rotation=70, fontsize=7)
     axis.grid(alpha=0.3)
-    axis.set_title(f"VGG-{config} at {input_size}x{input_size}" + (f", width / {width}" if width > 1 else "")
-                   + ": the side halves at each maxpool, the channels double")
+    axis.set_title(
+        f"VGG-{config} at {input_size}x{input_size}"
+        + (f", width / {width}" if width > 1 else "")
+        + ": the side halves at each maxpool, the channels double"
+    )
     figure.tight_layout()
     return figure
 
 
 def plot_costs(config: str = "D", input_size: int = 224):
-    """Per layer: activation memory, parameters and multiply-adds (three panels). Returns the figure."""
+    """Per layer: activation memory, parameters and multiply-adds (three panels). Returns the
+    figure.
+    """
     config, input_size, _ = _safe_arguments(config, input_size, 1)
     frame = layer_costs(config, input_size)
     positions = range(len(frame))
     figure, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
-    panels = [("memory_MB", "activations (MB / image)", "C0"), ("params", "parameters (millions)", "C2"),
+    panels = [("memory_MB", "activations (MB / image)", "C0"),
+              ("params", "parameters (millions)", "C2"),
               ("macs", "multiply-adds (billions)", "C3")]
     for axis, (column, label, color) in zip(axes, panels):
         values = frame[column] / {"memory_MB": 1, "params": 1e6, "macs": 1e9}[column]

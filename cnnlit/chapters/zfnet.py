@@ -1,16 +1,19 @@
-"""Chapter 3's filter inspector: pick a network, a layer and a filter and see, as Zeiler & Fergus did,
-its weights, its feature map on an image, the deconvnet projection of that map and its top-9 patches.
+"""Chapter 3's filter inspector: pick a network, a layer and a filter and see, as Zeiler & Fergus
+did, its weights, its feature map on an image, the deconvnet projection of that map and its top-9
+patches.
 
 >>> import torch
 >>> from cnnlit.models import get_model
->>> zf_model = get_model("zfnet_small", in_channels=1, image_size=32, first_kernel=7, first_stride=2)
->>> alex_model = get_model("zfnet_small", in_channels=1, image_size=32, first_kernel=11, first_stride=4)
->>> inspector = FilterInspector({"ZF-style": zf_model, "AlexNet-style": alex_model}, torch.rand(20, 1, 32, 32))
+>>> small = dict(in_channels=1, image_size=32)
+>>> zf_model = get_model("zfnet_small", **small, first_kernel=7, first_stride=2)
+>>> alex_model = get_model("zfnet_small", **small, first_kernel=11, first_stride=4)
+>>> models = {"ZF-style": zf_model, "AlexNet-style": alex_model}
+>>> inspector = FilterInspector(models, torch.rand(20, 1, 32, 32))
 >>> figure = inspector.plot("ZF-style", layer=2, filter=5, image=0)     # the static figure
 >>> # the top-k search is the chapter's own (a forward hook, ranking, cropping): pass it as search=
->>> figure = inspector.gallery("ZF-style")                  # Fig. 2: top-9 for a few filters per layer
+>>> figure = inspector.gallery("ZF-style")        # Fig. 2: top-9 for a few filters per layer
 >>> inspector.show_control()                                # the same with controls (ipywidgets)
->>> best = strongest_filters(zf_model, torch.rand(20, 1, 32, 32), "features.1", count=3)   # 3 indices
+>>> best = strongest_filters(zf_model, torch.rand(20, 1, 32, 32), "features.1", count=3)
 >>> round(likeness(torch.ones(4, 1, 5, 5).cumsum(-1)), 3)     # four identical patches
 1.0
 
@@ -18,7 +21,8 @@ The top-k search itself (which images excite a filter most, and their patches) i
 lesson, written in the notebook and handed in as ``search``; this module only lays out its results.
 By default it is :func:`cnnlit.deconvnet.top_activations`.
 
-Out-of-range choices are clamped (an unknown network or layer falls back to the first); never an error.
+Out-of-range choices are clamped (an unknown network or layer falls back to the first); never an
+error.
 """
 from __future__ import annotations
 
@@ -61,10 +65,11 @@ def strongest_filters(model: nn.Module, images: torch.Tensor, layer: str, count:
 
 
 def likeness(patches: torch.Tensor) -> float:
-    """How alike k patches (k, C, r, r) are: the mean correlation over all pairs (each patch minus its own
-    mean, scaled to unit length); 1 for identical patterns, about 0 for unrelated ones."""
+    """How alike k patches (k, C, r, r) are: the mean correlation over all pairs (each patch minus
+    its own mean, scaled to unit length); 1 for identical patterns, about 0 for unrelated ones."""
     if patches.ndim != 4 or len(patches) < 2:
-        raise ValueError(f"likeness needs at least two (C, r, r) patches, got shape {tuple(patches.shape)}")
+        raise ValueError(f"likeness needs at least two (C, r, r) patches, got shape "
+                         f"{tuple(patches.shape)}")
     flat = patches.detach().flatten(1).float()
     flat = flat - flat.mean(1, keepdim=True)
     flat = flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12)
@@ -141,8 +146,11 @@ class FilterInspector:
             self._cache[key] = self.search(self.models[model], self.images, layer, filter, k=self.k)
         return self._cache[key]
 
-    def plot(self, model: Optional[str] = None, layer: Union[int, str] = 1, filter: int = 0, image: int = 0):
-        """One filter: weights | image | feature map | projection, then its top-k projections and patches."""
+    def plot(self, model: Optional[str] = None, layer: Union[int, str] = 1, filter: int = 0,
+             image: int = 0):
+        """One filter: weights | image | feature map | projection, then its top-k projections and
+        patches.
+        """
         model, number, name, conv, filter, image, notes = self._choose(
             model if model is not None else next(iter(self.models)), layer, filter, image)
         network = self.models[model]
@@ -171,20 +179,24 @@ class FilterInspector:
             axis.set_title(title, fontsize=9)
             axis.axis("off")
         heading = f"{model}: layer {number} ({name}), filter {filter}"
-        figure.suptitle(heading + (f"   [{'; '.join(notes)}: showing the first]" if notes else ""), fontsize=10)
+        figure.suptitle(heading + (f"   [{'; '.join(notes)}: showing the first]" if notes else ""),
+                        fontsize=10)
         figure.tight_layout()
         return figure
 
     def gallery(self, model: Optional[str] = None, filters: int = 3, k: Optional[int] = None):
-        """Like the paper's Fig. 2: for each layer, the ``filters`` filters with the strongest activations,
-        each as a grid of its top-k deconvnet projections next to the matching image patches."""
+        """Like the paper's Fig. 2: for each layer, the ``filters`` filters with the strongest
+        activations, each as a grid of its top-k deconvnet projections next to the matching image
+        patches."""
         model = model if model in self.models else next(iter(self.models))
         network, names = self.models[model], self.layers(model)
         k = k or self.k
-        figure, axes = plt.subplots(len(names), 2 * filters, figsize=(2.0 * 2 * filters, 2.1 * len(names)),
+        figure, axes = plt.subplots(len(names), 2 * filters,
+                                    figsize=(2.0 * 2 * filters, 2.1 * len(names)),
                                     squeeze=False)
         for row, name in enumerate(names):
-            for column, channel in enumerate(strongest_filters(network, self.images, name, filters)):
+            for column, channel in enumerate(strongest_filters(network, self.images, name,
+                                                               filters)):
                 best = self._top(model, name, channel) if k == self.k else \
                     self.search(network, self.images, name, channel, k=k)
                 projections = montage(best.projection_patches, signed=True)
@@ -197,14 +209,16 @@ class FilterInspector:
             for axis in axes[row]:
                 axis.set_xticks([])
                 axis.set_yticks([])
-        figure.suptitle(f"{model}: top-{k} deconvnet projections and image patches, strongest filters per layer")
+        figure.suptitle(f"{model}: top-{k} deconvnet projections and image patches, strongest "
+                        f"filters per layer")
         figure.tight_layout()
         return figure
 
     def gallery_numbers(self, model: Optional[str] = None, filters: int = 3):
-        """The gallery's squares in numbers, one row per (layer, filter): the patch side (the receptive
-        field, clipped to nothing: it may exceed the image) and how alike the nine projections and the nine
-        patches are (:func:`likeness`). Reuses what :meth:`gallery` computed."""
+        """The gallery's squares in numbers, one row per (layer, filter): the patch side (the
+        receptive field, clipped to nothing: it may exceed the image) and how alike the nine
+        projections and the nine patches are (:func:`likeness`). Reuses what :meth:`gallery`
+        computed."""
         import pandas as pd
 
         model = model if model in self.models else next(iter(self.models))
@@ -212,7 +226,8 @@ class FilterInspector:
         for number, name in enumerate(self.layers(model), 1):
             for channel in strongest_filters(network, self.images, name, filters):
                 best = self._top(model, name, channel)
-                rows.append({"layer": number, "filter": channel, "patch side": best.patches.shape[-1],
+                rows.append({"layer": number, "filter": channel,
+                             "patch side": best.patches.shape[-1],
                              "projections alike": likeness(best.projection_patches),
                              "patches alike": likeness(best.patches)})
         return pd.DataFrame(rows)
