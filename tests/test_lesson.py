@@ -199,6 +199,17 @@ def test_the_scanners_find_what_they_look_for():
 
 # --------------------------------------------------------------------------- every chapter
 
+# Chapters whose experiments still report in code (issue 24): strict, so the mark goes when they are
+# converted to predict -> run -> verdict.
+UNCONVERTED = {"01_lenet5.ipynb": "chapter 01's experiments still build their reading in f-strings"}
+
+
+def _converted(paths):
+    return [pytest.param(path, id=path.name,
+                         marks=[pytest.mark.xfail(reason=UNCONVERTED[path.name], strict=True)]
+                         if path.name in UNCONVERTED else []) for path in paths]
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_no_solution_replaces_a_name_the_student_defined(path):
     clashes = overwritten_names(_cells(path))
@@ -206,7 +217,7 @@ def test_no_solution_replaces_a_name_the_student_defined(path):
                          f"replaces the student's work (cell: names): {clashes}")
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", _converted(CHAPTERS))
 def test_no_paragraph_is_built_in_code(path):
     long = {index: [len(sentences(text)) for text in texts]
             for index, texts in built_paragraphs(_cells(path)).items()
@@ -217,7 +228,7 @@ def test_no_paragraph_is_built_in_code(path):
                       "line")
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", _converted(CHAPTERS))
 def test_no_notebook_defines_its_own_claim(path):
     cells = claim_definitions(_cells(path))
     assert not cells, (f"{path.name}: cells {cells} define `claim`; use cnnlit.paper.expect "

@@ -116,7 +116,8 @@ def test_student_copies_drop_solutions(tmp_path):
     for path in CHAPTERS:
         original = json.loads(path.read_text())["cells"]
         copy = json.loads((tmp_path / path.name).read_text())["cells"]
-        solutions = [c for c in original if "solution" in c.get("metadata", {}).get("tags", [])]
+        solutions = [c for c in original if "solution" in c.get("metadata", {}).get("tags", [])
+                     or notebook_tools.SOLUTION_BLOCK.fullmatch(c["source"].strip() + "\n")]
         assert len(copy) == len(original) - len(solutions)
         assert not any("solution" in c.get("metadata", {}).get("tags", []) for c in copy)
         assert not any(re.search(r"<summary>\s*(Solution|Rubric)", c["source"]) for c in copy)

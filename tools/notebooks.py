@@ -47,7 +47,10 @@ def repository_url() -> str:
 # environment, with the checkout in place of the URL.
 SETUP_CELL = """\
 # Setup: install cnnlit, the book's package, where it is missing (on Colab).
-import importlib.util, subprocess, sys
+import importlib.util
+import subprocess
+import sys
+
 REPOSITORY = "{url}"
 if importlib.util.find_spec("cnnlit") is None:
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{{REPOSITORY}}"],
@@ -58,6 +61,7 @@ if importlib.util.find_spec("cnnlit") is None:
         raise RuntimeError(f"cnnlit is not installed and installing it failed: {{said[0]}} (check "
                            "the network and REPOSITORY above, then run this cell again)") from None
 import cnnlit
+
 cnnlit.about()"""
 
 
