@@ -423,12 +423,12 @@ def _plan_03(s: ChapterSettings) -> ChapterPlan:
         tuple(Run(f"small ZF Net {k}x{k}/{stride} at {size} px",
                   _model("zfnet_small", in_channels=1, num_classes=10, image_size=size,
                          first_kernel=k, first_stride=stride),
-                  (1, size, size), s.training_batch, 1, sets, s.names["pool"])
+                  (1, size, size), s.training_batch, 1, sets, s.names["candidates"])
               for k, stride in ((7, 2), (11, 4))),
         ('data.load("fashion-mnist", "train", subset=TRAIN)',
          'data.load("fashion-mnist", "test", subset=TEST).map(enlarge)',
          "zfnet_small(channels, classes, image_size=SIZE", "augment=enlarge",
-         "pool = test_data.images["),
+         "candidates = test_data.images["),
         "training images enlarged batch by batch; the test set is enlarged whole")
 
 
