@@ -328,7 +328,7 @@ def test_chapter_in_jupyterlab(lab, chapters, chapter):
         problems += [f"markdown: {p}" for p in markdown["problems"]]
         sources = [c["source"] if isinstance(c["source"], str) else "".join(c["source"])
                    for c in cells if c["cell_type"] == "markdown"]
-        solutions = sum("<summary>Solution" in source for source in sources)
+        solutions = sum(len(re.findall(r"<summary>(Solution|Rubric)", source)) for source in sources)
         if markdown["details"] != solutions:
             problems.append(f"markdown: {markdown['details']} folded solutions rendered, "
                             f"{solutions} written")
