@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -328,7 +329,8 @@ def test_chapter_in_jupyterlab(lab, chapters, chapter):
         problems += [f"markdown: {p}" for p in markdown["problems"]]
         sources = [c["source"] if isinstance(c["source"], str) else "".join(c["source"])
                    for c in cells if c["cell_type"] == "markdown"]
-        solutions = sum(len(re.findall(r"<summary>(Solution|Rubric)", source)) for source in sources)
+        folded = re.compile(r"<summary>(Solution|Rubric)")
+        solutions = sum(len(folded.findall(source)) for source in sources)
         if markdown["details"] != solutions:
             problems.append(f"markdown: {markdown['details']} folded solutions rendered, "
                             f"{solutions} written")
