@@ -26,7 +26,7 @@ import torch
 
 from .files import sha256_of, write_atomically
 
-__all__ = ["CIFAR10_CLASSES", "DATA_VARIABLE", "DATASETS", "STAND_IN_MARKER",
+__all__ = ["CIFAR10_CLASSES", "CorruptCacheError", "DATA_VARIABLE", "DATASETS", "STAND_IN_MARKER",
            "DataUnavailableError", "TensorData", "load", "load_first_available"]
 
 DATA_VARIABLE = "CNNLIT_DATA"

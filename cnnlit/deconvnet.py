@@ -38,7 +38,7 @@ from .module_tools import evaluating, hooked, pair
 from .profiles import DRY_RUN_BATCHES, dry_run
 
 __all__ = ["crop", "feature_maps", "project", "projectable_layers", "receptive_box", "rectify",
-           "top_activations", "unpool"]
+           "top_activations", "TopActivations", "unpool"]
 
 # Layers the deconvnet passes over unchanged (Section 2.1: "contrast normalization ... passed
 # over").

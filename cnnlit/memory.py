@@ -27,6 +27,11 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import nn
 
+__all__ = ["CUDA_CONTEXT", "ChapterPlan", "ChapterSettings", "EVALUATION_BATCH", "GPUEstimate",
+           "GPU_BUDGET", "HEADROOM", "HOST_RSS_BUDGET", "NOTEBOOKS", "Run", "chapter_estimates",
+           "chapter_plans", "chapter_settings", "dataset_bytes", "estimate", "forward_peak",
+           "peak_rss", "saved_for_backward"]
+
 HOST_RSS_BUDGET = 10e9    # bytes: a free Colab machine has about 12.7 GB of RAM
 GPU_BUDGET = 12e9         # bytes: a T4 has about 15 GB usable
 # What the estimate adds on top of the tensors it counts. The caching allocator rounds and

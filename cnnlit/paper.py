@@ -69,7 +69,8 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from .profiles import DRY_RUN_VARIABLE, PROFILES, STRICT_VARIABLE, dry_run, profile, strict
 
-__all__ = ["PaperMismatch", "ResultCheckFailed", "compare", "expect"]
+__all__ = ["Difference", "PaperMismatch", "ResultCheckFailed", "Verdict", "compare", "difference",
+           "expect", "judge", "verdict"]
 
 DRY_RUN_SKIP = "skipped in a dry run"
 SHOWN, NOT_SHOWN, NOISE = "shown", "not shown", "within the noise"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import doctest
 import importlib
+import importlib.util
 import inspect
 import io
 import os
@@ -419,3 +420,44 @@ def test_nothing_is_left_of_the_old_names():
             importlib.import_module(gone)
     assert not hasattr(cnnlit.data, "random_crop_flip") and callable(cnnlit.augment.pad_crop_flip)
     assert os.path.isfile(PACKAGE / "train" / "__main__.py")
+
+
+# --------------------------------------------------------------------------- what a module exports
+
+def test_every_module_says_what_it_exports_and_has_it():
+    offences = []
+    for module in all_modules():
+        exported = getattr(module, "__all__", None)
+        if exported is None:
+            offences.append(f"{module.__name__} has no __all__")
+            continue
+        for name in exported:
+            if not hasattr(module, name) and importlib.util.find_spec(
+                    f"{module.__name__}.{name}") is None:
+                offences.append(f"{module.__name__}.__all__ names {name}, which it lacks")
+    assert offences == []
+
+
+def test_what_the_chapters_and_scripts_import_from_cnnlit_is_exported():
+    """A name a notebook, benchmark or tool imports is part of its module's ``__all__``."""
+    import json
+    root = Path(cnnlit.__file__).resolve().parents[1]
+    sources = [(path.name, path.read_text()) for folder in ("benchmarks", "tools")
+               for path in sorted((root / folder).glob("*.py"))]
+    for notebook in sorted((root / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(notebook.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                lines = "".join(cell["source"]).splitlines()
+                python = [line for line in lines if not line.lstrip().startswith(("%", "!"))]
+                sources.append((notebook.name, "\n".join(python)))
+    offences = []
+    for where, code in sources:
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cnnlit"):
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    submodule = importlib.util.find_spec(f"{node.module}.{alias.name}") \
+                        if hasattr(module, "__path__") else None
+                    if alias.name not in module.__all__ and submodule is None:
+                        offences.append(f"{where} imports {node.module}.{alias.name}")
+    assert offences == []

@@ -17,3 +17,5 @@ Each view is a plain function returning a matplotlib Figure or a pandas DataFram
 calls it once for the static figure and wraps it in a control (:func:`cnnlit.widgets.control`);
 out-of-range control values are clamped, never raised.
 """
+
+__all__ = ["alexnet", "googlenet", "lenet", "resnet", "vgg", "zfnet"]

@@ -51,6 +51,10 @@ from .recipes import (
     train_transform,
 )
 
+__all__ = ["CommandLineError", "EpochLines", "IMAGE_SUFFIXES", "Processes", "build_model",
+           "check_data_folder", "image_folders", "main", "parse_args", "parse_model_args",
+           "start_processes"]
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 

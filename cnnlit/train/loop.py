@@ -40,6 +40,10 @@ from ..profiles import DRY_RUN_BATCHES, DRY_RUN_VARIABLE, dry_run
 from ..runtime import device as default_device
 from .callbacks import Callback, FitState
 
+__all__ = ["EpochTotals", "Evaluation", "History", "PROGRESS_VARIABLE", "TrainingDiverged",
+           "batches", "capped_last_epoch", "evaluate", "fit", "main_output", "model_loss",
+           "predict", "sgd", "summed", "topk_error", "train_epoch", "training_step"]
+
 
 class TrainingDiverged(RuntimeError):
     """The loss stopped being a finite number."""

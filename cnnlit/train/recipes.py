@@ -17,6 +17,9 @@ import torch
 from ..augment import RandomShorterSide
 from ..imagenet import IMAGENET_MEAN, IMAGENET_STD  # per-channel (a departure: see cnnlit.imagenet)
 
+__all__ = ["RECIPES", "Recipe", "UnknownRecipeError", "eval_transform", "get_recipe",
+           "make_optimizer", "make_scheduler", "train_transform"]
+
 
 class UnknownRecipeError(ValueError):
     """A recipe name cnnlit does not know; the message lists the ones it does."""
