@@ -126,6 +126,27 @@ class TensorData(torch.utils.data.Dataset):
         index = torch.randperm(len(self), generator=generator)[:n].to(self.images.device)
         return self._with(self.images[index], self.labels[index])
 
+    def validation_split(self, fraction: float = 0.1,
+                         seed: int = 0) -> tuple["TensorData", "TensorData"]:
+        """(train, validation): a random ``fraction`` of these images held out, reproducibly.
+
+        The validation set is what a chapter looks at while it chooses (a learning rate, an epoch,
+        a design); the test set is touched once, at the end, to report. Both parts keep the classes.
+        """
+        if not 0 < fraction < 1:
+            raise ValueError(f"fraction must be between 0 and 1 (exclusive), got {fraction}")
+        held_out = max(1, round(fraction * len(self)))
+        if held_out >= len(self):
+            raise ValueError(f"holding out {held_out} of {len(self)} images leaves none to "
+                             "train on")
+        generator = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(self), generator=generator).to(self.images.device)
+        train, validation = order[held_out:], order[:held_out]
+        return (TensorData(self.images[train], self.labels[train], self.classes, self.name,
+                           "train", self.source),
+                TensorData(self.images[validation], self.labels[validation], self.classes,
+                           self.name, "validation", self.source))
+
     def map(self, transform: Callable[[torch.Tensor], torch.Tensor]) -> "TensorData":
         """Apply ``transform`` to the whole image tensor at once (pad, rescale, normalise...)."""
         return self._with(transform(self.images), self.labels)

@@ -191,3 +191,21 @@ def test_pad_crop_flip_shifts_and_mirrors():
     flipped = augment.pad_crop_flip(padding=0, flip=True)(batch.repeat(16, 1, 1, 1))
     assert all(torch.equal(img, batch[i % 2]) or torch.equal(img, batch[i % 2].flip(-1))
                for i, img in enumerate(flipped))
+
+
+def test_validation_split_holds_out_a_disjoint_reproducible_fraction():
+    images = torch.arange(50, dtype=torch.float32).view(50, 1, 1, 1)
+    whole = data.TensorData(images, torch.arange(50) % 5, list("abcde"), name="toy")
+    train, validation = whole.validation_split(0.2, seed=3)
+    assert (len(train), len(validation)) == (40, 10)
+    assert (train.split, validation.split) == ("train", "validation")
+    assert validation.classes == whole.classes
+    seen = sorted(train.images.flatten().tolist() + validation.images.flatten().tolist())
+    assert seen == list(range(50))                           # disjoint, and nothing lost
+    assert (validation.labels == validation.images.flatten().long() % 5).all()
+    again = whole.validation_split(0.2, seed=3)[1]
+    assert torch.equal(again.images, validation.images)
+    assert not torch.equal(whole.validation_split(0.2, seed=4)[1].images, validation.images)
+    for fraction in (0, 1, 1.5, -0.1):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            whole.validation_split(fraction)
