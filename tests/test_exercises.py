@@ -691,3 +691,26 @@ def test_no_optimiser_step_and_no_solutions_module_in_the_exercises():
         ]
         assert not any(re.search(r"\w+\.step\(\)",
                                  line) and "Problem(" not in line for line in code), path
+
+
+@pytest.mark.parametrize("kind", ["function", "module", "design"])
+def test_a_stub_that_still_raises_not_implemented_is_not_an_attempt(kind):
+    """The answer cells hand students a stub that raises NotImplementedError: checking it says the
+    stub is still there (kind ``stub``), which the grader counts as not attempted, never failed."""
+    from cnnlit.exercises.checking import diagnose
+    from cnnlit.exercises.core import EXERCISES, STUB
+
+    def stub(*args, **kwargs):
+        raise NotImplementedError
+
+    keys = [key for key, exercise in EXERCISES.items() if exercise.kind == kind]
+    assert keys, kind
+    for key in keys:
+        problem = diagnose(key, stub)
+        assert problem is not None and problem.kind == STUB, (key, problem)
+        assert "stub" in problem.message and "NotImplementedError" in problem.message
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    assert diagnose(keys[0], broken).kind in ("error", "design", "type")

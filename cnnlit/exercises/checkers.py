@@ -230,8 +230,7 @@ def check_function(exercise: Exercise, answer) -> Optional[Problem]:
                 got = _flatten(_call(answer, adapter, my_args, my_kwargs))
         # the student's code: report it, do not crash the notebook
         except Exception as error:
-            return Problem("error", f"calling your function {where} raised {type(error).__name__}: "
-                                    f"{error}")
+            return Problem.raised(error, f"calling your function {where}")
         if len(got) != len(expected):
             return Problem("type", f"your function returned {len(got)} value(s) {where}, expected "
                                    f"{len(expected)}")
@@ -292,9 +291,8 @@ def build_answer(answer, args: tuple = (),
     try:
         module = answer(*args, **kwargs)
     except Exception as error:
-        return None, Problem("error", f"building your module as "
-                                      f"{getattr(answer, '__name__', 'answer')}({call}) "
-                                      f"raised {type(error).__name__}: {error}")
+        name = getattr(answer, "__name__", "answer")
+        return None, Problem.raised(error, f"building your module as {name}({call})")
     if not isinstance(module, nn.Module):
         return None, Problem("type", f"{getattr(answer, '__name__', 'answer')}({call}) returned a "
                                      f"{type(module).__name__}, not an nn.Module")
@@ -367,8 +365,7 @@ def check_module(exercise: Exercise, answer) -> Optional[Problem]:
             with torch.no_grad():
                 got = _run(mine, x, False)
         except Exception as error:
-            return Problem("error", f"running your module {where} raised {type(error).__name__}: "
-                                    f"{error}")
+            return Problem.raised(error, f"running your module {where}")
         with torch.no_grad():
             expected = _run(reference, x, False)
         if not torch.is_tensor(got):
@@ -394,8 +391,7 @@ def check_module(exercise: Exercise, answer) -> Optional[Problem]:
             try:
                 got = _run(mine, my_x, train)
             except Exception as error:
-                return Problem("error", f"running your module in {mode} mode raised "
-                                        f"{type(error).__name__}: {error}")
+                return Problem.raised(error, f"running your module in {mode} mode")
             problem = compare_tensors(got, expected, f"with the reference's weights copied in, "
                                                      f"your output "
                                                      f"({mode} mode)", **_tolerances(exercise))
@@ -446,8 +442,8 @@ def check_design(exercise: Exercise, answer) -> Optional[Problem]:
             with torch.no_grad():
                 output = module(x)
         except Exception as error:
-            return Problem("error", f"running your network on an input of shape {tuple(x.shape)} "
-                                    f"raised {type(error).__name__}: {error}")
+            return Problem.raised(error, f"running your network on an input of shape "
+                                         f"{tuple(x.shape)}")
         output = output[0] if isinstance(output, (tuple, list)) else output
         expected = (x.shape[0],) + tuple(options["output_shape"])
         if not torch.is_tensor(output) or tuple(output.shape) != expected:
@@ -471,7 +467,7 @@ def check_property(exercise: Exercise, answer) -> Optional[Problem]:
         try:
             return exercise.options["verify"](answer)
         except Exception as error:
-            return Problem("error", f"running your answer raised {type(error).__name__}: {error}")
+            return Problem.raised(error, "running your answer")
 
 
 CHECKERS: dict[str, Callable[[Exercise, Any], Optional[Problem]]] = {

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from . import bank  # noqa: F401  (registers the exercises)
 from .checkers import CHECKERS
-from .core import EXERCISES, Entry, Exercise, Problem, UnknownExercise
+from .core import EXERCISES, STUB, Entry, Exercise, Problem, UnknownExercise
 
 RECORD_MIME = "application/vnd.cnnlit.check+json"
 
@@ -30,7 +30,8 @@ def _record(exercise: Exercise, answer: Any, problem: Optional[Problem]) -> None
     except ImportError:
         return
     if get_ipython() is not None:
-        record = {"key": exercise.key, "passed": problem is None, "attempted": answer is not None,
+        attempted = answer is not None and getattr(problem, "kind", None) != STUB
+        record = {"key": exercise.key, "passed": problem is None, "attempted": attempted,
                   "hint": "" if problem is None else str(problem)}
         display({RECORD_MIME: record}, raw=True)
 

@@ -19,12 +19,25 @@ TIERS = {1: "★", 2: "★★", 3: "★★★"}
 KINDS = ("number", "tensor", "function", "module", "design", "property")
 
 
+STUB = "stub"      # Problem.kind of an answer still raising NotImplementedError
+
+
 @dataclass(frozen=True)
 class Problem:
     """What is wrong with an answer: ``kind`` is one of shape, value, gradient, parameters, type,
-    error, design; ``message`` says it without the solution's value."""
+    error, design, or ``stub`` (the answer is still the stub that raises NotImplementedError: not
+    attempted); ``message`` says it without the solution's value."""
     kind: str
     message: str
+
+    @classmethod
+    def raised(cls, error: Exception, doing: str) -> "Problem":
+        """The problem when the student's code raised while ``doing`` (e.g. "calling your
+        function"): a stub that still raises NotImplementedError is not an attempt."""
+        if isinstance(error, NotImplementedError):
+            return cls(STUB, f"{doing} raised NotImplementedError: the stub is still there; "
+                             "write your code in its place and run the cell again")
+        return cls("error", f"{doing} raised {type(error).__name__}: {error}")
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}"

@@ -7,7 +7,8 @@ its outputs (the grader sets ``CNNLIT_GRADING``; see :mod:`.checking`). The resu
 student (the file's stem) and one column per exercise key:
 
 - ``passed`` / ``failed``: the last check of that key said ✓ / ✗;
-- ``not attempted``: no check of that key, or the answer was left at ``None``;
+- ``not attempted``: no check of that key, or the answer was left at ``None`` or at the stub that
+  raises NotImplementedError;
 - ``error``: the cell that checks it raised before checking, or never ran (the notebook ran out of
   time, its kernel died, or the file is not a notebook).
 
