@@ -1,7 +1,8 @@
 """The lesson stays in the cells (issue 24), read from every chapter's source without running it:
 
 - running every cell never replaces a name the student defined: no cell tagged ``solution`` binds a
-  top-level name that a student's cell (an untagged code cell of the Exercises section) binds;
+  top-level name that a student's cell (an untagged code cell of the Exercises section) binds, nor
+  one that any earlier cell of the chapter binds (its own imports aside);
 - a sentence that depends on the outcome is the verdict line (``cnnlit.paper.verdict``), never a
   paragraph built in code: a ``display(Markdown(f"..."))`` says at most one sentence;
 - one ``claim``/``expect``, in ``cnnlit.paper``: no notebook defines its own ``claim``.
@@ -77,6 +78,28 @@ def overwritten_names(cells: list[dict]) -> dict[int, list[str]]:
             clash = sorted(top_level_names(cell) & students)
             if clash:
                 found[index] = clash
+    return found
+
+
+def imported_names(cell: dict) -> set[str]:
+    """The names a code cell's top-level imports bind."""
+    return {(alias.asname or alias.name).split(".")[0] for statement in _tree(cell).body
+            if isinstance(statement, (ast.Import, ast.ImportFrom)) for alias in statement.names}
+
+
+def rebound_chapter_names(cells: list[dict]) -> dict[int, list[str]]:
+    """Per solution cell, the names it binds (its imports aside) that a cell of the chapter before
+    it binds: running every cell would replace what the chapter (or the student) built."""
+    found, earlier = {}, set()
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        if _is_solution(cell):
+            clash = sorted((top_level_names(cell) - imported_names(cell)) & earlier)
+            if clash:
+                found[index] = clash
+        else:
+            earlier |= top_level_names(cell)
     return found
 
 
@@ -190,6 +213,7 @@ def test_the_scanners_find_what_they_look_for():
     assert student_cells(cells) == [2, 5, 6]
     assert top_level_names(cells[2]) == {"conv2d", "answers", "i"}      # not the comprehension's k
     assert overwritten_names(cells) == {3: ["conv2d"], 4: ["i"]}       # math: the chapter's import
+    assert rebound_chapter_names(cells) == {3: ["conv2d"], 4: ["i"]}   # not math (an import), not x
     paragraphs = built_paragraphs(cells)
     assert sorted(paragraphs) == [5, 6]
     assert [len(sentences(text)) for text in paragraphs[5]] == [2, 3]
@@ -215,6 +239,14 @@ def test_no_solution_replaces_a_name_the_student_defined(path):
     clashes = overwritten_names(_cells(path))
     assert not clashes, (f"{path.name}: solution cells bind the student's names, so Run All "
                          f"replaces the student's work (cell: names): {clashes}")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_solution_replaces_a_name_the_chapter_built_before_it(path):
+    clashes = rebound_chapter_names(_cells(path))
+    assert not clashes, (f"{path.name}: solution cells bind names an earlier cell of the chapter "
+                         f"binds, so Run All replaces them (cell: names): {clashes}; give the "
+                         "solution's names their own (e.g. picture_reference)")
 
 
 @pytest.mark.parametrize("path", _converted(CHAPTERS))
