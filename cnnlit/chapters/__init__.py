@@ -1,5 +1,6 @@
-"""The chapters' own helpers, one module per chapter: what a notebook needs beyond the models and
-the shared tools, kept out of its cells so the cells show the idea, not the plumbing.
+"""The chapters' figures, one module per chapter: the views a notebook draws beyond the shared
+tools. The experiments themselves (the model, the optimiser, the loop, what is recorded) are written
+in the chapter's cells, where the student reads them; nothing here trains.
 
 - :mod:`~cnnlit.chapters.lenet` (chapter 1): Table I and the RBF codes drawn, C1/C3 feature maps of
   a digit;
