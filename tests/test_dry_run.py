@@ -134,6 +134,9 @@ def test_the_stand_in_run_covers_every_chapter_that_loads_cifar10():
                                          if c["cell_type"] == "code"])
         assert (path.name in chapters) == loads, path.name
     assert chapters, "no chapter loads CIFAR-10: the stand-in run would test nothing"
+    others = [p.name for p in cifar_standin.other_chapters()]
+    every = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(chapters + others) == every and not set(chapters) & set(others)  # each once
 
 
 # --------------------------------------------------------------------------- failing instead of

@@ -3,6 +3,7 @@
     python tools/cifar_standin.py write FOLDER           # FOLDER/cifar10/: 50,000 + 10,000 images
     python tools/cifar_standin.py dry-run [PYTEST ARGS]  # the CIFAR-10 chapters' full dry run on it
     python tools/cifar_standin.py dry-run notebooks/03_zfnet.ipynb --durations=5    # one chapter
+    python tools/cifar_standin.py others                 # the chapters that do not load CIFAR-10
 
 Offline, the ``full`` profile falls back from CIFAR-10 to Fashion-MNIST, so the paths an instructor
 takes with the real CIFAR-10 (3 channels, 32x32, the augmentation) would go untested. The stand-in
@@ -95,6 +96,14 @@ def cifar_chapters() -> list[Path]:
     return found
 
 
+def other_chapters() -> list[Path]:
+    """The chapters whose code does not load CIFAR-10: ``make test`` dry-runs them on the offline
+    data, and the CIFAR-10 chapters once, on the stand-in (the instructor's path)."""
+    cifar = set(cifar_chapters())
+    return [path for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+            if path not in cifar]
+
+
 def dry_run(arguments: list[str]) -> int:
     """The full-profile dry run of the CIFAR-10 chapters (or of the notebooks among ``arguments``)
     on the stand-in, in a temporary CNNLIT_DATA; the other arguments go to pytest."""
@@ -124,6 +133,8 @@ if __name__ == "__main__":
         print(write(Path(arguments[0])))
     elif command == "dry-run":
         sys.exit(dry_run(arguments))
+    elif command == "others" and not arguments:
+        print(" ".join(str(path.relative_to(ROOT)) for path in other_chapters()))
     else:
         print(__doc__)
         sys.exit(0 if command == "help" else 2)
