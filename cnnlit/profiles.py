@@ -49,6 +49,15 @@ class Profile:
         """Pick the value for this profile: ``p.choose(smoke=1, cpu=8, full=30)``."""
         return {"smoke": smoke, "cpu": cpu, "full": full}[self.name]
 
+    def seeds(self, *, smoke: int, cpu: int, full: int) -> list[int]:
+        """The seeds an experiment repeats over, ``[0, 1, ..., n - 1]`` with this profile's ``n``:
+        ``p.seeds(smoke=1, cpu=3, full=3)``. A dry run keeps one: it trains two batches and judges
+        nothing, so one seed already runs every path (and the dry run stays a check, not a run)."""
+        count = self.choose(smoke=smoke, cpu=cpu, full=full)
+        if not isinstance(count, int) or count < 1:
+            raise ValueError(f"the number of seeds must be a positive whole number, got {count!r}")
+        return list(range(1 if dry_run() else count))
+
     def __str__(self) -> str:
         train = "all" if self.train_size is None else f"{self.train_size:,}"
         test = "all" if self.test_size is None else f"{self.test_size:,}"

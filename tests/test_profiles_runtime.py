@@ -98,3 +98,14 @@ def test_about_names_the_gpu_it_runs_on(monkeypatch, capsys):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda where=None: "Tesla T4")
     cnnlit.about()
     assert "device: cuda (Tesla T4) | profile 'full'" in capsys.readouterr().out
+
+
+def test_seeds_follow_the_profile_and_a_dry_run_keeps_one(monkeypatch):
+    from cnnlit.profiles import PROFILES
+    monkeypatch.delenv("CNNLIT_DRY_RUN", raising=False)
+    assert PROFILES["cpu"].seeds(smoke=1, cpu=3, full=5) == [0, 1, 2]
+    assert PROFILES["full"].seeds(smoke=1, cpu=3, full=5) == [0, 1, 2, 3, 4]
+    monkeypatch.setenv("CNNLIT_DRY_RUN", "1")
+    assert PROFILES["full"].seeds(smoke=1, cpu=3, full=5) == [0]
+    with pytest.raises(ValueError, match="positive whole number"):
+        PROFILES["cpu"].seeds(smoke=1, cpu=0, full=3)
