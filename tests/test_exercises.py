@@ -264,6 +264,8 @@ WRONG = {
     "03.zf_design": (lambda: big_first_layer, "design"),
     "04.params_c_vs_d": (lambda: 9 * (256 ** 2 + 2 * 512 ** 2), "value"),
     "04.receptive_field_3x3_stack": (lambda: 9, "value"),
+    "04.receptive_field_a": (lambda: 134, "value"),          # before the last pooling
+    "04.staged_he": (lambda: lambda channels: 9 * channels * 1e-2, "value"),   # no 1/2
     "04.fc_as_conv": (lambda: fc_to_conv_wrong_order, "value"),
     "04.batch_norm": (lambda: batch_norm_unbiased, "value"),
     "04.vgg_block": (lambda: vgg_block_unpadded, "shape"),
@@ -634,6 +636,8 @@ def test_number_references_equal_the_papers():
     # Fig. 3: 110
     assert reference("00.output_size") == 15 and reference("03.conv1_output") == 110
     assert reference("00.receptive_field") == 10 and reference("04.receptive_field_3x3_stack") == 7
+    assert reference("04.receptive_field_a") == 150        # VGG-11's last pooling (chapter 04)
+    assert reference("04.staged_he")(64) == 0.5 * 9 * 64 * 0.01       # (1/2) n Var[w], n = 9 * 64
 
 
 def test_flat_spectrum_share_agrees_with_a_discrete_spectrum():

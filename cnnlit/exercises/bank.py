@@ -617,6 +617,45 @@ add_exercise("04.receptive_field_3x3_stack", 1,
                     Slip(3 * 2, "start from a single pixel, then each layer adds k − 1")])
 
 
+# VGG's configuration A (Table 1): 3x3 convolutions at stride 1, and a 2x2 max-pooling at stride 2
+# after each of its five blocks of 1, 1, 2, 2 and 2 convolutions
+_VGG_A_LAYERS = [layer for convs in (1, 1, 2, 2, 2) for layer in [(3, 1)] * convs + [(2, 2)]]
+
+add_exercise("04.receptive_field_a", 1,
+             "Receptive field (one side) of VGG-11's (configuration A's) last max-pooling?",
+             "number",
+             lambda: _receptive_field(_VGG_A_LAYERS),
+             method="follow r ← r + (k − 1)·j and j ← j·s through every layer in order, the "
+                    "poolings included",
+             slips=[Slip(_receptive_field([(k, 1) for k, _ in _VGG_A_LAYERS]),
+                         "a pooling with stride 2 doubles the spacing j of everything after it"),
+                    Slip(_receptive_field([layer for layer in _VGG_A_LAYERS if layer != (2, 2)]),
+                         "the poolings widen the field too: (2 − 1)·j each"),
+                    Slip(_receptive_field(_VGG_A_LAYERS[:-1]),
+                         "the question asks for the field after the last pooling, not before it")])
+
+
+def _paper_factor(channels: int) -> float:
+    # VGG Sec. 3.1: weights drawn from N(0, 10^-2); He et al. (2015): a ReLU layer multiplies the
+    # variance by (1/2) n Var[w], with n = 3 * 3 * channels inputs per unit
+    return 0.5 * 9 * channels * 1e-2
+
+
+add_exercise("04.staged_he", 3,
+             "Train the staged E with He's rule for its random layers, from the same seeds; and "
+             "write paper_factor(channels), the factor (1/2)·n·Var[w] by which VGG's N(0, 10⁻²) "
+             "initialisation multiplies the variance at a 3×3 layer with `channels` inputs.",
+             "function", lambda: _paper_factor,
+             inputs=lambda: [((channels,), {}) for channels in (8, 64, 256, 512)],
+             slips=[Slip(lambda channels: 9 * channels * 1e-2,
+                         "a ReLU passes half of the variance on: the factor has a 1/2"),
+                    Slip(lambda channels: 0.5 * channels * 1e-2,
+                         "n counts every input of a unit: 3·3 positions times the channels"),
+                    Slip(lambda channels: 0.5 * 9 * channels * 1e-4,
+                         "10⁻² is the variance of the weights (the paper's words), not their "
+                         "standard deviation")])
+
+
 def _fc_inputs():
     return [((nn.Linear(4 * 3 * 3, 6), torch.randn(2, 4, 3, 3), 4, 3), {}),
             ((nn.Linear(4 * 3 * 3, 6), torch.randn(2, 4, 5, 5), 4, 3), {}),
