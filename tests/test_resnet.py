@@ -220,5 +220,5 @@ def test_training_error_plot_and_table():
     assert list(left.lines[0].get_ydata()) == [50.0, 25.0]
     table = chapter.final_errors({"plain-20": plain, "resnet-20": residual})
     assert table.loc["plain-20", "final training error %"] == 25.0
-    assert table.loc["plain-20", "final test error %"] == 40.0
+    assert table.loc["plain-20", "final validation error %"] == 40.0
     assert table.loc["resnet-20", "final training error %"] == 10.0

@@ -168,7 +168,7 @@ def plot_gradient_norms(frames: Mapping[str, "object"], *,
 # experiment
 
 def final_errors(histories: Mapping[str, "object"]):
-    """Final training error (and test error, where recorded) of each run, in percent."""
+    """Final training error (and validation error, where recorded) of each run, in percent."""
     import pandas as pd
 
     rows = []
@@ -176,16 +176,16 @@ def final_errors(histories: Mapping[str, "object"]):
         row = {"network": label, "epochs": len(history),
                "final training error %": 100 * history.error[-1]}
         if len(history.val_accuracy) == len(history):
-            row["final test error %"] = 100 * (1 - history.val_accuracy[-1])
+            row["final validation error %"] = 100 * (1 - history.val_accuracy[-1])
         rows.append(row)
     return pd.DataFrame(rows).set_index("network").round(2)
 
 
 def plot_training_error(histories: Mapping[str, "object"], *, title: str = "",
-                        show_test: bool = True):
-    """Fig. 6 of the paper, our runs: training error (solid) and test error (dashed) per epoch,
-    plain nets on the left and residual nets on the right (a label containing "plain" goes left),
-    same y axis."""
+                        show_validation: bool = True):
+    """Fig. 6 of the paper, our runs: training error (solid) and validation error (dashed) per
+    epoch, plain nets on the left and residual nets on the right (a label containing "plain" goes
+    left), same y axis."""
     if not histories:
         raise ValueError("plot_training_error needs at least one {label: History} entry")
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
@@ -194,10 +194,10 @@ def plot_training_error(histories: Mapping[str, "object"], *, title: str = "",
         color = f"C{index}"
         axis.plot(history.epoch, [100 * e for e in history.error], "-", color=color, linewidth=2,
                   label=f"{label} train")
-        if show_test and len(history.val_accuracy) == len(history):
+        if show_validation and len(history.val_accuracy) == len(history):
             axis.plot(history.epoch, [100 * (1 - a) for a in history.val_accuracy], "--",
                       color=color,
-                      linewidth=1, label=f"{label} test")
+                      linewidth=1, label=f"{label} validation")
     for axis, name in zip(axes, ("plain networks", "residual networks")):
         axis.set_title(name)
         axis.set_xlabel("epoch")
