@@ -1,7 +1,7 @@
 """Does the CPU fast path change what the chapters teach? Final test error, fp32 vs fast path, 3
 seeds each.
 
-    python benchmarks/fastpath_accuracy.py         # LeNet-5 (chapter 01), ResNet-20 (chapter 06)
+    python benchmarks/fastpath_accuracy.py         # LeNet-5 (chapter 01), ResNet-20 (chapter 07)
     python benchmarks/fastpath_accuracy.py --seeds 0,1,2,3,4 --networks resnet20 --write
 
 Each network is trained as its chapter trains it in the ``cpu`` profile (same data, sizes, recipe),
@@ -58,7 +58,7 @@ def lenet5_run(seed: int, switches: dict) -> tuple:
 
 
 def resnet20_run(seed: int, switches: dict) -> tuple:
-    """Chapter 06, cpu profile: ResNet-20 on Fashion-MNIST shrunk to 14x14, 8 epochs, He et al.'s
+    """Chapter 07, cpu profile: ResNet-20 on Fashion-MNIST shrunk to 14x14, 8 epochs, He et al.'s
     SGD.
     """
     train = cnnlit.data.load_first_available(["cifar10", "fashion-mnist"], "train",
@@ -83,7 +83,7 @@ def resnet20_run(seed: int, switches: dict) -> tuple:
 
 
 NETWORKS = {"lenet5": ("LeNet-5, chapter 01", lenet5_run, lambda: get_model("lenet5")),
-            "resnet20": ("ResNet-20, chapter 06", resnet20_run,
+            "resnet20": ("ResNet-20, chapter 07", resnet20_run,
                          lambda: get_model("resnet20", in_channels=1))}
 
 

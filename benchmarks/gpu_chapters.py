@@ -2,7 +2,7 @@
 numbers.
 
     python benchmarks/gpu_chapters.py              # all chapters, CNNLIT_PROFILE=full, on the GPU
-    python benchmarks/gpu_chapters.py notebooks/06_resnet.ipynb
+    python benchmarks/gpu_chapters.py notebooks/07_resnet.ipynb
     python benchmarks/gpu_chapters.py --dry-run    # the same path on a CPU, loops capped (CI check)
 
 Each notebook runs in a fresh kernel (nbclient) from a scratch folder; one extra cell at its end

@@ -113,13 +113,13 @@ CASES = {
                 lambda: get_model("vgg", config="A", num_classes=10, in_channels=1, width=8,
                                   hidden=128,
                                   pool_size=1, init="glorot"), _sgd(0.01), pad=2, images=3200),
-    "googlenet": Case("googlenet", "05 (googlenet_small, width 0.25, Adam)", "fashion-mnist",
+    "googlenet": Case("googlenet", "06 (googlenet_small, width 0.25, Adam)", "fashion-mnist",
                       lambda: get_model("googlenet_small", in_channels=1, num_classes=10,
                                         width=0.25),
                       lambda model: torch.optim.Adam(model.parameters(), lr=2e-3),
                       loss=auxiliary_loss,
                       images=1280),
-    "resnet20": Case("resnet20", "06 (ResNet-20, 14x14 as the cpu profile shrinks them)",
+    "resnet20": Case("resnet20", "07 (ResNet-20, 14x14 as the cpu profile shrinks them)",
                      "fashion-mnist",
                      lambda: get_model("resnet20", in_channels=1), _sgd(0.1, 1e-4), side=14,
                      images=1280),
@@ -468,7 +468,7 @@ def section_accuracy(args) -> list:
 # Training steps per network in a chapter's cpu-profile run (its images / 64 per epoch, times its
 # epochs).
 CHAPTER_STEPS = {"lenet5": (125 * 20, "01: 20 epochs of 125 steps (7,996 digits)"),
-                 "resnet20": (79 * 6, "06: 6 epochs of 79 steps (5,000 images), per network (12 "
+                 "resnet20": (79 * 6, "07: 6 epochs of 79 steps (5,000 images), per network (12 "
                                       "networks)")}
 
 

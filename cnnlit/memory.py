@@ -453,7 +453,7 @@ def _plan_04(s: ChapterSettings) -> ChapterPlan:
          'cnnlit.data.load("fashion-mnist", "train",', "in_channels=1"))
 
 
-def _plan_05(s: ChapterSettings) -> ChapterPlan:
+def _plan_06(s: ChapterSettings) -> ChapterPlan:
     """A small GoogLeNet on CIFAR-10 with Adam."""
     width = s.keywords["width"][0]
     return ChapterPlan(
@@ -465,7 +465,7 @@ def _plan_05(s: ChapterSettings) -> ChapterPlan:
          'load_first_available(["cifar10", "fashion-mnist"], "train", subset=p.train_size)'))
 
 
-def _plan_06(s: ChapterSettings) -> ChapterPlan:
+def _plan_07(s: ChapterSettings) -> ChapterPlan:
     """Plain and residual CIFAR networks of the chapter's two depths."""
     shallow, deep = s.names["depths"]
     sets = _sets("cifar10", s.keywords["subset"][0], None, (3, 32, 32))
@@ -481,14 +481,14 @@ def _plan_06(s: ChapterSettings) -> ChapterPlan:
 
 CHAPTERS = {"00_foundations.ipynb": _plan_00, "01_lenet5.ipynb": _plan_01,
             "02_alexnet.ipynb": _plan_02, "03_zfnet.ipynb": _plan_03, "04_vgg.ipynb": _plan_04,
-            "05_googlenet.ipynb": _plan_05, "06_resnet.ipynb": _plan_06}
+            "06_googlenet.ipynb": _plan_06, "07_resnet.ipynb": _plan_07}
 
 
 def chapter_plans(root: Optional[Path] = None) -> list[ChapterPlan]:
     """Every chapter's plan, with the sizes its notebook (under ``root``, default ``notebooks/``)
     sets."""
     plans = [plan(chapter_settings(notebook, root)) for notebook, plan in CHAPTERS.items()]
-    return plans + [ChapterPlan("07_comparison.ipynb", (), (),
+    return plans + [ChapterPlan("09_comparison.ipynb", (), (),
                                 "no training: per-layer summaries on the CPU, nothing on the GPU")]
 
 

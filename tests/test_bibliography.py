@@ -171,10 +171,10 @@ CREDITS = [
     ("02_alexnet", "krizhevsky2014one", "torchvision's single-tower AlexNet"),
     ("03_zfnet", "zeiler2011adaptive", "the deconvnet: ZF section 2.1"),
     ("04_vgg", "lin2014network", "1x1 convolutions"),
-    ("06_resnet", "he2016identity", "the identity-path gradient argument, pre-activation blocks"),
-    ("07_comparison", "nair2010rectified", "ReLU in the table of changes"),
-    ("07_comparison", "hinton2012improving", "dropout in the table of changes"),
-    ("07_comparison", "zeiler2011adaptive", "the deconvnet in the table of changes"),
+    ("07_resnet", "he2016identity", "the identity-path gradient argument, pre-activation blocks"),
+    ("09_comparison", "nair2010rectified", "ReLU in the table of changes"),
+    ("09_comparison", "hinton2012improving", "dropout in the table of changes"),
+    ("09_comparison", "zeiler2011adaptive", "the deconvnet in the table of changes"),
 ]
 
 

@@ -270,27 +270,27 @@ WRONG = {
     "04.batch_norm": (lambda: batch_norm_unbiased, "value"),
     "04.vgg_block": (lambda: vgg_block_unpadded, "shape"),
     "04.vgg_budget": (lambda: vgg_with_5x5, "design"),
-    "05.inception_params": (lambda: reference("05.inception_params") - 368, "value"),
-    "05.naive_3a_channels": (lambda: 224, "value"),
-    "05.inception_module": (lambda: inception_other_order, "value"),
-    "05.bn_inception": (lambda: BNInceptionWith5x5, "parameters"),
-    "05.inception_macs": (lambda: macs_without_reductions, "value"),
-    "05.inception_budget": (lambda: real_3b_on_256, "design"),
-    "06.bottleneck_params": (lambda: reference("06.bottleneck_params") + 3072, "value"),
-    "06.option_b_extra_params": (lambda: 16 * 32 + 32 * 64, "value"),
-    "06.basic_block": (lambda: BlockWithoutShortcut, "parameters"),
-    "06.bottleneck": (lambda: bottleneck_stride_on_3x3, "value"),
-    "06.option_a_shortcut": (lambda: shortcut_padded_both_sides, "value"),
-    "06.preact_block": (lambda: PostActivationBlock, "value"),
-    "06.deep_budget": (lambda: __import__("cnnlit.models",
+    "06.inception_params": (lambda: reference("06.inception_params") - 368, "value"),
+    "06.naive_3a_channels": (lambda: 224, "value"),
+    "06.inception_module": (lambda: inception_other_order, "value"),
+    "06.bn_inception": (lambda: BNInceptionWith5x5, "parameters"),
+    "06.inception_macs": (lambda: macs_without_reductions, "value"),
+    "06.inception_budget": (lambda: real_3b_on_256, "design"),
+    "07.bottleneck_params": (lambda: reference("07.bottleneck_params") + 3072, "value"),
+    "07.option_b_extra_params": (lambda: 16 * 32 + 32 * 64, "value"),
+    "07.basic_block": (lambda: BlockWithoutShortcut, "parameters"),
+    "07.bottleneck": (lambda: bottleneck_stride_on_3x3, "value"),
+    "07.option_a_shortcut": (lambda: shortcut_padded_both_sides, "value"),
+    "07.preact_block": (lambda: PostActivationBlock, "value"),
+    "07.deep_budget": (lambda: __import__("cnnlit.models",
                                           fromlist=["get_model"]).get_model("resnet32"),
                        "design"),
     # the first FC layer alone
-    "07.fc_share": (lambda: (25088 * 4096 + 4096) / 143_667_240, "value"),
+    "09.fc_share": (lambda: (25088 * 4096 + 4096) / 143_667_240, "value"),
     # their parameters' ratio
-    "07.macs_ratio": (lambda: 143_667_240 / 25_557_032, "value"),
-    "07.count_macs": (lambda: macs_ignoring_groups, "value"),
-    "07.efficient_design": (lambda: plain_full_resolution, "design"),
+    "09.macs_ratio": (lambda: 143_667_240 / 25_557_032, "value"),
+    "09.count_macs": (lambda: macs_ignoring_groups, "value"),
+    "09.efficient_design": (lambda: plain_full_resolution, "design"),
 }
 
 
@@ -357,9 +357,9 @@ def accepted(key):
                 "01.c3_design": torch.tensor(C3_TABLE), "02.inverted_dropout": F.dropout,
                 "02.two_tower_design": two_tower_net, "03.zf_design": zf_design,
                 "04.vgg_budget": vgg_budget,
-                "05.inception_budget": lambda: Inception(256, 128, 64, 192, 16, 96, 64),
-                "06.deep_budget": lambda: get_model("resnet_cifar", depth=20),
-                "07.efficient_design": efficient_design}
+                "06.inception_budget": lambda: Inception(256, 128, 64, 192, 16, 96, 64),
+                "07.deep_budget": lambda: get_model("resnet_cifar", depth=20),
+                "09.efficient_design": efficient_design}
     return examples[key] if key in examples else reference(key)
 
 
@@ -415,7 +415,7 @@ def _slip_value(key, slip):
 
 def test_every_number_and_most_functions_register_slips():
     assert NUMBER_KEYS and all(len(E.get(key).options["slips"]) >= 2 for key in NUMBER_KEYS)
-    assert {"04.batch_norm", "06.option_a_shortcut", "02.lrn", "03.unpool"} <= set(SLIP_KEYS)
+    assert {"04.batch_norm", "07.option_a_shortcut", "02.lrn", "03.unpool"} <= set(SLIP_KEYS)
 
 
 @pytest.mark.parametrize("key", NUMBER_KEYS)
@@ -463,12 +463,12 @@ def test_the_commonest_slips_are_named():
     assert E.diagnose("01.c3_params", 2000).message == E.diagnose("01.c3_params", 1000).message
     assert E.diagnose("01.c3_params", "1516").kind == "type"
     assert "biased variance" in E.diagnose("04.batch_norm", batch_norm_unbiased).message
-    prepended = E.diagnose("06.option_a_shortcut",
+    prepended = E.diagnose("07.option_a_shortcut",
                            lambda x, out, stride: F.pad(x[:, :, ::stride, ::stride],
                                                         (0, 0, 0, 0, out - x.shape[1], 0)))
     assert "after the old ones (appended)" in prepended.message
-    assert "none before" in E.diagnose("06.option_a_shortcut", shortcut_padded_both_sides).message
-    assert "groups" in E.diagnose("07.count_macs", macs_ignoring_groups).message
+    assert "none before" in E.diagnose("07.option_a_shortcut", shortcut_padded_both_sides).message
+    assert "groups" in E.diagnose("09.count_macs", macs_ignoring_groups).message
 
 
 def test_slips_need_their_own_hints_and_numbers_a_method():
@@ -491,8 +491,8 @@ def test_unknown_keys_list_the_valid_ones():
         E.diagnose("lenet", 1)
 
 
-def test_every_chapter_1_to_6_has_two_implementations_and_an_experiment():
-    for chapter in range(1, 7):
+def test_every_architecture_chapter_has_two_implementations_and_an_experiment():
+    for chapter in (1, 2, 3, 4, 6, 7):         # LeNet-5 ... ResNet
         tiers = [entry.tier for entry in E.catalogue(chapter)]
         assert tiers.count(2) >= 2 and tiers.count(3) >= 1 and tiers.count(1) >= 1, (chapter, tiers)
         assert tiers == sorted(tiers)                       # ★ first, then ★★, then ★★★
@@ -516,7 +516,7 @@ def test_checking_leaves_the_random_state_alone():
     torch.manual_seed(123)
     state = torch.random.get_rng_state()
     E.diagnose("02.inverted_dropout", F.dropout)
-    E.diagnose("06.basic_block", BasicBlock)
+    E.diagnose("07.basic_block", BasicBlock)
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
@@ -538,8 +538,8 @@ def test_errors_in_the_answer_are_reported_not_raised():
         raise RuntimeError("not written yet")
     problem = E.diagnose("04.batch_norm", broken)
     assert problem.kind == "error" and "not written yet" in problem.message
-    assert E.diagnose("06.preact_block", 42).kind == "type"
-    assert E.diagnose("06.preact_block", lambda channels: nn.Identity()).kind == "parameters"
+    assert E.diagnose("07.preact_block", 42).kind == "type"
+    assert E.diagnose("07.preact_block", lambda channels: nn.Identity()).kind == "parameters"
 
 
 # ----------------------------------------------------------------------------- the references are
@@ -578,10 +578,10 @@ def test_pytorch_and_written_out_versions_pass_the_function_checks():
         "02.lrn": lrn_by_loop,
         "02.towers": lambda x, w, b, padding: F.conv2d(x, w, b, padding=padding, groups=2),
         "04.batch_norm": unbiased_free_batch_norm,
-        "06.option_a_shortcut": lambda x, out, stride: torch.cat(
+        "07.option_a_shortcut": lambda x, out, stride: torch.cat(
             [x[:, :, ::stride, ::stride], x.new_zeros(x.shape[0], out - x.shape[1],
                                                       *x[:, :, ::stride, ::stride].shape[2:])], 1),
-        "05.inception_macs": inception_macs_by_formula,
+        "06.inception_macs": inception_macs_by_formula,
     }
     for key, answer in accepted_answers.items():
         assert E.diagnose(key, answer) is None, key
@@ -590,13 +590,13 @@ def test_pytorch_and_written_out_versions_pass_the_function_checks():
 def test_package_modules_pass_the_module_checks():
     from cnnlit.layers import BasicBlock, Bottleneck, Inception
 
-    assert E.diagnose("05.inception_module", Inception) is None
-    assert E.diagnose("06.basic_block", BasicBlock) is None                 # option B by default
+    assert E.diagnose("06.inception_module", Inception) is None
+    assert E.diagnose("07.basic_block", BasicBlock) is None                 # option B by default
     # stride on the 1x1, as the paper
-    assert E.diagnose("06.bottleneck", Bottleneck) is None
-    assert E.diagnose("06.bottleneck",
+    assert E.diagnose("07.bottleneck", Bottleneck) is None
+    assert E.diagnose("07.bottleneck",
                       lambda i, c, s: Bottleneck(i, c, s, stride_on="3x3")).kind == "value"
-    assert E.diagnose("06.basic_block",
+    assert E.diagnose("07.basic_block",
                       lambda i, o, s: BasicBlock(i, o, s, shortcut="A")).kind == "parameters"
     block = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1),
                           nn.ReLU(),
@@ -607,7 +607,7 @@ def test_package_modules_pass_the_module_checks():
 def test_inception_macs_reference_matches_table_1():
     from cnnlit.models.googlenet import COLUMNS
 
-    macs = reference("05.inception_macs")
+    macs = reference("06.inception_macs")
     # Table 1: 73M
     assert macs(480, COLUMNS["inception4a"], 14) == pytest.approx(73e6, rel=0.01)
     # Table 1: 128M
@@ -627,12 +627,12 @@ def test_number_references_equal_the_papers():
     towers_save = 256 * 48 * 5 * 5 + 384 * 192 * 3 * 3 + 256 * 192 * 3 * 3
     assert reference("02.params_one_tower") - two_tower_parameters() == towers_save
     assert reference("04.params_c_vs_d") == 8 * (256 ** 2 + 2 * 512 ** 2)
-    assert reference("05.inception_params") == (
+    assert reference("06.inception_params") == (
         64 * 192 + 96 * 192 + 128 * 96 * 9 + 16 * 192 + 32 * 16 * 25 + 32 * 192 + 368
     )
-    assert reference("05.naive_3a_channels") == 64 + 128 + 32 + 192
-    assert reference("06.bottleneck_params") == 1024 * 256 + 9 * 256 * 256 + 256 * 1024
-    assert reference("06.option_b_extra_params") == 16 * 32 + 2 * 32 + 32 * 64 + 2 * 64
+    assert reference("06.naive_3a_channels") == 64 + 128 + 32 + 192
+    assert reference("07.bottleneck_params") == 1024 * 256 + 9 * 256 * 256 + 256 * 1024
+    assert reference("07.option_b_extra_params") == 16 * 32 + 2 * 32 + 32 * 64 + 2 * 64
     # Fig. 3: 110
     assert reference("00.output_size") == 15 and reference("03.conv1_output") == 110
     assert reference("00.receptive_field") == 10 and reference("04.receptive_field_3x3_stack") == 7
@@ -653,8 +653,8 @@ def test_designs_are_checked_against_their_constraints():
 
     shallow = nn.Sequential(nn.Conv2d(3, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                             nn.Linear(8, 10))
-    assert E.diagnose("06.deep_budget", shallow).kind == "design"
-    assert E.diagnose("06.deep_budget", lambda: nn.Linear(3, 10)).kind == "error"
+    assert E.diagnose("07.deep_budget", shallow).kind == "design"
+    assert E.diagnose("07.deep_budget", lambda: nn.Linear(3, 10)).kind == "error"
     assert E.diagnose("04.vgg_budget", lambda: nn.Sequential(nn.Flatten(),
                                                              nn.Linear(784, 5))).kind == "shape"
     preact = PreActBlock(4)
@@ -671,13 +671,13 @@ def test_chapter_7_references_equal_the_papers():
     # Simonyan and Zisserman, Table 2
     vgg19 = 143_667_240
     first, second, third = 25088 * 4096 + 4096, 4096 * 4096 + 4096, 4096 * 1000 + 1000
-    assert reference("07.fc_share") == pytest.approx((first + second + third) / vgg19)
+    assert reference("09.fc_share") == pytest.approx((first + second + third) / vgg19)
     # He et al., Table 1 and Sec. 3.3
-    assert reference("07.macs_ratio") == pytest.approx(19.6 / 3.8, rel=0.02)
-    assert E.diagnose("07.fc_share",
-                      100 * reference("07.fc_share")).message.endswith("not a percentage")
+    assert reference("09.macs_ratio") == pytest.approx(19.6 / 3.8, rel=0.02)
+    assert E.diagnose("09.fc_share",
+                      100 * reference("09.fc_share")).message.endswith("not a percentage")
     from cnnlit.analysis import summary, totals
-    assert E.diagnose("07.count_macs",
+    assert E.diagnose("09.count_macs",
                       lambda model, shape: totals(summary(model, shape))["macs"]) is None
 
 

@@ -1,4 +1,4 @@
-"""Chapter 6: ResNet's Table 1, torchvision compatibility, the CIFAR-10 networks and the chapter's
+"""Chapter 7: ResNet's Table 1, torchvision compatibility, the CIFAR-10 networks and the chapter's
 helpers.
 """
 import matplotlib

@@ -47,8 +47,8 @@ def test_the_chapters_have_their_controls():
     for where, _, _ in CONTROLS:
         per_chapter[where.split()[0]] = per_chapter.get(where.split()[0], 0) + 1
     assert per_chapter == {"01_lenet5": 2, "02_alexnet": 2, "03_zfnet": 1, "04_vgg": 1,
-                           "05_googlenet": 1,
-                           "06_resnet": 1}
+                           "06_googlenet": 1,
+                           "07_resnet": 1}
 
 
 @pytest.mark.parametrize("where, cells, index", CONTROLS, ids=[w for w, _, _ in CONTROLS])

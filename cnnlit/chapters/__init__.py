@@ -9,9 +9,9 @@ in the chapter's cells, where the student reads them; nothing here trains.
   projection and top-9 patches of one filter) and the Fig. 2 gallery;
 - :mod:`~cnnlit.chapters.vgg` (chapter 4): Table 1 as a DataFrame, per-layer memory and arithmetic,
   and their figures;
-- :mod:`~cnnlit.chapters.googlenet` (chapter 5): an Inception module's branches, Table 1's costs
+- :mod:`~cnnlit.chapters.googlenet` (chapter 6): an Inception module's branches, Table 1's costs
   against the printed ones, the cost of the 1x1 reductions;
-- :mod:`~cnnlit.chapters.resnet` (chapter 6): Table 1 regenerated from the code, gradients through
+- :mod:`~cnnlit.chapters.resnet` (chapter 7): Table 1 regenerated from the code, gradients through
   plain and residual stacks, the training-error curves.
 
 Each view is a plain function returning a matplotlib Figure or a pandas DataFrame: the notebook

@@ -1,4 +1,4 @@
-"""Chapter 5 (GoogLeNet) figures: an Inception module's four branches and their concatenation, Table
+"""Chapter 6 (GoogLeNet) figures: an Inception module's four branches and their concatenation, Table
 1's costs ours-vs-printed per row, and the cost of each branch with and without the 1x1 reductions.
 
 Each function returns its matplotlib Figure. ``plot_module_branches`` is the widget callback: it

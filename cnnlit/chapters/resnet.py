@@ -1,4 +1,4 @@
-"""Chapter 6 (ResNet): Table 1 from the code, gradients through plain and residual stacks, error
+"""Chapter 7 (ResNet): Table 1 from the code, gradients through plain and residual stacks, error
 curves.
 
 >>> import torch

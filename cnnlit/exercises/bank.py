@@ -783,7 +783,7 @@ def _conv_params(in_channels: int, out_channels: int, kernel: int) -> int:
     return out_channels * (in_channels * kernel * kernel + 1)
 
 
-add_exercise("05.inception_params", 1,
+add_exercise("06.inception_params", 1,
              "How many parameters (with biases) has inception (3a): 192 channels in, #1×1 64, #3×3 "
              "reduce 96, #3×3 128, #5×5 reduce "
              "16, #5×5 32, pool proj 32?", "number", lambda: _params(_inception(192, *_3A)),
@@ -797,7 +797,7 @@ add_exercise("05.inception_params", 1,
                          "the two reductions are 1×1 convolutions with weights and biases too"),
                     Slip(lambda r: r - _conv_params(192, 32, 1), "the pooling branch has its 1×1 "
                                                                  "pool projection")])
-add_exercise("05.naive_3a_channels", 1,
+add_exercise("06.naive_3a_channels", 1,
              "How many channels does the naive module (Figure 2a) with 3a's #1×1, #3×3 and #5×5 "
              "output on a 192-channel input?", "number",
              lambda: _inception(192, 64, None, 128, None, 32, None).out_channels,
@@ -828,7 +828,7 @@ class _ConvBNReLU(nn.Module):
 class BNInception(nn.Module):
     """Ioffe and Szegedy (2015): batch norm after every convolution (which then needs no bias), and
     the 5×5 convolution replaced by two stacked 3×3. No chapter builds it: it is the reference of
-    05.bn_inception."""
+    06.bn_inception."""
 
     def __init__(self, in_channels, n1x1, n3x3_reduce, n3x3, double_reduce, double_3x3, pool_proj):
         super().__init__()
@@ -847,12 +847,12 @@ class BNInception(nn.Module):
 
 
 _INCEPTION_BUILD = ((16, 8, 6, 10, 3, 5, 4), {})
-add_exercise("05.inception_module", 2,
+add_exercise("06.inception_module", 2,
              "Write Inception(in_channels, n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj): "
              "Figure 2(b), every convolution followed by a ReLU, the branches concatenated in "
              "Table 1's order.", "module",
              lambda: _inception_module, build=_INCEPTION_BUILD, input_shape=(2, 16, 8, 8))
-add_exercise("05.bn_inception", 2,
+add_exercise("06.bn_inception", 2,
              "Write BNInception(in_channels, n1x1, n3x3_reduce, n3x3, double_reduce, double_3x3, "
              "pool_proj): batch norm after every convolution (no biases), the 5×5 replaced by two "
              "3×3 (Ioffe & Szegedy, 2015).",
@@ -880,7 +880,7 @@ def _macs_without_reduction_layers(in_channels: int, columns, side: int) -> int:
     return side * side * (convolutions + in_channels * (proj or 0))
 
 
-add_exercise("05.inception_macs", 2,
+add_exercise("06.inception_macs", 2,
              "Write inception_macs(in_channels, columns, side): the multiply-adds of an Inception "
              "module's convolutions on side×side maps; columns as in Table 1, None where the naive "
              "module has no layer.",
@@ -909,7 +909,7 @@ def _kernel_sizes(count: int):
     return constraint
 
 
-add_exercise("05.inception_budget", 3,
+add_exercise("06.inception_budget", 3,
              "Design a module from 256 to 480 channels on 28×28 maps (as 3b) within 200M "
              "multiply-adds per image (3b: 304M), mixing at least two filter sizes; put it in the "
              "small GoogLeNet and compare.", "design",
@@ -927,7 +927,7 @@ def _bottleneck_weights() -> int:
     return sum(m.weight.numel() for m in block.modules() if isinstance(m, nn.Conv2d))
 
 
-add_exercise("06.bottleneck_params", 1,
+add_exercise("07.bottleneck_params", 1,
              "How many weights has a conv4_x bottleneck block on a 1024-wide input (1×1 256, 3×3 "
              "256, 1×1 1024; no biases, ignore batch norm)?", "number", _bottleneck_weights,
              method="add the three convolutions' k·k·C_in·C_out, with C_in the channels each one "
@@ -947,7 +947,7 @@ def _resnet20_parameters(shortcut: str) -> int:
 
 
 _PROJECTIONS = ((16, 32), (32, 64))          # where ResNet-20's width doubles
-add_exercise("06.option_b_extra_params", 1,
+add_exercise("07.option_b_extra_params", 1,
              "How many parameters does option B add to the CIFAR-10 ResNet-20 compared with option "
              "A?",
              "number",
@@ -974,14 +974,14 @@ def _block(kind: str):
     return build
 
 
-add_exercise("06.basic_block", 2,
+add_exercise("07.basic_block", 2,
              "Write BasicBlock(in_channels, out_channels, stride): two 3×3 convolutions with batch "
              "norm (no biases), ReLU, and option B: a 1×1 projection with batch norm on the "
              "shortcut only where the shape changes.", "module", lambda: _block("BasicBlock"),
              build=((8, 16, 2), {}), input_shape=(4, 8, 8, 8), train_mode=True,
              parameter_hint="(no biases before batch norm; a projection only where the shape "
                             "changes)")
-add_exercise("06.bottleneck", 2,
+add_exercise("07.bottleneck", 2,
              "Write Bottleneck(in_channels, channels, stride): 1×1 (carrying the stride, as the "
              "paper), 3×3, 1×1 to 4·channels, batch norm after each (no biases), option "
              "B shortcut.", "module",
@@ -1013,7 +1013,7 @@ def _zeros_at(where: str, offset: int = 0):
     return slip
 
 
-add_exercise("06.option_a_shortcut", 2,
+add_exercise("07.option_a_shortcut", 2,
              "Write shortcut_a(x, out_channels, stride): option A, every stride-th pixel of x with "
              "zero channels appended after the old ones up to "
              "out_channels.", "function", lambda: _shortcut_a,
@@ -1030,7 +1030,7 @@ add_exercise("06.option_a_shortcut", 2,
 class PreActBlock(nn.Module):
     """He et al. (2016), "Identity mappings in deep residual networks": batch norm and ReLU before
     each convolution, nothing after the addition. No chapter builds it: it is the reference of
-    06.preact_block."""
+    07.preact_block."""
 
     def __init__(self, channels: int):
         super().__init__()
@@ -1044,7 +1044,7 @@ class PreActBlock(nn.Module):
         return x + self.conv2(F.relu(self.bn2(out)))
 
 
-add_exercise("06.preact_block", 2,
+add_exercise("07.preact_block", 2,
              "Write PreActBlock(channels): BN, ReLU, 3×3 conv, BN, ReLU, 3×3 conv (no biases), "
              "plus the input — nothing after the addition (He et al., 2016, 'Identity "
              "mappings').", "module",
@@ -1063,7 +1063,7 @@ def _depth_at_least(count: int):
     return constraint
 
 
-add_exercise("06.deep_budget", 3,
+add_exercise("07.deep_budget", 3,
              "Design a CIFAR-10 network (3×32×32, 10 scores) of at least 20 weight layers on its "
              "longest path under 300k parameters; train it with and without shortcuts and compare "
              "the training errors.", "design",
@@ -1084,7 +1084,7 @@ def _macs(name: str) -> int:
     return totals(summary(_model(name), (1, 3, 224, 224), device="meta"))["macs"]
 
 
-add_exercise("07.fc_share", 1,
+add_exercise("09.fc_share", 1,
              "What share of VGG-19's parameters sit in its three fully connected layers (a "
              "fraction between 0 and 1)?", "number", lambda: _vgg19_shares()[0], rel=0.005,
              method="add the weights and biases of VGG-19's three nn.Linear layers and divide by "
@@ -1094,7 +1094,7 @@ add_exercise("07.fc_share", 1,
                     Slip(lambda r: 100 * r, "give a fraction between 0 and 1, not a percentage"),
                     Slip(lambda r: r / (1 - r), "a share divides by all the parameters, not by the "
                                                 "convolutions' alone")])
-add_exercise("07.macs_ratio", 1,
+add_exercise("09.macs_ratio", 1,
              "Add ResNet-50 to the table: how many times ResNet-50's multiply-adds does VGG-19 "
              "need on one 224×224 "
              "crop?", "number", lambda: _macs("vgg19") / _macs("resnet50"), rel=0.01,
@@ -1146,7 +1146,7 @@ def _macs_ignoring_groups(model: nn.Module, input_shape) -> int:
     return _count_macs(model, input_shape) + extra
 
 
-add_exercise("07.count_macs", 2,
+add_exercise("09.count_macs", 2,
              "Write count_macs(model, input_shape): the multiply-adds of one forward pass on an "
              "input of input_shape (batch of one) through the model's nn.Conv2d and nn.Linear "
              "layers, counted with forward hooks "
@@ -1154,7 +1154,7 @@ add_exercise("07.count_macs", 2,
              inputs=_count_macs_inputs, grad=False,
              slips=[Slip(_macs_ignoring_groups, "a filter of a grouped convolution reads C_in / "
                                                 "groups channels")])
-add_exercise("07.efficient_design", 3,
+add_exercise("09.efficient_design", 3,
              "Design a network for 3×32×32 images (10 scores) with at least 10 weight layers on "
              "its longest path, within 5M multiply-adds and 100k parameters; train it and a "
              "network of ten times its multiply-adds, and plot their test errors against "

@@ -95,7 +95,7 @@ EXERCISES: dict[str, Exercise] = {}
 def add_exercise(key: str, tier: int, statement: str, kind: str,
                  reference: Optional[Callable[[], Any]],
                  **options) -> Exercise:
-    """Add an exercise. Keys are "CC.name" with CC the chapter number (00-07). A number exercise
+    """Add an exercise. Keys are "CC.name" with CC the chapter number (00-09). A number exercise
     names its method (``method=``, the hint for a wrong number that is no registered slip) and its
     slips (``slips=[Slip(...), ...]``, each with its own hint)."""
     chapter, _, name = key.partition(".")
