@@ -12,7 +12,7 @@ False
 >>> check("00.output_size", 15)
 ✓ 00.output_size ★: correct.
 True
->>> [entry.stars for entry in catalogue(6)]
+>>> [entry.stars for entry in catalogue(7)]
 ['★', '★', '★★', '★★', '★★', '★★', '★★★']
 
 An answer is a number, a tensor, a function (run on random inputs next to the reference: values,
