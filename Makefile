@@ -11,7 +11,7 @@ DATA_DIR := $(or $(CNNLIT_DATA),$(HOME)/.cache/cnnlit)
 help:
 	@echo "make book    build the Jupyter Book site into _build/html (executes every notebook)"
 	@echo "make lint    ruff over the package, tests, tools and notebooks"
-	@echo "make test    the linter, unit tests, every notebook under nbval (smoke profile, then a full-profile dry run), book and browser checks"
+	@echo "make test    the linter, unit tests, every notebook in the smoke profile (in JupyterLab, or nbval without a browser), a full-profile dry run, book and browser checks"
 	@echo "make lab     open JupyterLab on notebooks/"
 	@echo "make student solution-free notebooks in _build/student"
 
@@ -59,12 +59,18 @@ THREADS := $(if $(filter-out 0 1,$(TEST_WORKERS)),OMP_NUM_THREADS=1)
 lint: setup
 	$(BIN)/ruff check .
 
+# Each chapter runs once in the smoke profile: in JupyterLab, in a real browser (tests/test_lab.py: all
+# cells without an error, then every control operated) where Chromium is installed; under nbval where it
+# is not. The ten slowest tests of each step are listed at its end.
+SMOKE_NOTEBOOKS := $$(command -v chromium >/dev/null || command -v chromium-browser >/dev/null || echo notebooks)
+SLOWEST := --durations=10
+
 test: data lint
 	@tools/install_browser.sh
 	@tools/install_mathjax.sh
-	$(THREADS) CNNLIT_PROFILE=smoke $(BIN)/python -m pytest tests --nbval-lax notebooks -p no:cacheprovider $(PARALLEL)
-	$(THREADS) $(DRY_RUN) $(BIN)/python -m pytest --nbval-lax $$($(BIN)/python tools/cifar_standin.py others) -p no:cacheprovider $(PARALLEL) $(WATCHDOG)
-	$(THREADS) $(BIN)/python tools/cifar_standin.py dry-run $(PARALLEL) $(WATCHDOG)
+	$(THREADS) CNNLIT_PROFILE=smoke $(BIN)/python -m pytest tests --nbval-lax $(SMOKE_NOTEBOOKS) -p no:cacheprovider $(PARALLEL) $(SLOWEST)
+	$(THREADS) $(DRY_RUN) $(BIN)/python -m pytest --nbval-lax $$($(BIN)/python tools/cifar_standin.py others) -p no:cacheprovider $(PARALLEL) $(WATCHDOG) $(SLOWEST)
+	$(THREADS) $(BIN)/python tools/cifar_standin.py dry-run $(PARALLEL) $(WATCHDOG) $(SLOWEST)
 
 lab: data
 	$(BIN)/jupyter lab notebooks/
