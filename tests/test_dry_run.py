@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -137,6 +138,19 @@ def test_the_stand_in_run_covers_every_chapter_that_loads_cifar10():
     others = [p.name for p in cifar_standin.other_chapters()]
     every = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert sorted(chapters + others) == every and not set(chapters) & set(others)  # each once
+
+
+def test_the_dry_run_links_the_offline_data_beside_the_stand_in_and_removes_the_links(tmp_path):
+    cache, folder = tmp_path / "cache", tmp_path / "run"
+    for name in ("mnist", "fashion-mnist", "cifar10"):
+        (cache / name).mkdir(parents=True)
+        (cache / name / "train.pt").write_bytes(name.encode())
+    folder.mkdir()
+    assert cifar_standin.link_offline_data(folder, cache) == ["fashion-mnist", "mnist"]
+    assert (folder / "mnist" / "train.pt").read_bytes() == b"mnist"
+    assert not (folder / "cifar10").exists()            # the stand-in's place, not the real one
+    shutil.rmtree(folder)
+    assert (cache / "mnist" / "train.pt").read_bytes() == b"mnist"    # the cache is untouched
 
 
 # --------------------------------------------------------------------------- failing instead of

@@ -1,7 +1,7 @@
 """A synthetic stand-in of CIFAR-10 for CI, where the real data cannot be downloaded.
 
     python tools/cifar_standin.py write FOLDER           # FOLDER/cifar10/: 50,000 + 10,000 images
-    python tools/cifar_standin.py dry-run [PYTEST ARGS]  # the CIFAR-10 chapters' full dry run on it
+    python tools/cifar_standin.py dry-run [PYTEST ARGS]  # every chapter's full dry run
     python tools/cifar_standin.py dry-run notebooks/03_zfnet.ipynb --durations=5    # one chapter
     python tools/cifar_standin.py others                 # the chapters that do not load CIFAR-10
 
@@ -12,9 +12,11 @@ coloured, oriented stripe pattern under noise, so it is learnable, but it is not
 written as ``cnnlit.data``'s own cache files plus a ``STAND-IN`` marker, which ``cnnlit.data.load``
 reports in every line: the data is called "cifar10 (stand-in)".
 
-``dry-run`` writes it into a fresh temporary folder (never the user's cache), points ``CNNLIT_DATA``
-there, runs every notebook that loads CIFAR-10 under nbval with ``CNNLIT_PROFILE=full
-CNNLIT_DRY_RUN=1 CNNLIT_DEVICE=cpu``, and removes the folder.
+``dry-run`` writes it into a fresh temporary folder (never the user's cache), links the user's other
+cached datasets (MNIST, Fashion-MNIST) beside it, points ``CNNLIT_DATA`` there, runs every notebook
+under nbval with ``CNNLIT_PROFILE=full CNNLIT_DRY_RUN=1 CNNLIT_DEVICE=cpu`` in one pytest run (the
+chapters that load CIFAR-10 get the stand-in, the others their offline data), then removes the
+folder.
 """
 from __future__ import annotations
 
@@ -104,27 +106,37 @@ def other_chapters() -> list[Path]:
             if path not in cifar]
 
 
+def link_offline_data(folder: Path, cache: Path) -> list[str]:
+    """Link each dataset of the user's ``cache`` but CIFAR-10 into ``folder`` (read where it is,
+    never copied); return their names."""
+    linked = []
+    for entry in sorted(cache.iterdir()) if cache.is_dir() else []:
+        if entry.is_dir() and entry.name != "cifar10" and not (folder / entry.name).exists():
+            (folder / entry.name).symlink_to(entry.resolve(), target_is_directory=True)
+            linked.append(entry.name)
+    return linked
+
+
 def dry_run(arguments: list[str]) -> int:
-    """The full-profile dry run of the CIFAR-10 chapters (or of the notebooks among ``arguments``)
-    on the stand-in, in a temporary CNNLIT_DATA; the other arguments go to pytest."""
+    """The full-profile dry run of every chapter (or of the notebooks among ``arguments``) in one
+    pytest run, in a temporary CNNLIT_DATA: the CIFAR-10 chapters on the stand-in, the others on
+    the offline data linked beside it; the other arguments go to pytest."""
     chosen = [Path(a).resolve() for a in arguments if a.endswith(".ipynb")]
     pytest_arguments = [a for a in arguments if not a.endswith(".ipynb")]
-    chapters = chosen or cifar_chapters()
-    if not chapters:
-        print("no chapter loads CIFAR-10; nothing to run")
-        return 0
+    chapters = chosen or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     folder = Path(tempfile.mkdtemp(prefix="cnnlit-cifar-standin-"))
     try:
         write(folder)
+        linked = link_offline_data(folder, data.data_root())
         environment = {**os.environ, **DRY_RUN_ENVIRONMENT, data.DATA_VARIABLE: str(folder)}
-        print(f"CIFAR-10 stand-in in {folder}; full-profile dry run of "
-              f"{', '.join(p.name for p in chapters)}", flush=True)
+        print(f"CIFAR-10 stand-in in {folder} (beside it: {', '.join(linked) or 'nothing'}); "
+              f"full-profile dry run of {', '.join(p.name for p in chapters)}", flush=True)
         command = [sys.executable, "-m", "pytest", "--nbval-lax", *map(str, chapters), "-p",
                    "no:cacheprovider",
                    *pytest_arguments]
         return subprocess.call(command, cwd=ROOT, env=environment)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)      # the links only, not what they point at
 
 
 if __name__ == "__main__":
