@@ -438,6 +438,11 @@ def _plan_03(s: ChapterSettings) -> ChapterPlan:
 
 
 def _plan_04(s: ChapterSettings) -> ChapterPlan:
+    """VGG: no training (its deep networks train in chapter 05)."""
+    return ChapterPlan(s.notebook, (), (), "no training: shapes and costs on the meta device")
+
+
+def _plan_05(s: ChapterSettings) -> ChapterPlan:
     """VGG A and E (and E with batch norm), WIDTH times narrower, on Fashion-MNIST at 32 x 32."""
     width, hidden = s.names["WIDTH"], s.names["HIDDEN"]
     train, test = s.keywords["subset"][:2]
@@ -481,7 +486,8 @@ def _plan_07(s: ChapterSettings) -> ChapterPlan:
 
 CHAPTERS = {"00_foundations.ipynb": _plan_00, "01_lenet5.ipynb": _plan_01,
             "02_alexnet.ipynb": _plan_02, "03_zfnet.ipynb": _plan_03, "04_vgg.ipynb": _plan_04,
-            "06_googlenet.ipynb": _plan_06, "07_resnet.ipynb": _plan_07}
+            "05_normalisation.ipynb": _plan_05, "06_googlenet.ipynb": _plan_06,
+            "07_resnet.ipynb": _plan_07}
 
 
 def chapter_plans(root: Optional[Path] = None) -> list[ChapterPlan]:

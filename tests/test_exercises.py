@@ -265,11 +265,14 @@ WRONG = {
     "04.params_c_vs_d": (lambda: 9 * (256 ** 2 + 2 * 512 ** 2), "value"),
     "04.receptive_field_3x3_stack": (lambda: 9, "value"),
     "04.receptive_field_a": (lambda: 134, "value"),          # before the last pooling
-    "04.staged_he": (lambda: lambda channels: 9 * channels * 1e-2, "value"),   # no 1/2
     "04.fc_as_conv": (lambda: fc_to_conv_wrong_order, "value"),
-    "04.batch_norm": (lambda: batch_norm_unbiased, "value"),
     "04.vgg_block": (lambda: vgg_block_unpadded, "shape"),
     "04.vgg_budget": (lambda: vgg_with_5x5, "design"),
+    "05.he_std": (lambda: math.sqrt(2 / 256), "value"),                       # n without 3·3
+    "05.batch_norm": (lambda: batch_norm_unbiased, "value"),
+    "05.batch_norm_eval": (lambda: lambda x, g, b, m, v, eps=1e-5: F.batch_norm(
+        x, None, None, g, b, training=True, eps=eps), "value"),                 # the batch's own
+    "05.staged_he": (lambda: lambda channels: 9 * channels * 1e-2, "value"),   # no 1/2
     "06.inception_params": (lambda: reference("06.inception_params") - 368, "value"),
     "06.naive_3a_channels": (lambda: 224, "value"),
     "06.inception_module": (lambda: inception_other_order, "value"),
@@ -415,7 +418,7 @@ def _slip_value(key, slip):
 
 def test_every_number_and_most_functions_register_slips():
     assert NUMBER_KEYS and all(len(E.get(key).options["slips"]) >= 2 for key in NUMBER_KEYS)
-    assert {"04.batch_norm", "07.option_a_shortcut", "02.lrn", "03.unpool"} <= set(SLIP_KEYS)
+    assert {"05.batch_norm", "07.option_a_shortcut", "02.lrn", "03.unpool"} <= set(SLIP_KEYS)
 
 
 @pytest.mark.parametrize("key", NUMBER_KEYS)
@@ -462,7 +465,7 @@ def test_the_commonest_slips_are_named():
     assert "not fully connected" in E.diagnose("01.c3_params", 6 * 16 * 25 + 16).message
     assert E.diagnose("01.c3_params", 2000).message == E.diagnose("01.c3_params", 1000).message
     assert E.diagnose("01.c3_params", "1516").kind == "type"
-    assert "biased variance" in E.diagnose("04.batch_norm", batch_norm_unbiased).message
+    assert "biased variance" in E.diagnose("05.batch_norm", batch_norm_unbiased).message
     prepended = E.diagnose("07.option_a_shortcut",
                            lambda x, out, stride: F.pad(x[:, :, ::stride, ::stride],
                                                         (0, 0, 0, 0, out - x.shape[1], 0)))
@@ -492,7 +495,7 @@ def test_unknown_keys_list_the_valid_ones():
 
 
 def test_every_architecture_chapter_has_two_implementations_and_an_experiment():
-    for chapter in (1, 2, 3, 4, 6, 7):         # LeNet-5 ... ResNet
+    for chapter in (1, 2, 3, 4, 5, 6, 7):      # LeNet-5 ... ResNet, and 05 (normalisation)
         tiers = [entry.tier for entry in E.catalogue(chapter)]
         assert tiers.count(2) >= 2 and tiers.count(3) >= 1 and tiers.count(1) >= 1, (chapter, tiers)
         assert tiers == sorted(tiers)                       # ★ first, then ★★, then ★★★
@@ -536,7 +539,7 @@ def test_gradients_are_checked():
 def test_errors_in_the_answer_are_reported_not_raised():
     def broken(*args, **kwargs):
         raise RuntimeError("not written yet")
-    problem = E.diagnose("04.batch_norm", broken)
+    problem = E.diagnose("05.batch_norm", broken)
     assert problem.kind == "error" and "not written yet" in problem.message
     assert E.diagnose("07.preact_block", 42).kind == "type"
     assert E.diagnose("07.preact_block", lambda channels: nn.Identity()).kind == "parameters"
@@ -577,7 +580,7 @@ def test_pytorch_and_written_out_versions_pass_the_function_checks():
         "01.rbf": lambda x, codes: ((x[:, None] - codes[None]) ** 2).sum(-1),
         "02.lrn": lrn_by_loop,
         "02.towers": lambda x, w, b, padding: F.conv2d(x, w, b, padding=padding, groups=2),
-        "04.batch_norm": unbiased_free_batch_norm,
+        "05.batch_norm": unbiased_free_batch_norm,
         "07.option_a_shortcut": lambda x, out, stride: torch.cat(
             [x[:, :, ::stride, ::stride], x.new_zeros(x.shape[0], out - x.shape[1],
                                                       *x[:, :, ::stride, ::stride].shape[2:])], 1),
@@ -637,7 +640,7 @@ def test_number_references_equal_the_papers():
     assert reference("00.output_size") == 15 and reference("03.conv1_output") == 110
     assert reference("00.receptive_field") == 10 and reference("04.receptive_field_3x3_stack") == 7
     assert reference("04.receptive_field_a") == 150        # VGG-11's last pooling (chapter 04)
-    assert reference("04.staged_he")(64) == 0.5 * 9 * 64 * 0.01       # (1/2) n Var[w], n = 9 * 64
+    assert reference("05.staged_he")(64) == 0.5 * 9 * 64 * 0.01       # (1/2) n Var[w], n = 9 * 64
 
 
 def test_flat_spectrum_share_agrees_with_a_discrete_spectrum():

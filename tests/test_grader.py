@@ -75,7 +75,7 @@ def test_a_notebook_that_hangs_is_stopped_at_its_time_limit(tmp_path):
 def test_the_default_columns_are_the_checked_chapters_keys(tmp_path):
     from cnnlit.exercises import keys
 
-    grade = Grade("ada", "ok", mentioned={"04.batch_norm"})
+    grade = Grade("ada", "ok", mentioned={"04.vgg_block"})
     assert columns([grade]) == keys(4)
     with pytest.raises(SystemExit):                                # two submissions, one name
         run_command_line(["grade", "a.ipynb", "a.ipynb", "--out", str(tmp_path / "x.csv")])

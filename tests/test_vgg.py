@@ -231,28 +231,26 @@ def test_plots_clamp_and_fall_back():
     matplotlib.pyplot.close(figure)
 
 
-def test_conv_layers_are_named_by_block_and_position():
-    a, e = vgg("A", width=16, hidden=8, pool_size=1), vgg("E", width=16, hidden=8, pool_size=1)
-    a_names, e_names = chapter_vgg.conv_layers(a), chapter_vgg.conv_layers(e)
-    assert list(a_names)[:4] == ["conv1_1", "conv2_1", "conv3_1", "conv3_2"]
-    assert len(a_names) == 8 and len(e_names) == 16 and "conv5_4" in e_names
-    # A's first four layers fit the places of the same names in E (Sec. 3.1's staged initialisation)
-    for name in list(a_names)[:4]:
-        assert a_names[name].weight.shape == e_names[name].weight.shape
-    lrn = chapter_vgg.conv_layers(vgg("A-LRN", width=16, hidden=8, pool_size=1))
-    assert list(lrn) == list(a_names)
-    with pytest.raises(ValueError, match="unknown VGG configuration"):
-        chapter_vgg.conv_layers(nn.Sequential(nn.Conv2d(1, 1, 3)))
+def test_dense_windows_tile_the_image_every_32_pixels():
+    windows = chapter_vgg.dense_windows(384, 224, 32)
+    # VGG at 384x384: the map after pool5 is 12x12, a 7x7 "fc6" convolution leaves 12 - 7 + 1 = 6
+    assert len(windows) == 6 * 6 and windows[0] == (0, 0, 0, 0)
+    assert windows[-1] == (5, 5, 160, 160) and 160 + 224 == 384          # the last window ends
+    assert chapter_vgg.dense_windows(224) == [(0, 0, 0, 0)]                # the training crop: one
+    with pytest.raises(ValueError, match="at least the window"):
+        chapter_vgg.dense_windows(200)
 
 
-def test_activation_spread_one_number_per_relu_and_nothing_changes():
-    torch.manual_seed(0)
-    net = vgg("A", batch_norm=True, width=16, hidden=8, pool_size=1, in_channels=1, num_classes=3)
-    before = {k: v.clone() for k, v in net.state_dict().items()}
-    spreads = chapter_vgg.activation_spread(net, torch.randn(8, 1, 32, 32))
-    # eight convolutions, two hidden FC layers
-    assert len(spreads) == 8 + 2
-    # train-mode batch norm: every conv's output standardised, so a ReLU of N(0, 1): std sqrt(1/2 -
-    # 1/(2π))
-    assert all(abs(s - (0.5 - 1 / (2 * torch.pi)) ** 0.5) < 0.08 for s in spreads[:6])
-    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+def test_dense_evaluation_figure_outlines_the_windows_of_the_chosen_positions():
+    from matplotlib.patches import Rectangle
+
+    figure = chapter_vgg.plot_dense_evaluation(384, 224, 32, show=[(0, 0), (5, 5)])
+    image, scores = figure.axes
+    outlined = [p for p in image.patches if isinstance(p, Rectangle) and not p.get_fill()]
+    assert [(p.get_x(), p.get_y(), p.get_width()) for p in outlined] == [(0, 0, 224),
+                                                                       (160, 160, 224)]
+    assert len(image.lines[0].get_xdata()) == 36                           # one centre a window
+    assert image.get_xlabel() and image.get_ylabel() and "384×384" in image.get_title()
+    assert len(scores.patches) == 2 and "6×6" in scores.get_title()
+    assert scores.get_xlabel() == "output column" and scores.get_ylabel() == "output row"
+    matplotlib.pyplot.close(figure)

@@ -8,7 +8,9 @@ in the chapter's cells, where the student reads them; nothing here trains.
 - :mod:`~cnnlit.chapters.zfnet` (chapter 3): the filter inspector (weights, feature map, deconvnet
   projection and top-9 patches of one filter) and the Fig. 2 gallery;
 - :mod:`~cnnlit.chapters.vgg` (chapter 4): Table 1 as a DataFrame, per-layer memory and arithmetic,
-  and their figures;
+  dense evaluation, and their figures;
+- :mod:`~cnnlit.chapters.normalisation` (chapter 5): the signal's spread and distribution at every
+  ReLU of a deep VGG, with and without batch norm, and VGG's layers by the paper's names;
 - :mod:`~cnnlit.chapters.googlenet` (chapter 6): an Inception module's branches, Table 1's costs
   against the printed ones, the cost of the 1x1 reductions;
 - :mod:`~cnnlit.chapters.resnet` (chapter 7): Table 1 regenerated from the code, gradients through
@@ -19,4 +21,4 @@ calls it once for the static figure and wraps it in a control (:func:`cnnlit.wid
 out-of-range control values are clamped, never raised.
 """
 
-__all__ = ["alexnet", "googlenet", "lenet", "resnet", "vgg", "zfnet"]
+__all__ = ["alexnet", "googlenet", "lenet", "normalisation", "resnet", "vgg", "zfnet"]

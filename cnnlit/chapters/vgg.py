@@ -5,30 +5,25 @@ arithmetic.
   ``TABLE_1``.
 - :func:`layer_costs`: per weight/pooling layer: channels, spatial side, activations, parameters,
   multiply-adds and receptive field, from :func:`cnnlit.analysis.summary`.
-- :func:`conv_layers`: a configuration's convolutions by the paper's names (``conv3_2``: block 3,
-  second), the handle of VGG's staged initialisation (deeper nets started from A's layers, Sec.
-  3.1);
-- :func:`activation_spread`: the spread of every ReLU's output for a batch of images, the quantity
-  the initialisation argument (He et al. 2015) and batch normalisation keep in check;
+- :func:`plot_dense_evaluation`: the fully connected layers as convolutions sliding over a larger
+  image (Sec. 3.2): the input window each position of the output map sees;
 - :func:`plot_shape_flow` and :func:`plot_costs`: the widget callbacks (out-of-range values are
   clamped, an unknown configuration falls back to D with a note; never a traceback).
 """
 from __future__ import annotations
 
-import copy
 import math
 
 import matplotlib.pyplot as plt
 import torch
-from torch import nn
 
 from ..analysis import summary
 from ..models.vgg import CLASSIFIER, TABLE_1, WEIGHT_LAYERS, config_key, vgg
-from ..module_tools import hooked, on_meta
+from ..module_tools import on_meta
 from ..widgets import clamp
 
-__all__ = ["activation_spread", "configuration_table", "conv_layers", "layer_costs", "plot_costs",
-           "plot_shape_flow"]
+__all__ = ["configuration_table", "dense_windows", "layer_costs", "plot_costs",
+           "plot_dense_evaluation", "plot_shape_flow"]
 
 SIZE_RANGE = (32, 512)
 WIDTH_RANGE = (1, 64)
@@ -52,42 +47,6 @@ def configuration_table(configs=None):
         rows.append(["maxpool"] * len(configs))
     rows.extend([[entry] * len(configs) for entry in CLASSIFIER])
     return pd.DataFrame(rows, columns=configs)
-
-
-def conv_layers(model) -> dict:
-    """The convolutions of a :class:`cnnlit.models.vgg.VGG`, named by block and position as in
-    Caffe's VGG models (``conv1_1``, ``conv1_2``, ``conv2_1``...), in order: the names by which
-    VGG's staged initialisation copies A's first four layers into the same places of a deeper
-    configuration."""
-    config = config_key(getattr(model, "config", ""))
-    convs = iter([m for m in model.features if isinstance(m, nn.Conv2d)])
-    named = {}
-    for block, layers in enumerate(TABLE_1[config], start=1):
-        position = 0
-        for entry in layers:
-            if entry != "LRN":
-                position += 1
-                named[f"conv{block}_{position}"] = next(convs)
-    return named
-
-
-@torch.no_grad()
-def activation_spread(model, images) -> list:
-    """The standard deviation of each ReLU's output over ``images``, one number per ReLU from the
-    input side to the output side, in the model's current mode (train-mode batch norm normalises
-    with the batch's statistics). Nothing changes: batch norm's running statistics are measured on a
-    copy."""
-    if model.training and any(isinstance(m,
-                                         nn.modules.batchnorm._BatchNorm) for m in model.modules()):
-        model = copy.deepcopy(model)
-    spreads = []
-
-    def record(_module, _inputs, output):
-        spreads.append(float(output.float().std()))
-
-    with hooked((module, record) for module in model.modules() if isinstance(module, nn.ReLU)):
-        model(images)
-    return spreads
 
 
 def _safe_arguments(config: str, input_size, width) -> tuple:
@@ -172,5 +131,62 @@ def plot_costs(config: str = "D", input_size: int = 224):
     axes[-1].set_xticklabels(frame["kind"], rotation=70, fontsize=7)
     axes[0].set_title(f"VGG-{config} at {input_size}x{input_size}: memory early, parameters late, "
                       "arithmetic spread over the blocks")
+    figure.tight_layout()
+    return figure
+
+
+def dense_windows(image_size: int = 384, window: int = 224, stride: int = 32) -> list:
+    """Dense evaluation (Sec. 3.2): the network trained on ``window`` x ``window`` crops slides over
+    an ``image_size`` image in steps of ``stride`` pixels (its total stride: five 2x2 poolings,
+    2^5 = 32). One entry per output position ``(row, column, top, left)``: the position in the
+    output map and the top-left corner of the input window it sees. VGG at 384x384: a 6x6 map."""
+    if image_size < window:
+        raise ValueError(f"the image ({image_size}) must be at least the window ({window})")
+    side = (image_size - window) // stride + 1
+    return [(row, column, row * stride, column * stride)
+            for row in range(side) for column in range(side)]
+
+
+def plot_dense_evaluation(image_size: int = 384, window: int = 224, stride: int = 32,
+                          show=((0, 0), (2, 3), (5, 5)), image=None):
+    """Left: the image (``image``, an (H, W) or (H, W, 3) array, or a plain square), with the input
+    windows of the output positions in ``show`` outlined and every window's centre dotted. Right:
+    the output map, those positions in the same colours. Returns the figure."""
+    from matplotlib.patches import Rectangle
+
+    windows = dense_windows(image_size, window, stride)
+    side = windows[-1][0] + 1
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.6),
+                                         gridspec_kw={"width_ratios": [1.3, 1]})
+    if image is not None:
+        left.imshow(image, extent=(0, image_size, image_size, 0), cmap="gray")
+    else:
+        left.add_patch(Rectangle((0, 0), image_size, image_size, color="0.93"))
+    centres = [(c + window / 2, t + window / 2) for _, _, t, c in windows]
+    left.plot(*zip(*centres), ".", color="0.4", markersize=4, label="a window's centre")
+    for index, (row, column) in enumerate(show):
+        top, column_left = row * stride, column * stride
+        left.add_patch(Rectangle((column_left, top), window, window, fill=False, lw=2,
+                                 color=f"C{index}", label=f"output ({row}, {column})"))
+    left.set_xlim(0, image_size)
+    left.set_ylim(image_size, 0)
+    left.set_aspect("equal")
+    left.set_xlabel("input column (pixels)")
+    left.set_ylabel("input row (pixels)")
+    left.set_title(f"{image_size}×{image_size} input: {window}×{window} windows every {stride} px",
+                   fontsize=10)
+    left.legend(fontsize=7, loc="lower left")
+    right.imshow(torch.zeros(side, side), cmap="Greys", vmin=0, vmax=1)
+    for index, (row, column) in enumerate(show):
+        right.add_patch(Rectangle((column - 0.5, row - 0.5), 1, 1, color=f"C{index}"))
+    right.set_xticks(range(side))
+    right.set_yticks(range(side))
+    right.grid(False)
+    right.set_xlabel("output column")
+    right.set_ylabel("output row")
+    right.set_title(f"the {side}×{side} map of class scores (one vector per position)",
+                    fontsize=10)
+    figure.suptitle("Dense evaluation: the fully connected layers as convolutions slide the "
+                    "network over a larger image", fontsize=11)
     figure.tight_layout()
     return figure

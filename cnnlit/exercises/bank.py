@@ -635,27 +635,6 @@ add_exercise("04.receptive_field_a", 1,
                          "the question asks for the field after the last pooling, not before it")])
 
 
-def _paper_factor(channels: int) -> float:
-    # VGG Sec. 3.1: weights drawn from N(0, 10^-2); He et al. (2015): a ReLU layer multiplies the
-    # variance by (1/2) n Var[w], with n = 3 * 3 * channels inputs per unit
-    return 0.5 * 9 * channels * 1e-2
-
-
-add_exercise("04.staged_he", 3,
-             "Train the staged E with He's rule for its random layers, from the same seeds; and "
-             "write paper_factor(channels), the factor (1/2)·n·Var[w] by which VGG's N(0, 10⁻²) "
-             "initialisation multiplies the variance at a 3×3 layer with `channels` inputs.",
-             "function", lambda: _paper_factor,
-             inputs=lambda: [((channels,), {}) for channels in (8, 64, 256, 512)],
-             slips=[Slip(lambda channels: 9 * channels * 1e-2,
-                         "a ReLU passes half of the variance on: the factor has a 1/2"),
-                    Slip(lambda channels: 0.5 * channels * 1e-2,
-                         "n counts every input of a unit: 3·3 positions times the channels"),
-                    Slip(lambda channels: 0.5 * 9 * channels * 1e-4,
-                         "10⁻² is the variance of the weights (the paper's words), not their "
-                         "standard deviation")])
-
-
 def _fc_inputs():
     return [((nn.Linear(4 * 3 * 3, 6), torch.randn(2, 4, 3, 3), 4, 3), {}),
             ((nn.Linear(4 * 3 * 3, 6), torch.randn(2, 4, 5, 5), 4, 3), {}),
@@ -686,55 +665,6 @@ add_exercise("04.fc_as_conv", 2,
              slips=[Slip(_fc_as_conv_channels_last, "flatten() lays a map out channel by channel, "
                                                     "then row by row: unflatten the weights in "
                                                     "that order")])
-
-
-def _bn_inputs():
-    return [((torch.randn(4, 3, 2, 2) * 2 + 1, torch.randn(3), torch.randn(3)), {}),
-            ((torch.randn(2, 5, 3, 3), torch.rand(5) + 0.5, torch.randn(5)), {"eps": 1e-3})]
-
-
-def _batch_norm(x, gamma, beta, eps=1e-5):
-    return F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
-
-
-def _batch_norm_by(statistics, *, affine: bool = True, eps_inside: bool = True):
-    """A batch norm that makes one slip: its mean and variance from ``statistics``, no scale and
-    shift, or eps added after the square root."""
-    def slip(x, gamma, beta, eps=1e-5):
-        mean, variance = statistics(x)
-        spread = torch.sqrt(variance + eps) if eps_inside else torch.sqrt(variance) + eps
-        normalised = (x - mean) / spread
-        if not affine:
-            return normalised
-        return gamma[None, :, None, None] * normalised + beta[None, :, None, None]
-    return slip
-
-
-def _over(dims, unbiased=False):
-    return lambda x: (x.mean(dim=dims, keepdim=True),
-                      x.var(dim=dims, keepdim=True, unbiased=unbiased))
-
-
-add_exercise("04.batch_norm", 2,
-             "Write batch_norm(x, gamma, beta, eps=1e-5): batch normalisation of (N, C, H, W) in "
-             "training mode, per channel over the batch and the positions, then scale "
-             "and shift.", "function",
-             lambda: _batch_norm, inputs=_bn_inputs,
-             slips=[Slip(_batch_norm_by(_over((0, 2, 3), unbiased=True)),
-                         "training-mode batch norm divides by the biased variance: the mean of the "
-                         "squared deviations over the N·H·W values (torch.var's default is the "
-                         "unbiased one)"),
-                    Slip(_batch_norm_by(_over((0,))), "a channel's statistics are taken over the "
-                                                      "batch and every position, not per position"),
-                    Slip(_batch_norm_by(_over((1, 2, 3))), "the statistics are per channel (over "
-                                                           "the batch and the positions), not per "
-                                                           "example"),
-                    Slip(_batch_norm_by(_over((0, 2, 3)), affine=False), "scale by gamma and shift "
-                                                                         "by beta after "
-                                                                         "normalising"),
-                    Slip(_batch_norm_by(_over((0, 2, 3)), eps_inside=False), "eps goes inside the "
-                                                                             "square root, with "
-                                                                             "the variance")])
 
 
 def _vgg_block_d(in_channels: int, out_channels: int, convs: int) -> nn.Module:
@@ -768,6 +698,146 @@ add_exercise("04.vgg_budget", 3,
              "batch norm.", "design",
              None, input_shape=(2, 1, 28, 28), output_shape=(10,), max_params=100_000,
              constraints=[_at_least_convs(6), _vgg_rule])
+
+# =========================================================================== 05 initialisation and
+# normalisation
+_HE_FAN_IN = 3 * 3 * 256           # a 3×3 convolution on 256 channels: inputs of one output unit
+
+add_exercise("05.he_std", 1,
+             "He's initialisation: the standard deviation of the weights of a 3×3 convolution "
+             "with 256 input channels?", "number",
+             lambda: math.sqrt(2 / _HE_FAN_IN), rel=1e-3,     # within 0.1%, slips too
+             method="He's rule sets Var[w] = 2/n, with n the inputs of one output unit (kernel "
+                    "height × width × input channels); the standard deviation is the square root "
+                    "of the variance",
+             slips=[Slip(math.sqrt(2 / 256), "n counts every input of a unit: the 3·3 positions of "
+                                             "the kernel times the channels"),
+                    Slip(math.sqrt(2 / 9), "n counts the input channels as well as the kernel's "
+                                           "positions"),
+                    Slip(2 / _HE_FAN_IN, "2/n is the variance; the question asks for the standard "
+                                         "deviation"),
+                    Slip(math.sqrt(1 / _HE_FAN_IN), "1/n is Glorot's variance for equal widths; a "
+                                                    "ReLU zeroes half of its inputs, and He's rule "
+                                                    "makes up for that half")])
+
+
+def _bn_inputs():
+    return [((torch.randn(4, 3, 2, 2) * 2 + 1, torch.randn(3), torch.randn(3)), {}),
+            ((torch.randn(2, 5, 3, 3), torch.rand(5) + 0.5, torch.randn(5)), {"eps": 1e-3})]
+
+
+def _batch_norm(x, gamma, beta, eps=1e-5):
+    return F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
+
+
+def _batch_norm_by(statistics, *, affine: bool = True, eps_inside: bool = True):
+    """A batch norm that makes one slip: its mean and variance from ``statistics``, no scale and
+    shift, or eps added after the square root."""
+    def slip(x, gamma, beta, eps=1e-5):
+        mean, variance = statistics(x)
+        spread = torch.sqrt(variance + eps) if eps_inside else torch.sqrt(variance) + eps
+        normalised = (x - mean) / spread
+        if not affine:
+            return normalised
+        return gamma[None, :, None, None] * normalised + beta[None, :, None, None]
+    return slip
+
+
+def _over(dims, unbiased=False):
+    return lambda x: (x.mean(dim=dims, keepdim=True),
+                      x.var(dim=dims, keepdim=True, unbiased=unbiased))
+
+
+add_exercise("05.batch_norm", 2,
+             "Write batch_norm(x, gamma, beta, eps=1e-5): batch normalisation of (N, C, H, W) in "
+             "training mode, per channel over the batch and the positions, then scale "
+             "and shift.", "function",
+             lambda: _batch_norm, inputs=_bn_inputs,
+             slips=[Slip(_batch_norm_by(_over((0, 2, 3), unbiased=True)),
+                         "training-mode batch norm divides by the biased variance: the mean of the "
+                         "squared deviations over the N·H·W values (torch.var's default is the "
+                         "unbiased one)"),
+                    Slip(_batch_norm_by(_over((0,))), "a channel's statistics are taken over the "
+                                                      "batch and every position, not per position"),
+                    Slip(_batch_norm_by(_over((1, 2, 3))), "the statistics are per channel (over "
+                                                           "the batch and the positions), not per "
+                                                           "example"),
+                    Slip(_batch_norm_by(_over((0, 2, 3)), affine=False), "scale by gamma and shift "
+                                                                         "by beta after "
+                                                                         "normalising"),
+                    Slip(_batch_norm_by(_over((0, 2, 3)), eps_inside=False), "eps goes inside the "
+                                                                             "square root, with "
+                                                                             "the variance")])
+
+
+def _bn_eval_inputs():
+    return [((torch.randn(4, 3, 2, 2) * 2 + 1, torch.randn(3), torch.randn(3), torch.randn(3),
+              torch.rand(3) + 0.5), {}),
+            ((torch.randn(2, 5, 3, 3), torch.rand(5) + 0.5, torch.randn(5), torch.randn(5),
+              torch.rand(5) * 3 + 0.1), {"eps": 1e-3})]
+
+
+def _batch_norm_eval(x, gamma, beta, running_mean, running_var, eps=1e-5):
+    return F.batch_norm(x, running_mean, running_var, gamma, beta, training=False, eps=eps)
+
+
+def _batch_norm_eval_by(*, batch: bool = False, root: bool = True, eps_inside: bool = True,
+                        affine: bool = True):
+    """An evaluation-mode batch norm that makes one slip: the batch's own statistics, the
+    variance used as a spread, eps added after the square root, or no scale and shift."""
+    def slip(x, gamma, beta, running_mean, running_var, eps=1e-5):
+        shape = (1, -1, 1, 1)
+        if batch:
+            mean, variance = _over((0, 2, 3))(x)
+        else:
+            mean, variance = running_mean.view(shape), running_var.view(shape)
+        if not root:
+            spread = variance + eps
+        else:
+            spread = torch.sqrt(variance + eps) if eps_inside else torch.sqrt(variance) + eps
+        normalised = (x - mean) / spread
+        return gamma.view(shape) * normalised + beta.view(shape) if affine else normalised
+    return slip
+
+
+add_exercise("05.batch_norm_eval", 2,
+             "Write batch_norm_eval(x, gamma, beta, running_mean, running_var, eps=1e-5): batch "
+             "normalisation of (N, C, H, W) in evaluation mode, with the running averages kept "
+             "during training.", "function",
+             lambda: _batch_norm_eval, inputs=_bn_eval_inputs,
+             grad=False,                   # running averages are buffers, not trained: no gradient
+             slips=[Slip(_batch_norm_eval_by(batch=True),
+                         "in evaluation the statistics are the running averages kept during "
+                         "training, not the batch's own: one image's answer must not depend on the "
+                         "others"),
+                    Slip(_batch_norm_eval_by(root=False), "running_var is a variance: divide by "
+                                                          "the square root of running_var + eps"),
+                    Slip(_batch_norm_eval_by(eps_inside=False), "eps goes inside the square "
+                                                                "root, with the running variance"),
+                    Slip(_batch_norm_eval_by(affine=False), "scale by gamma and shift by beta "
+                                                            "after normalising")])
+
+
+def _paper_factor(channels: int) -> float:
+    # VGG Sec. 3.1: weights drawn from N(0, 10^-2); He et al. (2015): a ReLU layer multiplies the
+    # variance by (1/2) n Var[w], with n = 3 * 3 * channels inputs per unit
+    return 0.5 * 9 * channels * 1e-2
+
+
+add_exercise("05.staged_he", 3,
+             "Train the staged E with He's rule for its random layers, from the same seeds; and "
+             "write paper_factor(channels), the factor (1/2)·n·Var[w] by which VGG's N(0, 10⁻²) "
+             "initialisation multiplies the variance at a 3×3 layer with `channels` inputs.",
+             "function", lambda: _paper_factor,
+             inputs=lambda: [((channels,), {}) for channels in (8, 64, 256, 512)],
+             slips=[Slip(lambda channels: 9 * channels * 1e-2,
+                         "a ReLU passes half of the variance on: the factor has a 1/2"),
+                    Slip(lambda channels: 0.5 * channels * 1e-2,
+                         "n counts every input of a unit: 3·3 positions times the channels"),
+                    Slip(lambda channels: 0.5 * 9 * channels * 1e-4,
+                         "10⁻² is the variance of the weights (the paper's words), not their "
+                         "standard deviation")])
+
 
 # =========================================================================== 05 GoogLeNet
 _3A = (64, 96, 128, 16, 32, 32)        # Table 1's row for inception (3a), on 192 channels
