@@ -1,6 +1,6 @@
-"""Chapter 06 (GoogLeNet) figures: an Inception module's four branches and their concatenation, Table
-1's costs ours-vs-printed per row, the cost of each branch with and without the 1x1 reductions, and
-where the auxiliary classifiers attach.
+"""Chapter 06 (GoogLeNet) figures: an Inception module's four branches and their concatenation,
+Table 1's costs ours-vs-printed per row, the cost of each branch with and without the 1x1
+reductions, and where the auxiliary classifiers attach.
 
 Each function returns its matplotlib Figure. ``plot_module_branches`` is the widget callback: it
 clamps the number of maps and names the valid modules when given another.
