@@ -362,3 +362,22 @@ def test_cost_figures():
     plt.close(figure)
     with pytest.raises(ValueError, match="same length"):
         chapter.plot_reduction(["a"], [1.0, 2.0], [1.0])
+
+
+def test_auxiliary_classifier_figure_draws_the_line_and_the_two_heads():
+    line = [r for r in TABLE_1 if r.depth or "pool" in r.name]
+    names = [r.name.replace("inception ", "") for r in line]
+    depths = [sum(r.depth for r in line[:i + 1]) for i in range(len(line))]
+    assert depths[names.index("(4a)")] == 9 and depths[names.index("(4d)")] == 15
+    assert depths[-1] == 22                                       # the paper's 22 layers
+    figure = chapter.plot_auxiliary_classifiers(names, depths, {"(4a)": "aux1", "(4d)": "aux2"})
+    axis = figure.axes[0]
+    assert len(axis.patches) == len(names) + 2                    # one block per stage, two heads
+    texts = [t.get_text() for t in axis.texts]
+    assert "aux1" in texts and "aux2" in texts and texts.count("loss × 0.3") == 2
+    assert "input → output" in axis.get_xlabel() and axis.get_ylabel() and axis.get_title()
+    plt.close(figure)
+    with pytest.raises(ValueError, match="not drawn"):
+        chapter.plot_auxiliary_classifiers(["a"], [1], {"b": "head"})
+    with pytest.raises(ValueError, match="same length"):
+        chapter.plot_auxiliary_classifiers(["a", "b"], [1], {})

@@ -1,5 +1,6 @@
-"""Chapter 6 (GoogLeNet) figures: an Inception module's four branches and their concatenation, Table
-1's costs ours-vs-printed per row, and the cost of each branch with and without the 1x1 reductions.
+"""Chapter 06 (GoogLeNet) figures: an Inception module's four branches and their concatenation,
+Table 1's costs ours-vs-printed per row, the cost of each branch with and without the 1x1
+reductions, and where the auxiliary classifiers attach.
 
 Each function returns its matplotlib Figure. ``plot_module_branches`` is the widget callback: it
 clamps the number of maps and names the valid modules when given another.
@@ -17,8 +18,8 @@ from ..layers.inception import Inception
 from ..module_tools import capturing, evaluating
 from ..widgets import clamp
 
-__all__ = ["BRANCH_NAMES", "MAX_MAPS", "module_inputs", "plot_branches", "plot_module_branches",
-           "plot_reduction", "plot_row_costs"]
+__all__ = ["BRANCH_NAMES", "MAX_MAPS", "module_inputs", "plot_auxiliary_classifiers",
+           "plot_branches", "plot_module_branches", "plot_reduction", "plot_row_costs"]
 
 BRANCH_NAMES = ("1×1", "1×1 → 3×3", "1×1 → 5×5", "3×3 max pool → 1×1")
 MAX_MAPS = 8
@@ -127,5 +128,45 @@ def plot_reduction(branches: Sequence[str], with_reduction: Sequence[float],
     axis.set_ylabel(unit)
     axis.legend(fontsize=8)
     axis.set_title(title or "The cost of each branch")
+    figure.tight_layout()
+    return figure
+
+
+def plot_auxiliary_classifiers(stages: Sequence[str], depths: Sequence[int],
+                               heads: Mapping[str, str], *, title: str = ""):
+    """The network as a line of blocks, input to output (``stages``, each with the layers with
+    parameters up to and including it, ``depths``), and a training-only head above each stage
+    named in ``heads`` (stage -> label): Section 5's auxiliary classifiers on (4a) and (4d)."""
+    if len(stages) != len(depths):
+        raise ValueError("stages and depths must have the same length")
+    missing = [stage for stage in heads if stage not in stages]
+    if missing:
+        raise ValueError(f"heads attach to stages that are not drawn: {missing}")
+    figure, axis = plt.subplots(figsize=(max(8.0, 0.62 * len(stages)), 3.4))
+    for x, (stage, depth) in enumerate(zip(stages, depths)):
+        inception = stage.startswith("(")
+        colour = "C0" if inception else ("C7" if "pool" in stage else "C2")
+        axis.add_patch(plt.Rectangle((x - 0.42, -0.3), 0.84, 0.6, color=colour, alpha=0.8))
+        axis.text(x, 0, stage.strip("()"), ha="center", va="center", fontsize=7,
+                  rotation=0 if inception else 90, color="white")
+        axis.text(x, -0.45, str(depth), ha="center", va="top", fontsize=7)
+        if x:
+            axis.annotate("", (x - 0.42, 0), (x - 0.58, 0), arrowprops=dict(arrowstyle="->"))
+    for stage, label in heads.items():
+        x = list(stages).index(stage)
+        axis.add_patch(plt.Rectangle((x - 1.3, 0.95), 2.6, 0.7, color="C3", alpha=0.8))
+        axis.text(x, 1.3, label, ha="center", va="center", fontsize=6.5, color="white")
+        axis.annotate("", (x, 0.95), (x, 0.3), arrowprops=dict(arrowstyle="->", color="C3"))
+        axis.text(x + 0.08, 0.62, "loss × 0.3", fontsize=7, color="C3")
+    axis.set_xlim(-0.8, len(stages) - 0.2)
+    axis.set_ylim(-0.9, 1.8)
+    axis.set_yticks([0, 1.3], ["main network", "auxiliary classifiers\n(training only)"],
+                    fontsize=8)
+    axis.set_xticks([])
+    axis.set_xlabel("input → output; under each block: layers with parameters up to it")
+    axis.set_ylabel("path")
+    for side in ("top", "right", "bottom"):
+        axis.spines[side].set_visible(False)
+    axis.set_title(title or "Where GoogLeNet's auxiliary classifiers attach (Section 5)")
     figure.tight_layout()
     return figure
