@@ -37,7 +37,7 @@ def plot_trainable(counts: Mapping[str, tuple], *, title: str = ""):
     axis.set_xlabel("parameters (log scale)")
     axis.set_ylabel("way to transfer")
     axis.set_title(title or "Which parameters each way trains")
-    axis.legend(loc="lower right", fontsize=8)
+    axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)   # off the bars
     figure.tight_layout()
     return figure
 
