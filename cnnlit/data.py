@@ -27,7 +27,8 @@ import torch
 from .files import sha256_of, write_atomically
 
 __all__ = ["CIFAR10_CLASSES", "CorruptCacheError", "DATA_VARIABLE", "DATASETS", "STAND_IN_MARKER",
-           "DataUnavailableError", "TensorData", "load", "load_first_available"]
+           "DataUnavailableError", "TensorData", "first_per_class", "load",
+           "load_first_available"]
 
 DATA_VARIABLE = "CNNLIT_DATA"
 SPLITS = ("train", "test")
@@ -147,9 +148,47 @@ class TensorData(torch.utils.data.Dataset):
                 TensorData(self.images[validation], self.labels[validation], self.classes,
                            self.name, "validation", self.source))
 
+    def select_classes(self, classes: Sequence[int]) -> "TensorData":
+        """The images of ``classes`` only, relabelled 0, 1, ... in the order given: a new task
+        (chapter 08 pretrains on five Fashion-MNIST classes and transfers to the other five)."""
+        classes = [int(c) for c in classes]
+        if len(set(classes)) != len(classes) or not all(0 <= c < len(self.classes)
+                                                        for c in classes):
+            raise ValueError(f"classes must be distinct labels between 0 and "
+                             f"{len(self.classes) - 1}, got {classes}")
+        relabel = torch.full((len(self.classes),), -1, dtype=torch.long)
+        relabel[classes] = torch.arange(len(classes))
+        relabel = relabel.to(self.labels.device)
+        keep = relabel[self.labels] >= 0
+        return TensorData(self.images[keep], relabel[self.labels[keep]],
+                          [self.classes[c] for c in classes], self.name, self.split, self.source)
+
+    def per_class(self, k: int, seed: int = 0) -> "TensorData":
+        """``k`` images of every class, drawn at random (reproducibly): a few-label training set.
+        """
+        generator = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(self), generator=generator).to(self.labels.device)
+        index = order[first_per_class(self.labels[order], k, len(self.classes))]
+        return self._with(self.images[index], self.labels[index])
+
     def map(self, transform: Callable[[torch.Tensor], torch.Tensor]) -> "TensorData":
         """Apply ``transform`` to the whole image tensor at once (pad, rescale, normalise...)."""
         return self._with(transform(self.images), self.labels)
+
+
+def first_per_class(labels: torch.Tensor, k: int, classes: Optional[int] = None) -> torch.Tensor:
+    """The indices of the first ``k`` images of each class in ``labels``, in ascending order.
+    A class with fewer than ``k`` images is an error (``classes``: how many there should be)."""
+    if k < 1:
+        raise ValueError(f"k must be a positive number of images per class, got {k}")
+    classes = int(labels.max()) + 1 if classes is None else classes
+    # rank of each image within its class: how many of its class come before it
+    same = labels[:, None] == torch.arange(classes, device=labels.device)
+    rank = (same.cumsum(0) - 1)[torch.arange(len(labels)), labels]
+    short = [c for c in range(classes) if int(same[:, c].sum()) < k]
+    if short:
+        raise ValueError(f"class(es) {short} have fewer than {k} images")
+    return torch.nonzero(rank < k).flatten()
 
 
 # --------------------------------------------------------------------------- cache files

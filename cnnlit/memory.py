@@ -484,10 +484,27 @@ def _plan_07(s: ChapterSettings) -> ChapterPlan:
          'load_first_available(["cifar10", "fashion-mnist"], "train",'))
 
 
+def _plan_08(s: ChapterSettings) -> ChapterPlan:
+    """A CIFAR ResNet of DEPTH layers pretrained on five Fashion-MNIST classes, then transferred
+    (batches of 25); online, a linear probe on ImageNet's ResNet-18 at 64 x 64."""
+    side, depth = s.names["side"], s.names["DEPTH"]
+    sets = _sets("fashion-mnist", None, None, (1, side, side))
+    return ChapterPlan(
+        s.notebook,
+        (Run(f"ResNet-{depth} (CIFAR), 1 x {side} x {side}",
+             _model("resnet_cifar", depth=depth, in_channels=1, num_classes=5), (1, side, side),
+             s.training_batch, 1, sets),
+         Run("ImageNet ResNet-18 probe, 3 x 64 x 64 (online only)",
+             _model("resnet18", variant="torchvision"), (3, 64, 64), 25, 1)),
+        ("resnet_cifar(DEPTH, in_channels=1, num_classes=5)",
+         "torch.optim.SGD(pretrained.parameters()", 'cnnlit.data.load("fashion-mnist", "train")',
+         "torchvision.models.resnet18()", "batch_size=25"))
+
+
 CHAPTERS = {"00_foundations.ipynb": _plan_00, "01_lenet5.ipynb": _plan_01,
             "02_alexnet.ipynb": _plan_02, "03_zfnet.ipynb": _plan_03, "04_vgg.ipynb": _plan_04,
             "05_normalisation.ipynb": _plan_05, "06_googlenet.ipynb": _plan_06,
-            "07_resnet.ipynb": _plan_07}
+            "07_resnet.ipynb": _plan_07, "08_transfer.ipynb": _plan_08}
 
 
 def chapter_plans(root: Optional[Path] = None) -> list[ChapterPlan]:

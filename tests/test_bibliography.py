@@ -172,6 +172,8 @@ CREDITS = [
     ("03_zfnet", "zeiler2011adaptive", "the deconvnet: ZF section 2.1"),
     ("04_vgg", "lin2014network", "1x1 convolutions"),
     ("07_resnet", "he2016identity", "the identity-path gradient argument, pre-activation blocks"),
+    ("08_transfer", "yosinski2014transferable", "how transferable features are, layer by layer"),
+    ("08_transfer", "he2016deep", "the residual network the chapter transfers"),
     ("09_comparison", "nair2010rectified", "ReLU in the table of changes"),
     ("09_comparison", "hinton2012improving", "dropout in the table of changes"),
     ("09_comparison", "zeiler2011adaptive", "the deconvnet in the table of changes"),

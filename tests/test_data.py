@@ -209,3 +209,30 @@ def test_validation_split_holds_out_a_disjoint_reproducible_fraction():
     for fraction in (0, 1, 1.5, -0.1):
         with pytest.raises(ValueError, match="between 0 and 1"):
             whole.validation_split(fraction)
+
+
+def test_select_classes_keeps_and_relabels_a_task():
+    images = torch.arange(20, dtype=torch.float32).view(20, 1, 1, 1)
+    whole = data.TensorData(images, torch.arange(20) % 10, [f"c{i}" for i in range(10)])
+    task = whole.select_classes([7, 5])
+    assert task.classes == ["c7", "c5"] and len(task) == 4
+    assert task.images.flatten().tolist() == [5, 7, 15, 17]
+    assert task.labels.tolist() == [1, 0, 1, 0]                    # 5 -> 1, 7 -> 0
+    for wrong in ([5, 5], [10], [-1]):
+        with pytest.raises(ValueError, match="distinct labels"):
+            whole.select_classes(wrong)
+
+
+def test_per_class_draws_k_images_of_every_class_reproducibly():
+    labels = torch.tensor([2, 0, 0, 1, 2, 0, 1, 1, 2, 0])
+    assert data.first_per_class(labels, 2).tolist() == [0, 1, 2, 3, 4, 6]
+    assert data.first_per_class(labels, 1).tolist() == [0, 1, 3]
+    with pytest.raises(ValueError, match="fewer than 4"):
+        data.first_per_class(labels, 4)
+    images = torch.arange(30, dtype=torch.float32).view(30, 1, 1, 1)
+    whole = data.TensorData(images, torch.arange(30) % 3, list("abc"))
+    few = whole.per_class(4, seed=1)
+    assert len(few) == 12 and torch.bincount(few.labels).tolist() == [4, 4, 4]
+    assert (few.labels == few.images.flatten().long() % 3).all()   # each image keeps its label
+    assert torch.equal(whole.per_class(4, seed=1).images, few.images)
+    assert not torch.equal(whole.per_class(4, seed=2).images, few.images)

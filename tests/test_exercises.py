@@ -3,8 +3,10 @@ the same thing, rejects a plausible wrong answer with a hint of the right kind t
 the solution away, names every registered slip with its own hint, gives any other wrong number a
 hint without a direction, and unknown keys list the valid ones."""
 import copy
+import importlib
 import math
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -295,6 +297,13 @@ WRONG = {
     "09.count_macs": (lambda: macs_ignoring_groups, "value"),
     "09.efficient_design": (lambda: plain_full_resolution, "design"),
 }
+# chapters that test their exercises in their own file (tests/test_exercises_NN.py) bring their
+# wrong answers (WRONG) and right ones (ACCEPTED) from there
+OWN_ACCEPTED = {}
+for _path in sorted(Path(__file__).parent.glob("test_exercises_[0-9][0-9].py")):
+    _own = importlib.import_module(_path.stem)
+    WRONG.update(_own.WRONG)
+    OWN_ACCEPTED.update(_own.ACCEPTED)
 
 
 def two_tower_parameters():
@@ -362,7 +371,7 @@ def accepted(key):
                 "04.vgg_budget": vgg_budget,
                 "06.inception_budget": lambda: Inception(256, 128, 64, 192, 16, 96, 64),
                 "07.deep_budget": lambda: get_model("resnet_cifar", depth=20),
-                "09.efficient_design": efficient_design}
+                "09.efficient_design": efficient_design, **OWN_ACCEPTED}
     return examples[key] if key in examples else reference(key)
 
 

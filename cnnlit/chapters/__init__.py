@@ -15,6 +15,8 @@ in the chapter's cells, where the student reads them; nothing here trains.
   against the printed ones, the cost of the 1x1 reductions;
 - :mod:`~cnnlit.chapters.resnet` (chapter 7): Table 1 regenerated from the code, gradients through
   plain and residual stacks, the training-error curves.
+- :mod:`~cnnlit.chapters.transfer` (chapter 8): the parameters each way of transfer trains, the
+  validation curves of the three ways, accuracy against the number of labels.
 
 Each view is a plain function returning a matplotlib Figure or a pandas DataFrame: the notebook
 calls it once for the static figure and wraps it in a control (:func:`cnnlit.widgets.control`);

@@ -1140,6 +1140,140 @@ add_exercise("07.deep_budget", 3,
              None, input_shape=(2, 3, 32, 32), output_shape=(10,), max_params=300_000,
              constraints=[_depth_at_least(20)])
 
+# =========================================================================== 08 transfer learning
+_PETS = 37                                   # Oxford-IIIT Pet: 37 breeds of cats and dogs
+
+
+def _resnet18_features() -> int:
+    return _model("resnet18", variant="torchvision").fc.in_features
+
+
+add_exercise("08.trainable_params_probe", 1,
+             "A linear probe on torchvision's ImageNet ResNet-18 for the 37 breeds of the "
+             "Oxford-IIIT Pet dataset: how many parameters does it train?", "number",
+             lambda: _params(nn.Linear(_resnet18_features(), _PETS, device="meta")),
+             method="the probe trains the new head alone: one weight per feature for each class, "
+                    "and one bias per class; the frozen body trains nothing",
+             slips=[Slip(lambda r: r - _PETS, "count the new head's biases as well, one per class"),
+                    Slip(lambda r: _resnet18_features() * 1000 + 1000,
+                         "that is ImageNet's head: the probe replaces it with one for the new "
+                         "classes"),
+                    Slip(lambda r: _params(_model("resnet18", variant="torchvision")),
+                         "that is every parameter of ResNet-18: fine-tuning trains them all, the "
+                         "probe only its new head"),
+                    Slip(lambda r: _params(_model("resnet18", variant="torchvision"))
+                         - _resnet18_features() * 1000 - 1000 + r,
+                         "that counts the frozen body too: requires_grad is off for everything "
+                         "but the head")])
+
+
+def _trainable(model: nn.Module) -> set:
+    return {name for name, parameter in model.named_parameters() if parameter.requires_grad}
+
+
+def _verify_freeze(answer) -> Problem | None:
+    from ..models.resnet import resnet_cifar
+
+    if not callable(answer):
+        return Problem("type", f"expected a function freeze_all_but(model, names), got "
+                               f"{type(answer).__name__}")
+    for names in (["fc"], ["layer3", "fc"]):
+        model = resnet_cifar(8, in_channels=1, num_classes=5)
+        returned = answer(model, names)
+        if returned is not None and returned is not model:
+            return Problem("type", "freeze_all_but changes the model it is given (and may return "
+                                   "it); it returned something else")
+        everything = {name for name, _ in model.named_parameters()}
+        kept = {n for n in everything if any(n.startswith(f"{part}.") for part in names)}
+        got = _trainable(model)
+        if got == kept:
+            continue
+        if got == everything:
+            return Problem("value", f"for names={names} every parameter is still trainable: set "
+                                    "requires_grad to False outside the named parts")
+        if not got:
+            return Problem("value", f"for names={names} nothing is left to train: the named parts "
+                                    "keep requires_grad=True")
+        if got - kept and all(n.endswith("bias") or ".bn" in n or n.startswith("bn")
+                              for n in got - kept):
+            return Problem("value", f"for names={names} some parameters outside the named parts "
+                                    "still train: batch norm's scales and shifts and the biases "
+                                    "are parameters too")
+        return Problem("value", f"for names={names} the trainable parameters are not those whose "
+                                "name starts with one of the names (a module's path)")
+    return None
+
+
+add_exercise("08.freeze", 2,
+             "Write freeze_all_but(model, names): requires_grad False for every parameter except "
+             "those of the modules named (e.g. ['fc'], or ['layer3', 'fc']); return the model.",
+             "property", None, verify=_verify_freeze)
+
+
+def _labels_inputs():
+    def shuffled(per_class: int, classes: int):
+        return torch.arange(classes).repeat(per_class)[torch.randperm(per_class * classes)]
+    return [((shuffled(6, 5), 3), {}), ((shuffled(4, 3), 1), {}), ((shuffled(9, 10), 4), {})]
+
+
+def _first_per_class(labels, k):
+    from ..data import first_per_class
+
+    return first_per_class(labels, k)
+
+
+def _first_overall(labels, k):
+    return torch.arange(k * (int(labels.max()) + 1))
+
+
+def _by_class(labels, k):
+    return torch.cat([torch.nonzero(labels == c).flatten()[:k]
+                      for c in range(int(labels.max()) + 1)])
+
+
+def _one_more(labels, k):
+    return _first_per_class(labels, k + 1)
+
+
+add_exercise("08.k_per_class", 2,
+             "Write k_per_class(labels, k): the indices of the first k images of every class in "
+             "labels (a 1-d tensor of class numbers 0…C−1), as one tensor in ascending order.",
+             "function", lambda: _first_per_class, inputs=_labels_inputs, grad=False,
+             slips=[Slip(_first_overall, "the first k·C images need not hold k of each class: "
+                                         "count the images of each class separately"),
+                    Slip(_by_class, "the right images, but grouped by class: return the indices "
+                                    "in ascending order"),
+                    Slip(_one_more, "keep an image only until its class has reached k: that "
+                                    "makes k per class, not k + 1")])
+
+_WAYS = ("linear probe", "fine-tune", "scratch")
+
+
+def _verify_labels_curve(answer) -> Problem | None:
+    if not isinstance(answer, dict) or set(answer) != set(_WAYS):
+        return Problem("type", f"expected a dict with the three ways {list(_WAYS)} as keys, each "
+                               "mapping labels per class to a test accuracy")
+    counts = None
+    for way, points in answer.items():
+        if not isinstance(points, dict) or len(points) < 3:
+            return Problem("design", f"'{way}': give at least three numbers of labels per class, "
+                                     "as {k: accuracy}")
+        if not all(isinstance(k, int) and k >= 1 for k in points):
+            return Problem("design", f"'{way}': the keys are labels per class, whole numbers >= 1")
+        if not all(_as_number(a) is not None and 0 <= _as_number(a) <= 1
+                   for a in points.values()):
+            return Problem("design", f"'{way}': accuracies are fractions between 0 and 1")
+        if counts is not None and set(points) != counts:
+            return Problem("design", "measure every way at the same numbers of labels per class")
+        counts = set(points)
+    return None
+
+
+add_exercise("08.labels_curve", 3,
+             "Measure the test accuracy of the linear probe, fine-tuning and training from scratch "
+             "at three or more numbers of labels per class (e.g. 2, 5, 20); plot them and say "
+             "where pretraining pays.", "property", None, verify=_verify_labels_curve)
+
 # =========================================================================== 07 comparison
 def _vgg19_shares() -> tuple[float, float]:
     """The shares of VGG-19's parameters in its fully connected layers and in the first alone."""
