@@ -187,7 +187,10 @@ def test_unpooling_figure_puts_each_maximum_back_at_its_switch():
     shown, pooled, unpooled = figure.axes
     assert [a.get_xlabel() for a in figure.axes] == ["column"] * 3
     assert all(a.get_title() for a in figure.axes) and figure._suptitle.get_text()
-    numbers = lambda axis: [t.get_text() for t in axis.texts if not t.get_text().startswith("sw")]
+
+    def numbers(axis):                       # the values written in the cells, not the switches
+        return [t.get_text() for t in axis.texts if not t.get_text().startswith("sw")]
+
     assert numbers(shown) == [f"{v:g}" for v in UNPOOLING_EXAMPLE.flatten().tolist()]
     # each 2x2 window's maximum of the example, in reading order, and where it was
     assert numbers(pooled) == ["4", "5", "7", "6"]

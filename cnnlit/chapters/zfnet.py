@@ -149,7 +149,8 @@ def spectrum(weight: torch.Tensor, n: int = 64):
 
 def plot_filter_spectrum(weight: torch.Tensor, strides=(4, 2), title: str = "a filter", n=64):
     """A filter (C, k, k) and its spectrum |FFT| with a circle at each stride's Nyquist frequency
-    1/(2·stride): what lies outside a stride's circle aliases when that stride samples the output."""
+    1/(2·stride): what lies outside a stride's circle aliases when that stride samples the
+    output."""
     magnitude, frequencies = spectrum(weight, n)
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 4),
                                          gridspec_kw={"width_ratios": [1, 1.3]})
