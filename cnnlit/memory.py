@@ -418,10 +418,13 @@ def _plan_02(s: ChapterSettings) -> ChapterPlan:
 
 
 def _plan_03(s: ChapterSettings) -> ChapterPlan:
-    """Two small ZF Nets on Fashion-MNIST enlarged to SIZE; a deconvnet over a pool of test
-    images."""
+    """Two small ZF Nets on Fashion-MNIST enlarged to SIZE; a deconvnet over a pool of validation
+    images (a tenth of the training set, enlarged whole like the test set)."""
     size = s.names["SIZE"]
-    sets = (dataset_bytes(_count("fashion-mnist", "train", s.names["TRAIN"]), (1, 28, 28))
+    train = _count("fashion-mnist", "train", s.names["TRAIN"])
+    held_out = round(0.1 * train)                             # validation_split(0.1, ...)
+    sets = (dataset_bytes(train - held_out, (1, 28, 28))
+            + dataset_bytes(held_out, (1, size, size))
             + dataset_bytes(_count("fashion-mnist", "test", s.names["TEST"]), (1, size, size)))
     return ChapterPlan(
         s.notebook,
@@ -433,8 +436,8 @@ def _plan_03(s: ChapterSettings) -> ChapterPlan:
         ('data.load("fashion-mnist", "train", subset=TRAIN)',
          'data.load("fashion-mnist", "test", subset=TEST).map(enlarge)',
          "zfnet_small(channels, classes, image_size=SIZE", "augment=enlarge",
-         "candidates = test_data.images["),
-        "training images enlarged batch by batch; the test set is enlarged whole")
+         "validation_split(0.1, seed=0)", "candidates = validation_data.images["),
+        "training images enlarged batch by batch; the validation and test sets are enlarged whole")
 
 
 def _plan_04(s: ChapterSettings) -> ChapterPlan:

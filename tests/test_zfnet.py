@@ -174,3 +174,88 @@ def test_filter_inspector_lays_out_the_search_it_is_given():
     assert list(numbers["layer"]) == [1, 2, 3, 4, 5]
     inspector.gallery("ZF-style", filters=1)                         # reuses what was found
     assert len(asked) == 5
+
+
+# --------------------------------------------------------------------------- the chapter's figures
+
+def test_unpooling_figure_puts_each_maximum_back_at_its_switch():
+    import matplotlib.pyplot as plt
+
+    from cnnlit.chapters.zfnet import UNPOOLING_EXAMPLE, plot_unpooling
+
+    figure = plot_unpooling()
+    shown, pooled, unpooled = figure.axes
+    assert [a.get_xlabel() for a in figure.axes] == ["column"] * 3
+    assert all(a.get_title() for a in figure.axes) and figure._suptitle.get_text()
+
+    def numbers(axis):                       # the values written in the cells, not the switches
+        return [t.get_text() for t in axis.texts if not t.get_text().startswith("sw")]
+
+    assert numbers(shown) == [f"{v:g}" for v in UNPOOLING_EXAMPLE.flatten().tolist()]
+    # each 2x2 window's maximum of the example, in reading order, and where it was
+    assert numbers(pooled) == ["4", "5", "7", "6"]
+    assert [t.get_text() for t in pooled.texts if t.get_text().startswith("sw")] == [
+        "switch (1, 0)", "switch (1, 3)", "switch (3, 1)", "switch (2, 2)"]
+    expected = torch.zeros(4, 4)
+    expected[1, 0], expected[1, 3], expected[3, 1], expected[2, 2] = 4, 5, 7, 6
+    assert numbers(unpooled) == [f"{v:g}" for v in expected.flatten().tolist()]
+    assert unpooled.images[0].get_array().shape == (4, 4)
+    plt.close(figure)
+    with pytest.raises(ValueError, match="divide by 2"):
+        plot_unpooling(torch.ones(3, 4))
+
+
+@pytest.mark.parametrize("frequency, stride, alias", [(0.2, 4, 0.05), (0.1, 4, 0.1),
+                                                      (0.3, 4, 0.05), (0.4, 2, 0.1),
+                                                      (0.125, 4, 0.125)])
+def test_alias_frequency_folds_into_the_nyquist_band(frequency, stride, alias):
+    from cnnlit.chapters.zfnet import alias_frequency
+
+    assert alias_frequency(frequency, stride) == pytest.approx(alias)
+    assert 0 <= alias_frequency(frequency, stride) <= 1 / (2 * stride)
+    # the samples of both sinusoids are the same numbers: the grid cannot tell them apart
+    grid = torch.arange(0, 64, stride, dtype=torch.float64)
+    assert torch.allclose(torch.cos(2 * torch.pi * frequency * grid),
+                          torch.cos(2 * torch.pi * alias * grid), atol=1e-9)
+
+
+def test_aliasing_figure_draws_the_signal_its_samples_and_the_alias():
+    import matplotlib.pyplot as plt
+
+    from cnnlit.chapters.zfnet import plot_aliasing
+
+    figure = plot_aliasing(0.2, stride=4, length=48)
+    axis = figure.axes[0]
+    signal, alias, samples = axis.lines
+    assert len(samples.get_xdata()) == 48 // 4 + 1
+    assert list(samples.get_xdata()[:3]) == [0, 4, 8]
+    assert "0.05" in alias.get_label() and "0.2" in signal.get_label()
+    assert "Nyquist" in axis.get_title() and "0.125" in axis.get_title()
+    assert axis.get_xlabel() == "position (pixels)" and axis.get_ylabel() == "value"
+    plt.close(figure)
+
+
+def test_filter_spectrum_is_the_fft_magnitude_with_both_nyquist_circles():
+    import matplotlib.pyplot as plt
+
+    from cnnlit.chapters.zfnet import plot_filter_spectrum, spectrum
+
+    impulse = torch.zeros(3, 11, 11)
+    impulse[:, 5, 5] = 1.0                 # an impulse: a flat spectrum, sqrt(3) with 3 channels
+    magnitude, frequencies = spectrum(impulse, n=32)
+    assert magnitude.shape == (32, 32) and torch.allclose(magnitude, torch.full((32, 32), 3 ** .5))
+    assert frequencies[0] == -0.5 and frequencies[16] == 0       # centred, cycles/pixel
+    with pytest.raises(ValueError, match="one filter"):
+        spectrum(torch.ones(2, 3, 7, 7))
+    figure = plot_filter_spectrum(torch.randn(1, 11, 11), strides=(4, 2), title="filter 0")
+    weights, spectrum_axis = figure.axes[:2]
+    assert spectrum_axis.images[0].get_array().shape == (64, 64)
+    circles = spectrum_axis.lines
+    radii = [float(max(line.get_xdata())) for line in circles]
+    assert radii == pytest.approx([1 / 8, 1 / 4], abs=1e-4)
+    assert [line.get_label() for line in circles] == ["stride 4: Nyquist 0.125 c/px",
+                                                      "stride 2: Nyquist 0.25 c/px"]
+    assert spectrum_axis.get_xlabel() == "horizontal frequency (cycles/pixel)"
+    assert spectrum_axis.get_ylabel() == "vertical frequency (cycles/pixel)"
+    assert weights.get_title().startswith("filter 0") and weights.get_xlabel() == "column"
+    plt.close(figure)

@@ -1,8 +1,15 @@
-"""Chapter 3's filter inspector: pick a network, a layer and a filter and see, as Zeiler & Fergus
-did, its weights, its feature map on an image, the deconvnet projection of that map and its top-9
-patches.
+"""Chapter 3's figures: unpooling with switches, the signal primer (aliasing of a sinusoid, a
+filter's spectrum against the Nyquist limits of stride 2 and 4), and the filter inspector: pick a
+network, a layer and a filter and see, as Zeiler & Fergus did, its weights, its feature map on an
+image, the deconvnet projection of that map and its top-9 patches.
 
 >>> import torch
+>>> figure = plot_unpooling()                       # 4x4 map, 2x2 max-pool, unpool: the numbers
+>>> alias_frequency(0.2, stride=4)                  # above 1/8 c/px: shows as 0.05 c/px
+0.05
+>>> figure = plot_aliasing(0.2, stride=4)
+>>> figure = plot_filter_spectrum(torch.randn(1, 11, 11), strides=(4, 2))
+
 >>> from cnnlit.models import get_model
 >>> small = dict(in_channels=1, image_size=32)
 >>> zf_model = get_model("zfnet_small", **small, first_kernel=7, first_stride=2)
@@ -34,11 +41,140 @@ import torch
 from torch import nn
 
 from .. import viz
-from ..deconvnet import feature_maps, project, top_activations
+from ..deconvnet import feature_maps, project, top_activations, unpool
 from ..profiles import DRY_RUN_BATCHES, dry_run
 from ..widgets import clamp, control
 
-__all__ = ["FilterInspector", "likeness", "strongest_filters"]
+__all__ = ["FilterInspector", "alias_frequency", "likeness", "plot_aliasing",
+           "plot_filter_spectrum", "plot_unpooling", "spectrum", "strongest_filters"]
+
+# --------------------------------------------------------------------------- unpooling (Sec. 2.1)
+
+UNPOOLING_EXAMPLE = torch.tensor([[1., 3., 0., 2.],
+                                  [4., 2., 1., 5.],
+                                  [0., 1., 6., 2.],
+                                  [2., 7., 3., 1.]])
+
+
+def _numbers(axis, array, highlight=None, title="", window=None):
+    """Draw ``array`` (rows, columns) as a grid of cells with their values written in them."""
+    array = torch.as_tensor(array, dtype=torch.float32)
+    axis.imshow(array.numpy(), cmap="Blues", vmin=0, vmax=max(float(array.max()), 1.0) * 1.6)
+    for (row, column), value in zip(torch.cartesian_prod(*map(torch.arange, array.shape)).tolist(),
+                                    array.flatten().tolist()):
+        bold = highlight is not None and bool(highlight[row, column])
+        axis.text(column, row, f"{value:g}", ha="center", va="center", fontsize=12,
+                  fontweight="bold" if bold else "normal", color="crimson" if bold else "black")
+    if window:                                   # the pooling windows' borders
+        for edge in range(window, array.shape[0], window):
+            axis.axhline(edge - 0.5, color="black", linewidth=2)
+        for edge in range(window, array.shape[1], window):
+            axis.axvline(edge - 0.5, color="black", linewidth=2)
+    axis.set_xticks(range(array.shape[1]))
+    axis.set_yticks(range(array.shape[0]))
+    axis.set_xlabel("column")
+    axis.set_ylabel("row")
+    axis.set_title(title, fontsize=10)
+
+
+def plot_unpooling(feature_map: Optional[torch.Tensor] = None, window: int = 2):
+    """Three panels: a small map with its ``window`` x ``window`` pooling windows and their maxima,
+    the max-pooled map with each window's switch (the flat position of its maximum), and the map
+    unpooled: each value back at its switch, zeros elsewhere (:func:`cnnlit.deconvnet.unpool`)."""
+    shown = UNPOOLING_EXAMPLE if feature_map is None else torch.as_tensor(feature_map).float()
+    if shown.ndim != 2 or shown.shape[0] % window or shown.shape[1] % window:
+        raise ValueError(f"plot_unpooling needs a 2-D map whose sides divide by {window}, got "
+                         f"shape {tuple(shown.shape)}")
+    pooled, switches = torch.nn.functional.max_pool2d(shown[None, None], window,
+                                                      return_indices=True)
+    restored = unpool(pooled, switches, shown.shape)[0, 0]
+    kept = restored != 0
+    figure, axes = plt.subplots(1, 3, figsize=(12, 4.2))
+    _numbers(axes[0], shown, kept, f"map: {window}x{window} windows, maxima in red",
+             window)
+    _numbers(axes[1], pooled[0, 0], None, "max-pooled, with switches (row, col)")
+    for (row, column), where in zip(torch.cartesian_prod(*map(torch.arange,
+                                                             pooled.shape[-2:])).tolist(),
+                                    switches[0, 0].flatten().tolist()):
+        axes[1].text(column, row + 0.32, f"switch {divmod(where, shown.shape[1])}",
+                     ha="center", va="center", fontsize=7)
+    _numbers(axes[2], restored, kept, "unpooled: at the switches, 0 elsewhere",
+             window)
+    figure.suptitle("Unpooling with switches (the deconvnet's first step)")
+    figure.tight_layout()
+    return figure
+
+
+# --------------------------------------------------------------------------- the signal primer
+
+def alias_frequency(frequency: float, stride: int) -> float:
+    """The frequency (cycles/pixel) a sinusoid of ``frequency`` shows when sampled every ``stride``
+    pixels: folded into [0, 1/(2·stride)], the Nyquist band of the grid."""
+    rate = 1 / stride                                        # samples per pixel
+    folded = abs(frequency - round(frequency / rate) * rate)
+    return round(folded, 12)
+
+
+def plot_aliasing(frequency: float = 0.2, stride: int = 4, length: int = 48):
+    """A sinusoid of ``frequency`` cycles/pixel over ``length`` pixels, its samples every ``stride``
+    pixels, and the slower sinusoid the samples trace (:func:`alias_frequency`)."""
+    x = torch.linspace(0, length, 20 * length + 1)
+    grid = torch.arange(0, length + 1, stride, dtype=torch.float32)
+    alias = alias_frequency(frequency, stride)
+    wave = lambda f, at: torch.cos(2 * math.pi * f * at)                     # noqa: E731
+    figure, axis = plt.subplots(figsize=(11, 3.2))
+    axis.plot(x, wave(frequency, x), color="tab:blue", linewidth=1,
+              label=f"signal: {frequency:g} cycle/pixel")
+    axis.plot(x, wave(alias, x), "--", color="tab:red",
+              label=f"what the samples show: {alias:g} cycle/pixel")
+    axis.plot(grid, wave(frequency, grid), "o", color="black",
+              label=f"samples every {stride} pixels")
+    axis.set_xlabel("position (pixels)")
+    axis.set_ylabel("value")
+    axis.set_title(f"Aliasing: stride {stride} resolves up to {1 / (2 * stride):g} cycle/pixel "
+                   f"(Nyquist); {frequency:g} folds back to {alias:g}")
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def spectrum(weight: torch.Tensor, n: int = 64):
+    """|FFT| of one filter (C, k, k), zero-padded to n x n, summed in energy over its C input
+    channels and centred: (magnitude (n, n), the frequencies along each axis in cycles/pixel)."""
+    if weight.ndim != 3:
+        raise ValueError(f"spectrum needs one filter (C, k, k), got shape {tuple(weight.shape)}")
+    energy = torch.fft.fft2(weight.detach().float().cpu(), s=(n, n)).abs().pow(2).sum(0)
+    return torch.fft.fftshift(energy.sqrt()), torch.fft.fftshift(torch.fft.fftfreq(n))
+
+
+def plot_filter_spectrum(weight: torch.Tensor, strides=(4, 2), title: str = "a filter", n=64):
+    """A filter (C, k, k) and its spectrum |FFT| with a circle at each stride's Nyquist frequency
+    1/(2·stride): what lies outside a stride's circle aliases when that stride samples the
+    output."""
+    magnitude, frequencies = spectrum(weight, n)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 4),
+                                         gridspec_kw={"width_ratios": [1, 1.3]})
+    shown = weight.detach().float().cpu()
+    shown = shown if shown.shape[0] == 3 else shown.mean(0)      # RGB, else the channels' mean
+    left.imshow(viz.display_array(viz.signed(shown)), cmap="gray")
+    left.set_title(f"{title}: weights ({weight.shape[-1]}x{weight.shape[-1]})", fontsize=10)
+    left.set_xlabel("column")
+    left.set_ylabel("row")
+    edge = float(frequencies[0]), float(-frequencies[0])
+    image = right.imshow(magnitude.numpy(), cmap="magma", origin="lower",
+                         extent=(edge[0], edge[1], edge[0], edge[1]))
+    figure.colorbar(image, ax=right, label="|FFT|")
+    angle = torch.linspace(0, 2 * math.pi, 200)
+    for stride, colour in zip(strides, ("cyan", "lime", "white")):
+        radius = 1 / (2 * stride)
+        right.plot(radius * torch.cos(angle), radius * torch.sin(angle), color=colour,
+                   linewidth=1.5, label=f"stride {stride}: Nyquist {radius:g} c/px")
+    right.legend(loc="upper right", fontsize=8)
+    right.set_xlabel("horizontal frequency (cycles/pixel)")
+    right.set_ylabel("vertical frequency (cycles/pixel)")
+    right.set_title(f"{title}: spectrum and Nyquist limits", fontsize=10)
+    figure.tight_layout()
+    return figure
 
 
 def rectified_layers(model: nn.Module) -> list[str]:
