@@ -162,24 +162,27 @@ def render(plot: Callable, values: Mapping[str, Any] | None = None, width: float
 
 
 def png(figure, dpi: int = DPI) -> bytes:
-    """The figure as PNG bytes; the figure is closed (so that the notebook does not show it again).
-    """
+    """The figure as PNG bytes, carrying its alt sentence (:mod:`cnnlit.alt_text`); the figure is
+    closed (so that the notebook does not show it again)."""
     import matplotlib.pyplot as plt
+
+    from .alt_text import describe, with_description
 
     buffer = io.BytesIO()
     try:
+        described = describe(figure)
         figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=PAD)
     finally:
         plt.close(figure)
-    return buffer.getvalue()
+    return with_description(buffer.getvalue(), described) if described else buffer.getvalue()
 
 
 def _picture(figure) -> tuple[bytes, str]:
-    """The figure's PNG and its alt sentence (read before the figure is closed)."""
-    from .alt_text import describe
+    """The figure's PNG and the alt sentence it carries ('' if none)."""
+    from .alt_text import read_description
 
-    described = describe(figure)
-    return png(figure), described
+    image = png(figure)
+    return image, read_description(image) or ""
 
 
 def _alt(described: str, setting: str) -> str:

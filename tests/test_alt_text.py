@@ -115,7 +115,9 @@ def test_frames_and_panels_say_what_each_picture_shows():
         axis.set(title="Kept units", xlabel="unit", ylabel="kept")
         return figure
 
-    page = widgets.frames(plot, "p", [0.0, 0.5])._repr_html_()
+    player = widgets.frames(plot, "p", [0.0, 0.5])
+    assert alt_text.read_description(player.images[1]) == "Figure: Kept units; x: unit, y: kept."
+    page = player._repr_html_()
     alts = re.findall(r'<img[^>]+alt="([^"]*)"', page)
     assert alts == ["Figure: Kept units; x: unit, y: kept; p = 0.0.",
                     "Figure: Kept units; x: unit, y: kept; p = 0.5."]
