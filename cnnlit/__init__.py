@@ -29,10 +29,9 @@ from . import threads as _threads
 
 _threads.prefer_short_spin()         # GOMP_SPINCOUNT, which only works before torch loads
 
+from . import alt_text as _alt_text  # noqa: E402
 from .profiles import PROFILES, Profile, profile  # noqa: E402 - torch loads here, after the line above
 from .runtime import device, seed_everything  # noqa: E402
-
-from . import alt_text as _alt_text  # noqa: E402
 
 _alt_text.install()                  # in a kernel: each figure carries its alt sentence
 
