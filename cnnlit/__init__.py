@@ -17,7 +17,8 @@ cheap:
   ``deconvnet`` and ``occlusion`` (looking inside a network), ``augment`` (the papers' data
   augmentation);
 - ``chapters`` (each chapter's own figures and tables), ``viz`` (shared figures), ``widgets``
-  (controls), ``paper`` (ours-against-the-paper tables);
+  (controls), ``paper`` (ours-against-the-paper tables), ``alt_text`` (each figure's sentence
+  for the site's alt text);
 - ``profiles`` and ``runtime`` (run sizes, device, seeds, switches), ``checkpoints``, ``files``,
   ``module_tools`` (hooks, eval mode, shapes), ``imagenet`` (ImageNet's mean and spread).
 """
@@ -28,8 +29,11 @@ from . import threads as _threads
 
 _threads.prefer_short_spin()         # GOMP_SPINCOUNT, which only works before torch loads
 
+from . import alt_text as _alt_text  # noqa: E402
 from .profiles import PROFILES, Profile, profile  # noqa: E402 - torch loads here, after the line above
 from .runtime import device, seed_everything  # noqa: E402
+
+_alt_text.install()                  # in a kernel: each figure carries its alt sentence
 
 __version__ = "0.1.0"
 SUBMODULES = tuple(sorted(module.name for module in pkgutil.iter_modules(__path__)

@@ -162,16 +162,32 @@ def render(plot: Callable, values: Mapping[str, Any] | None = None, width: float
 
 
 def png(figure, dpi: int = DPI) -> bytes:
-    """The figure as PNG bytes; the figure is closed (so that the notebook does not show it again).
-    """
+    """The figure as PNG bytes, carrying its alt sentence (:mod:`cnnlit.alt_text`); the figure is
+    closed (so that the notebook does not show it again)."""
     import matplotlib.pyplot as plt
+
+    from .alt_text import describe, with_description
 
     buffer = io.BytesIO()
     try:
+        described = describe(figure)
         figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=PAD)
     finally:
         plt.close(figure)
-    return buffer.getvalue()
+    return with_description(buffer.getvalue(), described) if described else buffer.getvalue()
+
+
+def _picture(figure) -> tuple[bytes, str]:
+    """The figure's PNG and the alt sentence it carries ('' if none)."""
+    from .alt_text import read_description
+
+    image = png(figure)
+    return image, read_description(image) or ""
+
+
+def _alt(described: str, setting: str) -> str:
+    """A frame's or panel's alt text: its figure's sentence and the setting it shows."""
+    return f"{described.rstrip('.')}; {setting}." if described else setting
 
 
 def png_width(image: bytes) -> int:
@@ -309,10 +325,11 @@ class Frames:
     site."""
 
     def __init__(self, images: Sequence[bytes], labels: Sequence[str], start: int = 0,
-                 name: str = "frame"):
+                 name: str = "frame", descriptions: Sequence[str] | None = None):
         if not images or len(images) != len(labels):
             raise ValueError("Frames needs one label per image, and at least one image")
         self.images, self.labels = list(images), list(labels)
+        self.descriptions = list(descriptions or [""] * len(images))   # each frame's alt sentence
         self.start = clamp(int(start), 0, len(images) - 1)
         self.name = name                          # what the slider moves (its accessible label)
 
@@ -322,9 +339,11 @@ class Frames:
     def _repr_html_(self) -> str:
         identifier = f"cnnlit-frames-{uuid.uuid4().hex[:12]}"
         pictures = "\n".join(
-            f'<img src="{_data_uri(image)}" alt="{html.escape(text)}" data-frame="{index}" '
+            f'<img src="{_data_uri(image)}" alt="{html.escape(_alt(described, text))}" '
+            f'data-frame="{index}" '
             f'style="max-width:100%;height:auto"{"" if index == self.start else " hidden"}>'
-            for index, (image, text) in enumerate(zip(self.images, self.labels)))
+            for index, (image, text, described) in enumerate(zip(self.images, self.labels,
+                                                                 self.descriptions)))
         script = (
             "(function () {\n"
             f"  const root = document.getElementById({json.dumps(identifier)});\n"
@@ -369,34 +388,38 @@ def frames(plot: Callable, parameter: str, values: Iterable[Any], start: Any = N
     _check_names(plot, [parameter, *fixed])
     if parameter in fixed:
         raise ValueError(f"{parameter!r} is the parameter the frames move; do not fix it too")
-    images = [png(render(plot, {**fixed, parameter: value})) for value in values]
+    images, descriptions = zip(*(_picture(render(plot, {**fixed, parameter: value}))
+                                 for value in values))
     first = start if start is not None else defaults(plot).get(parameter, values[0])
     index = values.index(first) if first in values else 0
     return Frames(images, [label(parameter, value, values) for value in values], start=index,
-                  name=parameter)
+                  name=parameter, descriptions=descriptions)
 
 
 class Panels:
     """A few views side by side with their settings as captions (small multiples). Displays as HTML.
     """
 
-    def __init__(self, images: Sequence[bytes], captions: Sequence[str], columns: int = 2):
+    def __init__(self, images: Sequence[bytes], captions: Sequence[str], columns: int = 2,
+                 descriptions: Sequence[str] | None = None):
         if not images or len(images) != len(captions):
             raise ValueError("Panels needs one caption per image, and at least one image")
         if columns < 1:
             raise ValueError(f"columns must be at least 1, got {columns}")
         self.images, self.captions, self.columns = list(images), list(captions), columns
+        self.descriptions = list(descriptions or [""] * len(images))   # each panel's alt sentence
 
     def __len__(self) -> int:
         return len(self.images)
 
     def _repr_html_(self) -> str:
         cells = "\n".join(
-            f'<figure style="margin:0"><img src="{_data_uri(image)}" alt="{html.escape(caption)}" '
+            f'<figure style="margin:0"><img src="{_data_uri(image)}" '
+            f'alt="{html.escape(_alt(described, caption))}" '
             f'style="max-width:100%;height:auto"><figcaption '
             f'style="text-align:center;font-size:0.9em">'
             f"{html.escape(caption)}</figcaption></figure>"
-            for image, caption in zip(self.images, self.captions))
+            for image, caption, described in zip(self.images, self.captions, self.descriptions))
         return (f'<div class="cnnlit-panels" style="display:grid;grid-template-columns:'
                 f'repeat({self.columns},minmax(0,max-content));gap:{GAP}px">\n{cells}\n</div>')
 
@@ -411,8 +434,8 @@ def small_multiples(plot: Callable, settings: Sequence[Mapping[str, Any]],
     _check_names(plot, {name for setting in settings for name in setting})
     columns = min(columns, len(settings))
     width = (NOTEBOOK_WIDTH * DPI - GAP * (columns - 1)) / columns / DPI
-    images = [png(render(plot, setting, width)) for setting in settings]
+    images, descriptions = zip(*(_picture(render(plot, setting, width)) for setting in settings))
     captions = [", ".join(label(name, value,
                                 [s.get(name) for s in settings]) for name, value in setting.items())
                 for setting in settings]
-    return Panels(images, captions, columns=columns)
+    return Panels(images, captions, columns=columns, descriptions=descriptions)

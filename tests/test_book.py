@@ -91,6 +91,28 @@ def test_every_chapter_page_carries_an_executed_figure(site, chapter):
     assert "Traceback" not in html and "PaperMismatch" not in html
 
 
+def test_every_image_has_alt_text_that_is_not_a_path(site):
+    """Every <img> of the site says what it shows (cnnlit.alt_text, book/_ext/site_build.py): an
+    alt that is neither missing nor a file's path; a figure's alt is a sentence from its words."""
+    pages = sorted(site.rglob("*.html"))
+    images = 0
+    for page in pages:
+        html = page.read_text()
+        for tag in re.findall(r"<img\b[^>]*>", html):
+            images += 1
+            name = page.relative_to(site)
+            alt = re.search(r'\salt="([^"]*)"', tag)
+            assert alt and alt.group(1).strip(), f"{name}: an image without alt text: {tag[:160]}"
+            text = alt.group(1)
+            source = re.search(r'\ssrc="([^"]*)"', tag)
+            assert not re.search(r"\.(png|jpe?g|svg|gif)\b", text) and "_images/" not in text, (
+                f"{name}: alt text is a path: {text!r}")
+            assert not (source and text == source.group(1)), f"{name}: alt repeats the src"
+            if source and "_images/" in source.group(1):
+                assert text.startswith("Figure"), f"{name}: a figure's alt {text!r}"
+    assert images, "no image on the site"
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_no_page_carries_a_widget_and_every_control_has_its_counterpart(site, chapter):
     html = _page(site, chapter)

@@ -157,9 +157,10 @@ def draw(model: nn.Module, input_shape: Sequence[int], *, level: str = "auto",
                                                shrinkA=0, shrinkB=0))
             previous_right = right
         top -= row_height
-    axis.text(WIDTH / 2, -0.12,
-              title if title is not None else f"{_model_name(model)} on a {input_label} input",
-              ha="center", va="top", fontsize=FONT + 2)
+    heading = title if title is not None else f"{_model_name(model)} on a {input_label} input"
+    axis.text(WIDTH / 2, -0.12, heading, ha="center", va="top", fontsize=FONT + 2)
+    figure.alt_text = (f"Figure: {heading}, one block per layer with its output maps: "
+                       + ", ".join(f"{item[0]} {shape_label(item[2])}" for item in items) + ".")
     figure.diagram_rows = layers
     figure.diagram_labels = [(layer.name, layer.label) for layer in layers]
     figure.diagram_input = input_label
@@ -260,8 +261,13 @@ def draw_block(module: nn.Module, input_shape: Sequence[int], *, title: Optional
     _route(axis, [(0, below), (0, y + half)])
     _node(axis, 0, y, f"output\n{shape_label(graph.output_shape)}", COLOURS["input"])
     axis.set_aspect("equal")
-    axis.text(0, -0.12, title if title is not None else graph.title, ha="center", va="top",
-              fontsize=FONT + 2)
+    heading = title if title is not None else graph.title
+    axis.text(0, -0.12, heading, ha="center", va="top", fontsize=FONT + 2)
+    branches = "; ".join(f"{b.name}: {', '.join(s.operation for s in b.steps) or 'identity'}"
+                         for b in graph.branches)
+    figure.alt_text = (f"Figure: {heading}, a block graph from a {shape_label(graph.input_shape)} "
+                       f"input to a {shape_label(graph.output_shape)} output; branches: "
+                       f"{branches}; merged by {graph.merge}.")
     figure.block_graph = graph
     figure.diagram_labels = graph.labels()
     return figure
