@@ -86,7 +86,7 @@ def _page_citations() -> dict[str, set[str]]:
 
 
 def test_there_is_something_to_check():
-    assert len(REFERENCES) >= 20 and len(NOTEBOOKS) >= 8 and len(MARKDOWN) > 100
+    assert len(REFERENCES) >= 20 and len(NOTEBOOKS) == 10 and len(MARKDOWN) > 100
     assert sum(len(cells) for cells in _notebook_citations().values()) > 50
     assert len(_page_citations()) >= 9
 

@@ -74,7 +74,7 @@ BLOCKS = guide_blocks() if GUIDE.exists() else {}
 
 
 def test_the_guide_has_one_block_per_chapter():
-    assert len(NOTEBOOKS) == 8 and sorted(BLOCKS) == sorted(NOTEBOOKS)
+    assert len(NOTEBOOKS) == 10 and sorted(BLOCKS) == sorted(NOTEBOOKS)
 
 
 @pytest.mark.parametrize("chapter", sorted(NOTEBOOKS))

@@ -2,6 +2,8 @@
 tools. The experiments themselves (the model, the optimiser, the loop, what is recorded) are written
 in the chapter's cells, where the student reads them; nothing here trains.
 
+- :mod:`~cnnlit.chapters.foundations` (chapter 0): the three sets, SGD's path with and without
+  momentum, learning-rate schedules;
 - :mod:`~cnnlit.chapters.lenet` (chapter 1): Table I and the RBF codes drawn, C1/C3 feature maps of
   a digit;
 - :mod:`~cnnlit.chapters.alexnet` (chapter 2): the dropout and local-response-normalisation views;
@@ -14,7 +16,7 @@ in the chapter's cells, where the student reads them; nothing here trains.
 - :mod:`~cnnlit.chapters.googlenet` (chapter 6): an Inception module's branches, Table 1's costs
   against the printed ones, the cost of the 1x1 reductions;
 - :mod:`~cnnlit.chapters.resnet` (chapter 7): Table 1 regenerated from the code, gradients through
-  plain and residual stacks, the training-error curves.
+  plain and residual stacks, the training-error curves;
 - :mod:`~cnnlit.chapters.transfer` (chapter 8): the parameters each way of transfer trains, the
   validation curves of the three ways, accuracy against the number of labels.
 
@@ -23,4 +25,5 @@ calls it once for the static figure and wraps it in a control (:func:`cnnlit.wid
 out-of-range control values are clamped, never raised.
 """
 
-__all__ = ["alexnet", "googlenet", "lenet", "normalisation", "resnet", "vgg", "zfnet"]
+__all__ = ["alexnet", "foundations", "googlenet", "lenet", "normalisation", "resnet", "transfer",
+           "vgg", "zfnet"]
