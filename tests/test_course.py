@@ -162,3 +162,22 @@ def test_the_cpu_times_are_the_measured_ones():
 def test_the_guide_follows_how_to_use_in_the_table_of_contents():
     files = re.findall(r"file:\s*(\S+)", (ROOT / "_toc.yml").read_text())
     assert files[files.index("book/how_to_use") + 1] == "book/course_guide"
+
+
+def test_each_lab_session_s_machine_time_is_the_sum_of_its_chapters():
+    """The CPU-lab plan's "`cpu` run, measured" column adds up its chapters' times from the
+    chapter table, to the second."""
+    guide = GUIDE.read_text()
+    chapter_seconds = {}
+    for chapter in NOTEBOOKS:
+        row = re.search(rf"^\| {chapter} \|.*$", guide, flags=re.MULTILINE).group(0)
+        chapter_seconds[chapter] = float(re.search(r"\| ([\d.]+) s \|", row).group(1))
+    plan = guide.split("## The same plan in a lab of CPU laptops", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (\d+|reading) \| ([\d, ]+) \| (\d+) s \|$", plan, flags=re.MULTILINE)
+    assert rows, "the CPU-lab plan has no session table"
+    planned = [c.strip() for _, chapters, _ in rows for c in chapters.split(",")]
+    assert sorted(planned) == sorted(NOTEBOOKS), "every chapter once in the CPU-lab plan"
+    for session, chapters, seconds in rows:
+        total = sum(chapter_seconds[c.strip()] for c in chapters.split(","))
+        assert int(seconds) == round(total), \
+            f"session {session}: {seconds} s, but its chapters' times add up to {total:.1f} s"
