@@ -52,6 +52,8 @@ WATCHDOG := --nbval-cell-timeout=300 --timeout=420
 # from 126 s to 79 s). TEST_WORKERS=0 runs everything in one process with torch's own thread count.
 TEST_WORKERS ?= 2
 PARALLEL := -n $(TEST_WORKERS) --dist loadfile
+# step 1 hands out its files longest first (conftest.py: LONGEST_FIRST), not by their number of tests
+LONGEST_FIRST := $(if $(filter-out 0 1,$(TEST_WORKERS)),--no-loadscope-reorder)
 THREADS := $(if $(filter-out 0 1,$(TEST_WORKERS)),OMP_NUM_THREADS=1)
 
 # The linter first (seconds): ruff's pyflakes, import order and pycodestyle over the package, tests,
@@ -68,7 +70,7 @@ SLOWEST := --durations=10
 test: data lint
 	@tools/install_browser.sh
 	@tools/install_mathjax.sh
-	$(THREADS) CNNLIT_PROFILE=smoke $(BIN)/python -m pytest tests --nbval-lax $(SMOKE_NOTEBOOKS) -p no:cacheprovider $(PARALLEL) $(SLOWEST)
+	$(THREADS) CNNLIT_PROFILE=smoke $(BIN)/python -m pytest tests --nbval-lax $(SMOKE_NOTEBOOKS) -p no:cacheprovider $(PARALLEL) $(LONGEST_FIRST) $(SLOWEST)
 	$(THREADS) $(BIN)/python tools/cifar_standin.py dry-run $(PARALLEL) $(WATCHDOG) $(SLOWEST)
 
 lab: data
