@@ -55,13 +55,8 @@ def plot_validation_curves(curves: Mapping[str, Sequence[Sequence[float]]], *, t
             axis.plot(epochs, run, color=f"C{index}", linewidth=0.7, alpha=0.4)
         axis.plot(epochs, runs.mean(axis=0), color=f"C{index}", linewidth=2,
                   label=f"{way} (mean of {len(runs)})")
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("validation accuracy (%)")
-    axis.set_title(title or "Validation accuracy while each way trains")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    return figure
+    return _labelled(figure, axis, "epoch", "validation accuracy (%)",
+                     title or "Validation accuracy while each way trains")
 
 
 def plot_accuracy_vs_labels(accuracy: Mapping[str, Mapping[int, float]], *, title: str = ""):
@@ -77,9 +72,15 @@ def plot_accuracy_vs_labels(accuracy: Mapping[str, Mapping[int, float]], *, titl
     ticks = sorted({k for points in accuracy.values() for k in points})
     axis.set_xticks(ticks, [str(k) for k in ticks])
     axis.minorticks_off()
-    axis.set_xlabel("labelled images per class")
-    axis.set_ylabel("test accuracy (%)")
-    axis.set_title(title or "Accuracy against the number of labels")
+    return _labelled(figure, axis, "labelled images per class", "test accuracy (%)",
+                     title or "Accuracy against the number of labels")
+
+
+def _labelled(figure, axis, xlabel: str, ylabel: str, title: str):
+    """The axes' labels, title, grid and legend, laid out: what both figures end with."""
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     figure.tight_layout()
