@@ -61,9 +61,10 @@ THREADS := $(if $(filter-out 0 1,$(TEST_WORKERS)),OMP_NUM_THREADS=1)
 lint: setup
 	$(BIN)/ruff check .
 
-# Each chapter runs once in the smoke profile: in JupyterLab, in a real browser (tests/test_lab.py: all
-# cells without an error, then every control operated) where Chromium is installed; under nbval where it
-# is not. The ten slowest tests of each step are listed at its end.
+# Every chapter runs in the smoke profile in the site build (tests/test_book.py). Where Chromium is
+# installed, each also opens in JupyterLab in a real browser (tests/test_lab.py: its markdown checked;
+# a chapter with a control runs all its cells, then every control is operated); without Chromium,
+# nbval runs every chapter. The ten slowest tests of each step are listed at its end.
 SMOKE_NOTEBOOKS := $$(command -v chromium >/dev/null || command -v chromium-browser >/dev/null || echo notebooks)
 SLOWEST := --durations=10
 
