@@ -92,12 +92,14 @@ def _gigabytes(value) -> str:
 def section(results: list[dict], dry_run: bool) -> str:
     """The RESULTS.md section: machine, one row per chapter, the headline lines."""
     from cnnlit.memory import chapter_estimates
+    from cnnlit.profiles import DRY_RUN_BATCHES
 
     estimates = chapter_estimates()["estimated peak (GB)"].to_dict()
     gpus = sorted({r["report"].get("gpu") for r in results if r["report"].get("gpu")})
     import torch
     kind = (
-        "**DRY RUN on the CPU** (`--dry-run`: loops capped at 2 batches and 1 epoch): these "
+        f"**DRY RUN on the CPU** (`--dry-run`: loops capped at {DRY_RUN_BATCHES} batch(es) and 1 "
+        "epoch): these "
         "are not GPU "
         "numbers; they show the script works"
         if dry_run

@@ -41,7 +41,7 @@ reports. When the run contradicts the text:
 
 A null result ("within the noise") is never expected in the ``full`` profile, whose scale may
 reveal the effect: such an ``expected`` raises ValueError when the cell runs, whatever the profile.
-A dry run (``CNNLIT_DRY_RUN=1``: 2 batches, 1 epoch) trains nothing, so it judges nothing:
+A dry run (``CNNLIT_DRY_RUN=1``: 1 batch, 1 epoch) trains nothing, so it judges nothing:
 ``expect``, ``verdict`` and ``compare(rows, trained=True)`` print "skipped in a dry run" instead.
 
 **In a chapter**, an experiment takes three cells (predict, run, verdict):

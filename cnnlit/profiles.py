@@ -26,8 +26,9 @@ __all__ = ["DRY_RUN_BATCHES", "DRY_RUN_VARIABLE", "PROFILE_VARIABLE", "PROFILES"
 PROFILE_VARIABLE = "CNNLIT_PROFILE"
 DRY_RUN_VARIABLE = "CNNLIT_DRY_RUN"
 STRICT_VARIABLE = "CNNLIT_STRICT"    # set by `make test` and `make book`: see strict()
-# batches per epoch (and per evaluation) in a dry run, as Lightning's fast_dev_run
-DRY_RUN_BATCHES = 2
+# batches per epoch (and per evaluation) in a dry run: one, as Lightning's fast_dev_run. It runs
+# every line of a loop at the profile's batch size, which is what a dry run is for.
+DRY_RUN_BATCHES = 1
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Profile:
 
     def seeds(self, *, smoke: int, cpu: int, full: int) -> list[int]:
         """The seeds an experiment repeats over, ``[0, 1, ..., n - 1]`` with this profile's ``n``:
-        ``p.seeds(smoke=1, cpu=3, full=3)``. A dry run keeps one: it trains two batches and judges
+        ``p.seeds(smoke=1, cpu=3, full=3)``. A dry run keeps one: it trains one batch and judges
         nothing, so one seed already runs every path (and the dry run stays a check, not a run)."""
         count = self.choose(smoke=smoke, cpu=cpu, full=full)
         if not isinstance(count, int) or count < 1:

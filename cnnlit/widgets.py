@@ -22,20 +22,24 @@ import inspect
 import io
 import json
 import math
+import os
 import textwrap
 import uuid
 import warnings
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-__all__ = ["DPI", "GAP", "NOTEBOOK_WIDTH", "Frames", "clamp", "control", "decimals", "defaults",
-           "fit_to_width", "frames", "label", "make_control", "png", "png_width", "readout_format",
-           "redraw", "render", "small_multiples", "wrap_titles"]
+__all__ = ["DPI", "FRAMES_IN_A_CHECK", "GAP", "NOTEBOOK_WIDTH", "Frames", "clamp", "control",
+           "decimals", "defaults", "fit_to_width", "frames", "label", "make_control", "png",
+           "png_width", "readout_format", "redraw", "render", "small_multiples", "wrap_titles"]
 
 # inches; at 100 dpi 850 px, what a JupyterLab notebook shows on a laptop screen
 NOTEBOOK_WIDTH = 8.5
 DPI = 100
 GAP = 8                   # pixels between small multiples
 PAD = 0.05                # inches of margin around a saved figure
+# A check run (the smoke profile, or a dry run) proves that a cell runs, not what it shows: there a
+# player draws at most this many of its frames, its start frame among them.
+FRAMES_IN_A_CHECK = 3
 
 
 def clamp(value, low, high):
@@ -377,20 +381,33 @@ class Frames:
             f"{pictures}\n<script>{script}</script></div>")
 
 
+def _checking() -> bool:
+    """Whether this run only checks that the cells run: the smoke profile or a dry run."""
+    from .profiles import PROFILE_VARIABLE, dry_run
+
+    return os.environ.get(PROFILE_VARIABLE, "").strip().lower() == "smoke" or dry_run()
+
+
 def frames(plot: Callable, parameter: str, values: Iterable[Any], start: Any = None,
            **fixed) -> Frames:
     """One frame of ``plot`` per value of ``parameter`` (the other parameters at ``fixed`` or their
     defaults), behind a slider. The player starts at ``start``, else at ``plot``'s default for
-    ``parameter`` where that is one of the values, else at the first value."""
+    ``parameter`` where that is one of the values, else at the first value. In a check run (the
+    smoke profile or a dry run) only :data:`FRAMES_IN_A_CHECK` of the values are drawn."""
     values = list(values)
     if not values:
         raise ValueError(f"frames needs at least one value of {parameter!r}")
     _check_names(plot, [parameter, *fixed])
     if parameter in fixed:
         raise ValueError(f"{parameter!r} is the parameter the frames move; do not fix it too")
+    first = start if start is not None else defaults(plot).get(parameter, values[0])
+    if _checking() and len(values) > FRAMES_IN_A_CHECK:
+        kept = values[:FRAMES_IN_A_CHECK]
+        if first in values and first not in kept:
+            kept[-1] = first
+        values = kept
     images, descriptions = zip(*(_picture(render(plot, {**fixed, parameter: value}))
                                  for value in values))
-    first = start if start is not None else defaults(plot).get(parameter, values[0])
     index = values.index(first) if first in values else 0
     return Frames(images, [label(parameter, value, values) for value in values], start=index,
                   name=parameter, descriptions=descriptions)

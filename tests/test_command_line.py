@@ -260,7 +260,7 @@ def test_dry_run_trains_one_epoch_of_two_batches(tmp_path, capsys, monkeypatch):
                               "--image-size", "8",
                               "--epochs", "3", "--batch-size", "4", "--workers", "0"])
     out = capsys.readouterr().out
-    assert code == 0 and seen == [8]                       # one epoch, 2 batches of 4
+    assert code == 0 and seen == [4]                       # one epoch, 1 batch of 4
     assert [int(m.group(1)) for m in EPOCH_LINE.finditer(out)] == [1]
     assert out.count("dry run (CNNLIT_DRY_RUN=1)") == 1
 

@@ -1,5 +1,5 @@
 """The dry run (``CNNLIT_DRY_RUN=1``) that lets CI execute the full profile on a CPU: loops capped
-at 2 batches and 1 epoch, result checks skipped while architecture checks still fail, the synthetic
+at 1 batch and 1 epoch, result checks skipped while architecture checks still fail, the synthetic
 CIFAR-10 stand-in, and the two ways a notebook run fails instead of hanging or swapping: the cell
 watchdog and the memory budget."""
 from __future__ import annotations
@@ -49,20 +49,20 @@ def test_the_switch_reads_yes_and_no_and_refuses_anything_else(monkeypatch):
         dry_run()
 
 
-def test_fit_is_capped_at_two_batches_and_one_epoch(dry, capsys):
+def test_fit_is_capped_at_one_batch_and_one_epoch(dry, capsys):
     model, calls = _counting_model()
     history = fit(model, _tensors(), epochs=5, batch_size=10, device="cpu", progress=False)
-    assert DRY_RUN_BATCHES == 2
-    assert len(history) == 1 and calls == [10, 10]          # 1 epoch of 2 batches, not 5 of 10
+    assert DRY_RUN_BATCHES == 1
+    assert len(history) == 1 and calls == [10]              # 1 epoch of 1 batch, not 5 of 10
     assert "dry run" in capsys.readouterr().out
 
 
-def test_evaluate_and_predict_are_capped_at_two_batches(dry):
+def test_evaluate_and_predict_are_capped_at_one_batch(dry):
     model, calls = _counting_model()
     result = evaluate(model, _tensors(), batch_size=16, device="cpu")
-    assert result.count == 32 and calls == [16, 16]
+    assert result.count == 16 and calls == [16]
     outputs, labels = predict(model, _tensors(), batch_size=16, device="cpu")
-    assert outputs.shape == (32, 3) and labels.shape == (32,)
+    assert outputs.shape == (16, 3) and labels.shape == (16,)
 
 
 def test_without_the_switch_every_batch_and_epoch_runs(monkeypatch):

@@ -1,11 +1,12 @@
 """JupyterLab in a real browser, as a student meets it: JupyterLab (from this environment) on a
 temporary copy of the notebooks, in the smoke profile, driven by Playwright in Debian's Chromium.
 Every chapter's markdown renders (math typeset, solutions folded, no raw MyST). Every chapter with
-a control runs all its cells without an error, then every control is operated (each slider moved,
-each dropdown changed) and its figure must change with no error. Each control is shown once, its
-readouts show values at the precision they move in, no label is cut and figures are shown at their
-full size within the notebook's width. The server is stopped whatever happens. Screenshots:
-_build/screenshots/lab/."""
+a control runs its cells up to its last control without an error (the copy drops the code cells
+after it: they run in the site build and the dry run), then every control is operated (each
+slider moved, each dropdown changed) and its figure must change with no error. Each control is
+shown once, its readouts show values at the precision they move in, no label is cut and figures
+are shown at their full size within the notebook's width. The server is stopped whatever happens.
+Screenshots: _build/screenshots/lab/."""
 from __future__ import annotations
 
 import json
@@ -54,6 +55,20 @@ def _controls(path: Path) -> int:
                and CONTROL_TAGS <= set(c.get("metadata", {}).get("tags", [])))
 
 
+def _end_at_the_last_control(path: Path) -> None:
+    """Drop the code cells after a chapter's last control from the test's copy: the controls need
+    only what comes before them, and the cells after run in the site build and the dry run. Every
+    markdown cell stays, for the checks of what the student reads."""
+    notebook = json.loads(path.read_text())
+    cells = notebook["cells"]
+    last = max((i for i, c in enumerate(cells) if c["cell_type"] == "code"
+                and CONTROL_TAGS <= set(c.get("metadata", {}).get("tags", []))), default=None)
+    if last is not None:
+        notebook["cells"] = cells[:last + 1] + [c for c in cells[last + 1:]
+                                                if c["cell_type"] == "markdown"]
+        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+
+
 @pytest.fixture(scope="module")
 def lab():
     """A JupyterLab server on a temporary copy of the notebooks: (base URL, folder). Stopped at the
@@ -65,6 +80,8 @@ def lab():
     work = Path(tempfile.mkdtemp(prefix="cnnlit-lab-"))
     shutil.copytree(ROOT / "notebooks", work / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for chapter in CHAPTERS:
+        _end_at_the_last_control(work / "notebooks" / f"{chapter}.ipynb")
     for folder in ("config", "data", "runtime", "settings", "workspaces"):
         (work / ".jupyter" / folder).mkdir(parents=True)
     for plugin, settings in SETTINGS.items():

@@ -183,7 +183,7 @@ def test_dry_run_caps_fit_at_one_epoch_of_two_batches(monkeypatch, capsys):
     history = train.fit(model, toy_data(160), epochs=5, batch_size=16, val_data=toy_data(1200),
                         device="cpu",
                         progress=False)
-    assert DRY_RUN_BATCHES == 2 and history.epoch == [1]
+    assert DRY_RUN_BATCHES == 1 and history.epoch == [1]
     assert [size for training, size in calls if training] == [16] * DRY_RUN_BATCHES
     # of 3 batches
     assert [size for training, size in calls if not training] == [512] * DRY_RUN_BATCHES
@@ -195,11 +195,11 @@ def test_dry_run_caps_evaluate_and_predict(monkeypatch):
     data = toy_data(160)
     assert train.evaluate(small_cnn(), data, batch_size=16).count == 160
     monkeypatch.setenv("CNNLIT_DRY_RUN", "true")
-    assert train.evaluate(small_cnn(), data, batch_size=16).count == 2 * 16
+    assert train.evaluate(small_cnn(), data, batch_size=16).count == DRY_RUN_BATCHES * 16
     scores, labels = train.predict(small_cnn(),
                                    torch.utils.data.TensorDataset(data.images, data.labels),
                                    batch_size=50)
-    assert scores.shape == (100, 10) and labels.shape == (100,)
+    assert scores.shape == (DRY_RUN_BATCHES * 50, 10) and labels.shape == (DRY_RUN_BATCHES * 50,)
 
 
 def test_dry_run_off_and_invalid_values(monkeypatch, capsys):

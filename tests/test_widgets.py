@@ -177,7 +177,9 @@ def test_control_displays_the_control_once_and_returns_nothing(monkeypatch):
     assert [type(o).__name__ for o in shown].count("interactive") == 1
 
 
-def test_frames_pre_render_one_picture_per_value_and_start_at_the_default():
+def test_frames_pre_render_one_picture_per_value_and_start_at_the_default(monkeypatch):
+    monkeypatch.setenv("CNNLIT_PROFILE", "cpu")              # a reader's run: every frame
+    monkeypatch.delenv("CNNLIT_DRY_RUN", raising=False)
     plt.close("all")                 # figures an earlier test of this worker left open are not ours
     player = widgets.frames(line_plot, "slope", [0.5, 1.0, 1.5, 2.0], points=4)
     assert len(player) == 4 and player.labels == ["slope = 0.5", "slope = 1.0", "slope = 1.5",
@@ -193,6 +195,19 @@ def test_frames_pre_render_one_picture_per_value_and_start_at_the_default():
     # nothing left for the notebook to show
     assert len(plt.get_fignums()) == 0
     assert widgets.frames(line_plot, "points", [3, 4], start=4).start == 1
+
+
+@pytest.mark.parametrize("check", [{"CNNLIT_PROFILE": "smoke"},
+                                   {"CNNLIT_PROFILE": "full", "CNNLIT_DRY_RUN": "1"}])
+def test_a_check_run_draws_a_few_frames_and_keeps_the_start_frame(monkeypatch, check):
+    monkeypatch.delenv("CNNLIT_DRY_RUN", raising=False)
+    for name, value in check.items():
+        monkeypatch.setenv(name, value)
+    player = widgets.frames(line_plot, "points", range(2, 12), start=9)
+    assert len(player) == widgets.FRAMES_IN_A_CHECK == 3
+    assert player.labels == ["points = 2", "points = 3", "points = 9"] and player.start == 2
+    assert len(widgets.frames(line_plot, "slope", [0.5, 1.0, 1.5, 2.0])) == 3
+    assert len(widgets.frames(line_plot, "slope", [0.5, 1.0])) == 2      # fewer: all of them
 
 
 def test_frames_errors_are_clear():

@@ -21,7 +21,7 @@ Training is :func:`cnnlit.train.fit`, the loop the notebooks run, with the recip
 schedule and a callback (:class:`EpochLines`) for what the command line adds: a model's own
 ``training_loss`` (GoogLeNet's auxiliary classifiers) is used where it has one, a loss that stops
 being finite ends the run with :class:`~cnnlit.train.loop.TrainingDiverged` (exit status 1), and
-``CNNLIT_DRY_RUN=1`` runs one epoch of two batches.
+``CNNLIT_DRY_RUN=1`` runs one epoch of one batch.
 """
 from __future__ import annotations
 
