@@ -114,19 +114,16 @@ def pytest_terminal_summary(terminalreporter):
 
 
 # The test files that take minutes each, longest first (make test's step 1, measured 2026-12-05 on
-# 2 cores: the site build about 13 minutes, JupyterLab about 8 before it stopped running the
-# chapters without a control, the Colab-like install 3). With ``--no-loadscope-reorder``,
-# pytest-xdist hands out files in this order: the two workers start on the two longest and the
-# short files fill in behind them. By the number of tests (xdist's default) they started last.
+# 2 cores: the site build about 7 minutes, JupyterLab about 6, the Colab-like install 1 to 2).
+# With ``--no-loadscope-reorder``, pytest-xdist hands out files in this order: the two workers
+# start on the two longest and the short files fill in behind them. By the number of tests
+# (xdist's default) they started last.
 LONGEST_FIRST = ("tests/test_book.py", "tests/test_lab.py", "tests/test_colab_install.py")
 
 
 def pytest_collection_modifyitems(session, config, items):
-    def rank(item):
-        path = Path(str(item.fspath)).resolve()
-        for position, name in enumerate(LONGEST_FIRST):
-            if path == Path(str(config.rootpath), name).resolve():
-                return position
-        return len(LONGEST_FIRST)
-
-    items.sort(key=rank)                                 # stable: the rest keep their order
+    positions = {Path(str(config.rootpath), name).resolve(): position
+                 for position, name in enumerate(LONGEST_FIRST)}
+    # stable: the rest keep their order
+    items.sort(key=lambda item: positions.get(Path(str(item.fspath)).resolve(),
+                                              len(LONGEST_FIRST)))

@@ -468,7 +468,7 @@ def section_accuracy(args) -> list:
 # Training steps per network in a chapter's cpu-profile run (its images / 64 per epoch, times its
 # epochs).
 CHAPTER_STEPS = {"lenet5": (125 * 20, "01: 20 epochs of 125 steps (7,996 digits)"),
-                 "resnet20": (79 * 6, "07: 6 epochs of 79 steps (5,000 images), per network (12 "
+                 "resnet20": (79 * 5, "07: 5 epochs of 79 steps (5,000 images), per network (12 "
                                       "networks)")}
 
 

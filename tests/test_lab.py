@@ -284,6 +284,14 @@ def _operate(page, control, index: int) -> list[str]:
     return problems
 
 
+def runs(chapter: str) -> bool:
+    """Whether the test runs a chapter's cells in JupyterLab: those with a control, which needs the
+    kernel's state to operate. The others are opened and their markdown checked; their cells run in
+    the smoke profile in the site build (tests/test_book.py) and in the full-profile dry run, so
+    running them here too would only spend `make test`'s time (about 4 minutes on 2 cores)."""
+    return _controls(ROOT / "notebooks" / f"{chapter}.ipynb") > 0
+
+
 class Chapters:
     """Each chapter in its own page (and JupyterLab workspace), run two at a time: while one
     chapter's controls are operated, the next one's cells already run, so that the two cores stay
@@ -293,7 +301,8 @@ class Chapters:
         self.browser, self.url, self.pages, self.errors = browser, url, {}, {}
         self.order: list[str] = []
 
-    def start(self, chapter: str, run: bool = True) -> None:
+    def start(self, chapter: str) -> None:
+        """Open a chapter in its own page and, where :func:`runs` says so, run its cells."""
         if chapter in self.pages:
             return
         page = self.browser.new_page(viewport={"width": 1366, "height": 900})
@@ -303,7 +312,7 @@ class Chapters:
         page.goto(f"{self.url}/lab/workspaces/{chapter}/tree/notebooks/{chapter}.ipynb?reset",
                   wait_until="domcontentloaded")
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        if run:
+        if runs(chapter):
             _wait_for_kernel(self.url, f"notebooks/{chapter}.ipynb")
             page.click(".lm-MenuBar-item:has-text('Run')")
             page.click("li[data-command='runmenu:run-all']")
@@ -325,14 +334,6 @@ def chapters(lab, browser, request):
         runner.close(chapter)
 
 
-def runs(chapter: str) -> bool:
-    """Whether the test runs a chapter's cells in JupyterLab: those with a control, which needs the
-    kernel's state to operate. The others are opened and their markdown checked; their cells run in
-    the smoke profile in the site build (tests/test_book.py) and in the full-profile dry run, so
-    running them here too would only spend `make test`'s time (about 4 minutes on 2 cores)."""
-    return _controls(ROOT / "notebooks" / f"{chapter}.ipynb") > 0
-
-
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_chapter_in_jupyterlab(lab, chapters, chapter):
     url, work = lab
@@ -343,10 +344,10 @@ def test_chapter_in_jupyterlab(lab, chapters, chapter):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     problems = []
     try:
-        chapters.start(chapter, run=runs(chapter))
+        chapters.start(chapter)
         following = chapters.order.index(chapter) + 1          # the next chapter this session tests
         if following < len(chapters.order):
-            chapters.start(chapters.order[following], run=runs(chapters.order[following]))
+            chapters.start(chapters.order[following])
         page = chapters.pages[chapter]
         if runs(chapter):
             _wait_for_run(page, chapter, code_cells)
