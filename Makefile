@@ -66,8 +66,8 @@ lint: setup
 
 # Every chapter runs in the smoke profile in the site build (tests/test_book.py). Where Chromium is
 # installed, each also opens in JupyterLab in a real browser (tests/test_lab.py: its markdown checked;
-# a chapter with a control runs all its cells, then every control is operated); without Chromium,
-# nbval runs every chapter. The ten slowest tests of each step are listed at its end.
+# a chapter with a control runs up to its last control, then every control is operated); without
+# Chromium, nbval runs every chapter. The ten slowest tests of each step are listed at its end.
 SMOKE_NOTEBOOKS := $$(command -v chromium >/dev/null || command -v chromium-browser >/dev/null || echo notebooks)
 SLOWEST := --durations=10
 
