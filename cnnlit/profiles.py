@@ -21,7 +21,7 @@ import torch
 from .runtime import env_flag
 
 __all__ = ["DRY_RUN_BATCHES", "DRY_RUN_VARIABLE", "PROFILE_VARIABLE", "PROFILES", "Profile",
-           "STRICT_VARIABLE", "dry_run", "profile", "strict"]
+           "STRICT_VARIABLE", "check_run", "dry_run", "profile", "strict"]
 
 PROFILE_VARIABLE = "CNNLIT_PROFILE"
 DRY_RUN_VARIABLE = "CNNLIT_DRY_RUN"
@@ -97,6 +97,13 @@ def dry_run() -> bool:
     they are. Checks that only hold after real training report "skipped in a dry run" instead of
     failing."""
     return env_flag(DRY_RUN_VARIABLE, False, "dry run")
+
+
+def check_run() -> bool:
+    """True in a run that only checks that every cell runs: the smoke profile, or a dry run. Work
+    that only shows something (a player's pre-rendered frames, :func:`cnnlit.widgets.frames`) is cut
+    short there."""
+    return dry_run() or profile().name == "smoke"
 
 
 def strict() -> bool:

@@ -22,7 +22,6 @@ import inspect
 import io
 import json
 import math
-import os
 import textwrap
 import uuid
 import warnings
@@ -381,13 +380,6 @@ class Frames:
             f"{pictures}\n<script>{script}</script></div>")
 
 
-def _checking() -> bool:
-    """Whether this run only checks that the cells run: the smoke profile or a dry run."""
-    from .profiles import PROFILE_VARIABLE, dry_run
-
-    return os.environ.get(PROFILE_VARIABLE, "").strip().lower() == "smoke" or dry_run()
-
-
 def frames(plot: Callable, parameter: str, values: Iterable[Any], start: Any = None,
            **fixed) -> Frames:
     """One frame of ``plot`` per value of ``parameter`` (the other parameters at ``fixed`` or their
@@ -400,8 +392,10 @@ def frames(plot: Callable, parameter: str, values: Iterable[Any], start: Any = N
     _check_names(plot, [parameter, *fixed])
     if parameter in fixed:
         raise ValueError(f"{parameter!r} is the parameter the frames move; do not fix it too")
+    from .profiles import check_run
+
     first = start if start is not None else defaults(plot).get(parameter, values[0])
-    if _checking() and len(values) > FRAMES_IN_A_CHECK:
+    if check_run() and len(values) > FRAMES_IN_A_CHECK:
         kept = values[:FRAMES_IN_A_CHECK]
         if first in values and first not in kept:
             kept[-1] = first

@@ -243,7 +243,7 @@ def test_a_diverged_loss_is_reported_as_training_diverged(tmp_path, capsys):
     assert code == 1 and "training diverged" in err and "epoch 1, batch 1" in err
 
 
-def test_dry_run_trains_one_epoch_of_two_batches(tmp_path, capsys, monkeypatch):
+def test_dry_run_trains_one_epoch_of_one_batch(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CNNLIT_DRY_RUN", "1")
     # 24 images: 6 batches of 4
     data = make_image_folder(tmp_path / "data", per_class=8, size=8)

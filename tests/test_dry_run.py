@@ -49,6 +49,17 @@ def test_the_switch_reads_yes_and_no_and_refuses_anything_else(monkeypatch):
         dry_run()
 
 
+def test_a_check_run_is_the_smoke_profile_or_a_dry_run(monkeypatch):
+    from cnnlit.profiles import check_run
+
+    monkeypatch.delenv(DRY_RUN_VARIABLE, raising=False)
+    for name, expected in (("smoke", True), ("cpu", False), ("full", False)):
+        monkeypatch.setenv("CNNLIT_PROFILE", name)
+        assert check_run() is expected, name
+    monkeypatch.setenv(DRY_RUN_VARIABLE, "1")
+    assert check_run() is True                               # the full profile, dry
+
+
 def test_fit_is_capped_at_one_batch_and_one_epoch(dry, capsys):
     model, calls = _counting_model()
     history = fit(model, _tensors(), epochs=5, batch_size=10, device="cpu", progress=False)

@@ -49,10 +49,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _is_control(cell: dict) -> bool:
+    return cell["cell_type"] == "code" and CONTROL_TAGS <= set(cell.get("metadata",
+                                                                         {}).get("tags", []))
+
+
 def _controls(path: Path) -> int:
-    cells = json.loads(path.read_text())["cells"]
-    return sum(1 for c in cells if c["cell_type"] == "code"
-               and CONTROL_TAGS <= set(c.get("metadata", {}).get("tags", [])))
+    return sum(map(_is_control, json.loads(path.read_text())["cells"]))
 
 
 def _end_at_the_last_control(path: Path) -> None:
@@ -61,8 +64,7 @@ def _end_at_the_last_control(path: Path) -> None:
     markdown cell stays, for the checks of what the student reads."""
     notebook = json.loads(path.read_text())
     cells = notebook["cells"]
-    last = max((i for i, c in enumerate(cells) if c["cell_type"] == "code"
-                and CONTROL_TAGS <= set(c.get("metadata", {}).get("tags", []))), default=None)
+    last = max((i for i, cell in enumerate(cells) if _is_control(cell)), default=None)
     if last is not None:
         notebook["cells"] = cells[:last + 1] + [c for c in cells[last + 1:]
                                                 if c["cell_type"] == "markdown"]
