@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.cnnlit-installed
 DATA_DIR := $(or $(CNNLIT_DATA),$(HOME)/.cache/cnnlit)
+unexport PYTHONDONTWRITEBYTECODE
 # How OpenMP's idle threads wait is set by `import cnnlit` (a short spin, cnnlit/threads.py); the test
 # workers below run one torch thread each, so they have no idle threads to wait.
 
@@ -11,19 +12,21 @@ DATA_DIR := $(or $(CNNLIT_DATA),$(HOME)/.cache/cnnlit)
 help:
 	@echo "make book    build the Jupyter Book site into _build/html (executes every notebook)"
 	@echo "make lint    ruff over the package, tests, tools and notebooks"
-	@echo "make test    the linter, unit tests, every notebook in the smoke profile (in JupyterLab, or nbval without a browser), a full-profile dry run, book and browser checks"
+	@echo "make test    the linter, a full-profile dry run of every notebook (the site renders its outputs), unit tests, the notebooks in JupyterLab in the smoke profile (or nbval without a browser), book and browser checks"
 	@echo "make lab     open JupyterLab on notebooks/"
 	@echo "make student solution-free notebooks in _build/student"
 
-# The virtual environment at the repo root, with cnnlit and its book and test extras. pip compiles
-# every module as it installs: where PYTHONDONTWRITEBYTECODE is set (this machine sets it), a module
-# pip did not compile is compiled again by every process that imports it (with --no-compile, a
-# notebook's first cell took 15 s instead of 3, and `make test` 3 minutes longer).
+# The virtual environment at the repo root, with cnnlit and its book and test extras. --no-compile:
+# compiling all of torch ahead of time doubled the install (136 s against 61 s for torch and
+# torchvision into a fresh venv on 2 cores); a module is compiled instead when a process first imports
+# it, and its .pyc written for the next. For that, every command below may write .pyc files, even where
+# PYTHONDONTWRITEBYTECODE is set (without them every kernel compiled torch again: `make test` took
+# 3 minutes longer).
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "cnnlit needs Python >= 3.10"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[book,test]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[book,test]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
@@ -64,18 +67,24 @@ THREADS := $(if $(filter-out 0 1,$(TEST_WORKERS)),OMP_NUM_THREADS=1)
 lint: setup
 	$(BIN)/ruff check .
 
-# Every chapter runs in the smoke profile in the site build (tests/test_book.py). Where Chromium is
-# installed, each also opens in JupyterLab in a real browser (tests/test_lab.py: its markdown checked;
-# a chapter with a control runs up to its last control, then every control is operated); without
-# Chromium, nbval runs every chapter. The ten slowest tests of each step are listed at its end.
+# First the dry run, which writes every chapter it ran, with its outputs, into $(EXECUTED) (conftest.py;
+# progress bars as the text a page can show). Then the unit tests, the site build and the browser
+# checks: the site renders the dry run's chapters rather than running them again (tests/test_book.py;
+# a chapter changed since runs in the smoke profile). Where Chromium is installed, each chapter also
+# opens in JupyterLab in a real browser, in the smoke profile (tests/test_lab.py: its markdown
+# checked; a chapter with a control runs up to its last control, then every control is operated);
+# without Chromium, nbval runs every chapter in the smoke profile. The ten slowest tests of each step
+# are listed at its end.
+EXECUTED := _build/executed
 SMOKE_NOTEBOOKS := $$(command -v chromium >/dev/null || command -v chromium-browser >/dev/null || echo notebooks)
 SLOWEST := --durations=10
 
 test: data lint
 	@tools/install_browser.sh
 	@tools/install_mathjax.sh
-	$(THREADS) CNNLIT_PROFILE=smoke $(BIN)/python -m pytest tests --nbval-lax $(SMOKE_NOTEBOOKS) -p no:cacheprovider $(PARALLEL) $(LONGEST_FIRST) $(SLOWEST)
-	$(THREADS) $(BIN)/python tools/cifar_standin.py dry-run $(PARALLEL) $(WATCHDOG) $(SLOWEST)
+	rm -rf $(EXECUTED)
+	$(THREADS) CNNLIT_EXECUTED_NOTEBOOKS=$(EXECUTED) CNNLIT_PROGRESS=text $(BIN)/python tools/cifar_standin.py dry-run $(PARALLEL) $(WATCHDOG) $(SLOWEST)
+	$(THREADS) CNNLIT_PROFILE=smoke CNNLIT_SITE_OUTPUTS=$(EXECUTED) $(BIN)/python -m pytest tests --nbval-lax $(SMOKE_NOTEBOOKS) -p no:cacheprovider $(PARALLEL) $(LONGEST_FIRST) $(SLOWEST)
 
 lab: data
 	$(BIN)/jupyter lab notebooks/

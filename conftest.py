@@ -48,6 +48,28 @@ def _kernel_pid(item):
     return None
 
 
+# With CNNLIT_EXECUTED_NOTEBOOKS=FOLDER, every notebook nbval runs is also written to FOLDER with
+# the outputs of the cells run so far: make test's site build renders the dry run's notebooks from
+# there instead of running every chapter a second time (tests/test_book.py).
+EXECUTED_VARIABLE = "CNNLIT_EXECUTED_NOTEBOOKS"
+
+
+def _write_executed(item) -> None:
+    """Keep the outputs nbval read for this cell in its notebook and write the notebook out."""
+    folder, outputs = os.environ.get(EXECUTED_VARIABLE), getattr(item, "test_outputs", None)
+    if not folder or outputs is None:
+        return
+    import nbformat
+
+    item.cell.execution_count = item.cell_num + 1
+    item.cell.outputs = list(outputs)
+    for output in item.cell.outputs:
+        if output.output_type == "execute_result":
+            output.execution_count = item.cell.execution_count
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    nbformat.write(item.parent.nb, Path(folder) / Path(str(item.fspath)).name)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Read the kernel's CPU time and peak memory after each cell (in the process that runs the
@@ -57,6 +79,7 @@ def pytest_runtest_makereport(item, call):
     path = item.nodeid.split("::")[0]
     if call.when != "call" or not path.endswith(".ipynb"):
         return
+    _write_executed(item)
     from cnnlit.memory import HOST_RSS_BUDGET, peak_rss
 
     pid = _kernel_pid(item)

@@ -1,4 +1,5 @@
-"""The rendered site: built in the smoke profile (warnings as errors), then checked file by file and
+"""The rendered site: built with warnings as errors (in make test from the full-profile dry run's
+executed notebooks, otherwise in the smoke profile), then checked file by file and
 in a real browser (headless Chromium): every page loads without console errors, missing images,
 broken internal links or any request outside the site; every formula is typeset by the site's own
 MathJax; no page carries a widget that cannot work without a kernel, and every former control's
@@ -55,13 +56,44 @@ def counterparts(chapter: str) -> list[str]:
             and re.search(r"^(frames|small_multiples)\(", _source(c), flags=re.MULTILINE)]
 
 
+# make test runs the full-profile dry run first, which writes every chapter it ran with its outputs
+# into this folder (conftest.py: CNNLIT_EXECUTED_NOTEBOOKS); the site build then renders those
+# instead of running every chapter a second time.
+OUTPUTS_VARIABLE = "CNNLIT_SITE_OUTPUTS"
+SITE_CACHE = SITE_ROOT / "_build" / ".jupyter_cache"           # where jupyter-book keeps its own
+
+
+def cache_executed_notebooks(folder: Path, cache_path: Path = SITE_CACHE,
+                             sources: Path = ROOT / "notebooks") -> list[str]:
+    """Put each notebook executed in ``folder`` (every code cell run) into the site build's
+    execution cache, where the build takes it as the outputs of the notebook of the same name in
+    ``sources`` as long as that notebook's code is what ran; a chapter changed since, or missing
+    there, runs in the smoke profile as before. Returns the names cached."""
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache, cached = get_cache(str(cache_path)), []
+    for path in sorted(folder.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        if any(c.cell_type == "code" and c.execution_count is None for c in notebook.cells):
+            continue                                   # stopped before its end
+        cache.cache_notebook_bundle(CacheBundleIn(notebook, uri=str(sources / path.name)),
+                                    check_validity=False, overwrite=True)
+        cached.append(path.stem)
+    return cached
+
+
 @pytest.fixture(scope="session")
 def site() -> Path:
-    """Build the book once per session, in the smoke profile, with warnings as errors. The pages of
-    an earlier build go first (a renamed chapter's old page would stay otherwise); the executed
-    notebooks it cached stay."""
+    """Build the book once per session, with warnings as errors: from the dry run's executed
+    notebooks where ``CNNLIT_SITE_OUTPUTS`` names them (make test), the rest executed in the smoke
+    profile. The pages of an earlier build go first (a renamed chapter's old page would stay
+    otherwise); the executed notebooks it cached stay."""
     subprocess.run([str(ROOT / "tools" / "install_mathjax.sh")], check=True, timeout=600)
     shutil.rmtree(SITE_ROOT / "_build" / "html", ignore_errors=True)
+    if os.environ.get(OUTPUTS_VARIABLE):
+        cache_executed_notebooks(ROOT / os.environ[OUTPUTS_VARIABLE])
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     environment = dict(os.environ, CNNLIT_PROFILE="smoke")
     result = subprocess.run([str(jupyter_book), "build", str(ROOT), "--path-output", str(SITE_ROOT),
@@ -70,6 +102,50 @@ def site() -> Path:
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"jupyter-book build failed:\n{log[-6000:]}"
     return SITE_ROOT / "_build" / "html"
+
+
+def test_the_site_renders_a_notebook_the_dry_run_executed_only_while_its_code_is_the_same(
+        tmp_path):
+    """The repository's conftest under nbval with ``CNNLIT_EXECUTED_NOTEBOOKS`` writes the notebook
+    with each cell's outputs and count; the site build's cache then gives those outputs to the
+    notebook of that name, and nothing to it once a line of its code has changed."""
+    nbformat = pytest.importorskip("nbformat")
+    from jupyter_cache import get_cache
+
+    (tmp_path / "conftest.py").write_text(
+        f"import runpy\nhooks = runpy.run_path({str(ROOT / 'conftest.py')!r})\n"
+        "globals().update({k: v for k, v in hooks.items() if not k.startswith('__')})\n")
+    sources = tmp_path / "notebooks"
+    sources.mkdir()
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A chapter"),
+                                               nbformat.v4.new_code_cell("print('hello')"),
+                                               nbformat.v4.new_code_cell("6 * 7")])
+    notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
+                                       "name": "python3"}
+    nbformat.write(notebook, sources / "00_example.ipynb")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CNNLIT_")}
+    environment["CNNLIT_EXECUTED_NOTEBOOKS"] = str(tmp_path / "executed")
+    result = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "notebooks",
+                             "-p", "no:cacheprovider", "-q"], cwd=tmp_path, env=environment,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    executed = nbformat.read(tmp_path / "executed" / "00_example.ipynb", as_version=4)
+    cells = [c for c in executed.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in cells] == [1, 2]
+    assert cells[0].outputs[0].text == "hello\n"
+    assert cells[1].outputs[0].data["text/plain"] == "42"
+    assert cells[1].outputs[0].execution_count == 2
+
+    cache_path = tmp_path / "cache"
+    assert cache_executed_notebooks(tmp_path / "executed", cache_path, sources) == ["00_example"]
+    cache = get_cache(str(cache_path))
+    assert cache.match_cache_notebook(nbformat.read(sources / "00_example.ipynb", 4)) is not None
+    _, merged = cache.merge_match_into_notebook(nbformat.read(sources / "00_example.ipynb", 4))
+    assert merged.cells[2].outputs[0].data["text/plain"] == "42"
+    notebook.cells[2].source = "6 * 9"                         # the chapter changed since the run
+    with pytest.raises(KeyError):
+        cache.match_cache_notebook(notebook)
 
 
 def _page(site: Path, chapter: str) -> str:

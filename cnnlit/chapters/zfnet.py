@@ -253,6 +253,7 @@ class FilterInspector:
         self.k = k
         self.search = search
         self._cache: dict = {}
+        self._strongest_cache: dict = {}
 
     def layers(self, model: str) -> list[str]:
         return rectified_layers(self.models[model])
@@ -275,6 +276,14 @@ class FilterInspector:
         filter = clamp(int(filter), 0, conv.out_channels - 1)
         image = clamp(int(image), 0, len(self.images) - 1)
         return model, number, names[number - 1], conv, filter, image, notes
+
+    def _strongest(self, model: str, layer: str, filters: int) -> list[int]:
+        """:func:`strongest_filters` of one layer, searched once for the gallery and its numbers."""
+        key = (model, layer, filters)
+        if key not in self._strongest_cache:
+            self._strongest_cache[key] = strongest_filters(self.models[model], self.images, layer,
+                                                           filters)
+        return self._strongest_cache[key]
 
     def _top(self, model: str, layer: str, filter: int):
         key = (model, layer, filter)
@@ -331,8 +340,7 @@ class FilterInspector:
                                     figsize=(2.0 * 2 * filters, 2.1 * len(names)),
                                     squeeze=False)
         for row, name in enumerate(names):
-            for column, channel in enumerate(strongest_filters(network, self.images, name,
-                                                               filters)):
+            for column, channel in enumerate(self._strongest(model, name, filters)):
                 best = self._top(model, name, channel) if k == self.k else \
                     self.search(network, self.images, name, channel, k=k)
                 projections = montage(best.projection_patches, signed=True)
@@ -358,9 +366,9 @@ class FilterInspector:
         import pandas as pd
 
         model = model if model in self.models else next(iter(self.models))
-        network, rows = self.models[model], []
+        rows = []
         for number, name in enumerate(self.layers(model), 1):
-            for channel in strongest_filters(network, self.images, name, filters):
+            for channel in self._strongest(model, name, filters):
                 best = self._top(model, name, channel)
                 rows.append({"layer": number, "filter": channel,
                              "patch side": best.patches.shape[-1],
