@@ -136,12 +136,13 @@ def pytest_terminal_summary(terminalreporter):
              for path, seconds in _notebook_seconds.items()}, indent=1))
 
 
-# The test files that take minutes each, longest first (make test's step 1, measured 2026-12-05 on
-# 2 cores: the site build about 7 minutes, JupyterLab about 6, the Colab-like install 1 to 2).
+# The test files that take minutes each, longest first (make test's step 1, measured 2026-12-06 on
+# 2 cores: JupyterLab about 5 minutes, the site build and its browser checks about 2, the Colab-like
+# install 1).
 # With ``--no-loadscope-reorder``, pytest-xdist hands out files in this order: the two workers
 # start on the two longest and the short files fill in behind them. By the number of tests
 # (xdist's default) they started last.
-LONGEST_FIRST = ("tests/test_book.py", "tests/test_lab.py", "tests/test_colab_install.py")
+LONGEST_FIRST = ("tests/test_lab.py", "tests/test_book.py", "tests/test_colab_install.py")
 
 
 def pytest_collection_modifyitems(session, config, items):

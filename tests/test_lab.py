@@ -2,7 +2,7 @@
 temporary copy of the notebooks, in the smoke profile, driven by Playwright in Debian's Chromium.
 Every chapter's markdown renders (math typeset, solutions folded, no raw MyST). Every chapter with
 a control runs its cells up to its last control without an error (the copy drops the code cells
-after it: they run in the site build and the dry run), then every control is operated (each
+after it: they run in the full-profile dry run), then every control is operated (each
 slider moved, each dropdown changed) and its figure must change with no error. Each control is
 shown once, its readouts show values at the precision they move in, no label is cut and figures
 are shown at their full size within the notebook's width. The server is stopped whatever happens.
@@ -289,8 +289,8 @@ def _operate(page, control, index: int) -> list[str]:
 def runs(chapter: str) -> bool:
     """Whether the test runs a chapter's cells in JupyterLab: those with a control, which needs the
     kernel's state to operate. The others are opened and their markdown checked; their cells run in
-    the smoke profile in the site build (tests/test_book.py) and in the full-profile dry run, so
-    running them here too would only spend `make test`'s time (about 4 minutes on 2 cores)."""
+    the full-profile dry run, whose outputs the site build renders (tests/test_book.py), so running
+    them here too would only spend `make test`'s time."""
     return _controls(ROOT / "notebooks" / f"{chapter}.ipynb") > 0
 
 
