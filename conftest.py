@@ -48,14 +48,15 @@ def _kernel_pid(item):
     return None
 
 
-# With CNNLIT_EXECUTED_NOTEBOOKS=FOLDER, every notebook nbval runs is also written to FOLDER with
-# the outputs of the cells run so far: make test's site build renders the dry run's notebooks from
+# With CNNLIT_EXECUTED_NOTEBOOKS=FOLDER, every notebook nbval runs to its last code cell is also
+# written to FOLDER with its outputs: make test's site build renders the dry run's notebooks from
 # there instead of running every chapter a second time (tests/test_book.py).
 EXECUTED_VARIABLE = "CNNLIT_EXECUTED_NOTEBOOKS"
 
 
 def _write_executed(item) -> None:
-    """Keep the outputs nbval read for this cell in its notebook and write the notebook out."""
+    """Keep the outputs nbval read for this cell in its notebook; after the notebook's last code
+    cell, write the notebook out (once: a notebook stopped earlier is not written)."""
     folder, outputs = os.environ.get(EXECUTED_VARIABLE), getattr(item, "test_outputs", None)
     if not folder or outputs is None:
         return
@@ -66,8 +67,10 @@ def _write_executed(item) -> None:
     for output in item.cell.outputs:
         if output.output_type == "execute_result":
             output.execution_count = item.cell.execution_count
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    nbformat.write(item.parent.nb, Path(folder) / Path(str(item.fspath)).name)
+    last_code_cell = [cell for cell in item.parent.nb.cells if cell.cell_type == "code"][-1]
+    if item.cell is last_code_cell:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        nbformat.write(item.parent.nb, Path(folder) / Path(str(item.fspath)).name)
 
 
 @pytest.hookimpl(hookwrapper=True)
