@@ -87,7 +87,9 @@ def _linear(module: nn.Linear, inputs, output) -> Cost:
 
 @register_cost(nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
 def _max_pooling(module, inputs, output) -> Cost:
-    return Cost(connections=_units(output) * math.prod(pair(module.kernel_size)))
+    size, dims = module.kernel_size, output.ndim - 2        # 1, 2 or 3 pooled dimensions
+    window = size if isinstance(size, (tuple, list)) else (size,) * dims
+    return Cost(connections=_units(output) * math.prod(window))
 
 
 @register_cost(nn.AvgPool2d)

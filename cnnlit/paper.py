@@ -155,6 +155,10 @@ def difference(a, b) -> Difference:
 def judge(diff: Difference, *, direction: str = "higher", margin: float = 0.0) -> tuple:
     """The standard's outcome for "A is ``direction`` than B by more than ``margin``":
     (outcome, the number of seeds that agree with the claim)."""
+    if direction not in ("higher", "lower"):
+        raise ValueError(f'direction is "higher" or "lower", got {direction!r}')
+    if not margin >= 0:
+        raise ValueError(f"margin is a difference of at least 0, got {margin!r}")
     sign = 1 if direction == "higher" else -1
     effect = sign * diff.value - margin
     agree = sum(sign * d - margin > 0 for d in diff.per_seed)
@@ -386,8 +390,8 @@ def _matches(ours, paper, tolerance: float) -> bool:
     if isinstance(paper, (tuple, list)):
         return len(ours) == len(paper) and all(_matches(a, b, tolerance)
                                                for a, b in zip(ours, paper))
-    # exact rows still forgive float32 rounding noise (1e-6 relative)
-    return math.isclose(float(ours), float(paper), rel_tol=max(tolerance, 1e-6), abs_tol=0.0)
+    # relative to the paper's value; exact rows still forgive float32 rounding noise (1e-6)
+    return abs(float(ours) - float(paper)) <= max(tolerance, 1e-6) * abs(float(paper))
 
 
 def _shown(value):
@@ -401,7 +405,8 @@ def compare(rows: Iterable[Sequence], *, title: str = "", tolerance: float = 0.0
             trained: bool = False):
     """Build the side-by-side table; raise :class:`PaperMismatch` if any row differs.
 
-    Each row is (quantity, ours, paper) or (quantity, ours, paper, relative tolerance). The table
+    Each row is (quantity, ours, paper) or (quantity, ours, paper, relative tolerance): a fraction
+    of the paper's value, on either side (0.05 accepts 95 to 105 against 100). The table
     is returned as a DataFrame when every row matches. ``trained=True`` marks rows that are
     results of training (errors, accuracies): in a dry run their ``match`` column reads "skipped
     in a dry run" and nothing is raised. Architecture tables leave it False.
@@ -421,6 +426,8 @@ def compare(rows: Iterable[Sequence], *, title: str = "", tolerance: float = 0.0
         records.append({"quantity": quantity, "ours": _shown(ours), "paper": _shown(paper),
                         "tolerance": f"±{row_tolerance * 100:g}%" if row_tolerance else "exact",
                         "match": match})
+    if not records:
+        raise ValueError(f"{name}: compare() needs at least one row (quantity, ours, paper)")
     frame = pd.DataFrame(records, dtype=object)        # keep 156 as 156, not 156.0
     if title:
         frame.attrs["title"] = title

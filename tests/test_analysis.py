@@ -160,3 +160,15 @@ def test_cost_and_window_rules_live_in_costs_keyed_by_layer_type():
     assert window_of(layers.Inception(192, 64, 96, 128, 16, 32, 32)) == (5, 1)
     assert window_of(nn.Conv2d(3, 8, 3, dilation=2, stride=2)) == (5, 2)
     assert window_of(nn.ReLU()) is None
+
+
+@pytest.mark.parametrize("pool, shape, window", [(nn.MaxPool1d(2), (1, 2, 8), 2),
+                                                 (nn.MaxPool2d(2), (1, 2, 8, 8), 4),
+                                                 (nn.MaxPool3d(2), (1, 1, 4, 4, 4), 8)])
+def test_max_pooling_connects_each_output_to_its_whole_window_in_1_2_or_3_dimensions(pool, shape,
+                                                                                    window):
+    from cnnlit.costs import cost_of
+
+    x = torch.zeros(shape)
+    output = pool(x)
+    assert cost_of(pool, (x,), output).connections == output.numel() * window

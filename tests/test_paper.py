@@ -189,3 +189,23 @@ def test_expect_fails_the_build_but_only_displays_for_a_reader(run, capsys):
     assert "the text states it for full only" in capsys.readouterr().out
     with pytest.raises(ValueError, match="the profiles are"):
         paper.expect(True, claim, profiles=("gpu",))
+
+
+def test_a_tolerance_is_a_fraction_of_the_papers_value_on_either_side():
+    assert compare([("x", 104.9, 100, 0.05), ("y", 95.1, 100, 0.05)]) is not None
+    for ours in (105.2, 94.9):                   # 5.2% and 5.1% of the paper's 100
+        with pytest.raises(PaperMismatch):
+            compare([("x", ours, 100, 0.05)])
+    with pytest.raises(PaperMismatch):
+        compare([("zero in the paper", 1e-9, 0)])
+
+
+def test_compare_without_rows_and_judge_with_a_misspelt_direction_are_refused():
+    with pytest.raises(ValueError, match="at least one row"):
+        compare([], title="an empty table")
+    diff = paper.difference([0.90, 0.91, 0.92], [0.50, 0.51, 0.52])
+    assert paper.judge(diff, direction="higher")[0] == paper.SHOWN
+    with pytest.raises(ValueError, match='"higher" or "lower"'):
+        paper.judge(diff, direction="Higher")
+    with pytest.raises(ValueError, match="margin"):
+        paper.judge(diff, margin=-0.1)

@@ -298,3 +298,18 @@ def test_fit_steps_a_plateau_schedule_with_the_validation_loss():
                         val_data=toy_data(32), device="cpu", progress=False)
     assert history.lr == pytest.approx([0.1, 0.01, 0.001])
     assert seen == history.val_loss and seen != history.loss
+
+
+def test_topk_error_refuses_labels_that_are_not_one_per_row():
+    outputs = torch.tensor([[0.9, 0.1, 0.0], [0.1, 0.9, 0.0], [0.1, 0.0, 0.9]])
+    labels = torch.tensor([2, 2, 2])
+    assert train.topk_error(outputs, labels, k=1) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match=r"labels \(N,\)"):
+        train.topk_error(outputs, labels[:, None], k=1)
+
+
+def test_evaluating_empty_data_says_there_is_nothing_to_predict():
+    empty = TensorData(torch.zeros(0, 1, 4, 4), torch.zeros(0, dtype=torch.long), ["a", "b"])
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    with pytest.raises(ValueError, match="no images"):
+        train.evaluate(model, empty, device="cpu")

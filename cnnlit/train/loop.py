@@ -166,6 +166,8 @@ def predict(model: nn.Module, data, *, batch_size: int = 512, device=None,
             with plan.evaluation_autocast() if plan is not None else nullcontext():
                 outputs.append(main_output(model(images)).float().cpu())
             targets.append(labels.cpu())
+    if not outputs:
+        raise ValueError("there is nothing to predict: the data hold no images")
     return torch.cat(outputs), torch.cat(targets)
 
 
@@ -200,7 +202,7 @@ def topk_error(outputs: torch.Tensor, labels: torch.Tensor, k: int = 5) -> float
     """Fraction of examples whose true label is not among the ``k`` highest scores (ILSVRC's top-5
     error).
     """
-    if outputs.ndim != 2 or outputs.shape[0] != labels.shape[0]:
+    if outputs.ndim != 2 or labels.ndim != 1 or outputs.shape[0] != labels.shape[0]:
         raise ValueError(f"outputs must be (N, classes) and labels (N,), got "
                          f"{tuple(outputs.shape)} and {tuple(labels.shape)}")
     if not 1 <= k <= outputs.shape[1]:
