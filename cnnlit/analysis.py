@@ -32,14 +32,15 @@ def _is_atomic(module: nn.Module) -> bool:
 def summary(model: nn.Module, input_size: Sequence[int], *, device="cpu", dtype=torch.float32):
     """One row per layer call: ``layer``, ``type``, ``output_shape``, ``params`` (trainable),
     ``connections``, ``macs`` and ``receptive_field``. ``input_size`` includes the batch
-    dimension."""
+    dimension. A module with layers inside that also holds parameters of its own (a learned scale,
+    say) gets a last row for them, so that ``params`` sums to :func:`count_parameters`."""
     import pandas as pd
 
     if len(input_size) < 3:
         raise ValueError(f"input_size must include the batch dimension, e.g. (1, 3, 224, 224); got "
                          f"{input_size}")
     input_side = int(input_size[-1])
-    rows, entries, exits, counted = [], [], [], set()
+    rows, entries, exits, counted, own_rows = [], [], [], set(), []
     # receptive field and its step, in input pixels, of the last output
     chain = {"rf": 1, "jump": 1}
 
@@ -73,6 +74,12 @@ def summary(model: nn.Module, input_size: Sequence[int], *, device="cpu", dtype=
         return hook
 
     def attach(module: nn.Module, prefix: str) -> None:
+        own = sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
+        if own:
+            own_rows.append({"layer": prefix or type(module).__name__,
+                             "type": f"{type(module).__name__} (its own parameters)",
+                             "output_shape": None, "params": own, "connections": 0, "macs": 0,
+                             "receptive_field": None})
         for child_name, child in module.named_children():
             name = f"{prefix}.{child_name}" if prefix else child_name
             if _is_atomic(child):
@@ -88,8 +95,8 @@ def summary(model: nn.Module, input_size: Sequence[int], *, device="cpu", dtype=
         attach(model, "")
     with hooked(entries, pre=True), hooked(exits), evaluating(model), torch.no_grad():
         model(torch.zeros(*input_size, device=device, dtype=dtype))
-    frame = pd.DataFrame(rows, columns=["layer", "type", "output_shape", "params", "connections",
-                                        "macs", "receptive_field"])
+    frame = pd.DataFrame(rows + own_rows, columns=["layer", "type", "output_shape", "params",
+                                                   "connections", "macs", "receptive_field"])
     return frame
 
 

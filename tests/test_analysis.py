@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from cnnlit.analysis import Cost, depth, summary, totals
+from cnnlit.analysis import Cost, count_parameters, depth, summary, totals
 
 
 def test_grouped_convolution_by_hand():
@@ -172,3 +172,19 @@ def test_max_pooling_connects_each_output_to_its_whole_window_in_1_2_or_3_dimens
     x = torch.zeros(shape)
     output = pool(x)
     assert cost_of(pool, (x,), output).connections == output.numel() * window
+
+
+def test_parameters_a_composite_module_holds_itself_are_counted_in_a_row_of_their_own():
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.gamma = nn.Parameter(torch.ones(4, 1, 1))      # 4 parameters of its own
+
+        def forward(self, x):
+            return self.gamma * self.conv(x)
+
+    model = nn.Sequential(Scaled(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    frame = summary(model, (1, 3, 8, 8))
+    assert totals(frame)["params"] == count_parameters(model) == 112 + 4 + 290
+    assert frame.iloc[-1]["type"] == "Scaled (its own parameters)" and frame.iloc[-1]["params"] == 4
