@@ -3,18 +3,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.cnnlit-installed
-DATA_DIR := $(or $(CNNLIT_DATA),$(HOME)/.cache/cnnlit)
+# the data cache, where cnnlit.data.data_root looks for it
+DATA_DIR := $(or $(CNNLIT_DATA),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cnnlit)
 unexport PYTHONDONTWRITEBYTECODE
 # How OpenMP's idle threads wait is set by `import cnnlit` (a short spin, cnnlit/threads.py); the test
 # workers below run one torch thread each, so they have no idle threads to wait.
 
 .PHONY: setup data book lint test lab student clean help
 help:
-	@echo "make book    build the Jupyter Book site into _build/html (executes every notebook)"
+	@echo "make book    build the Jupyter Book site into _build/html (runs each notebook whose code changed since the last build)"
 	@echo "make lint    ruff over the package, tests, tools and notebooks"
 	@echo "make test    the linter, a full-profile dry run of every notebook (the site renders its outputs), unit tests, the notebooks in JupyterLab in the smoke profile (or nbval without a browser), book and browser checks"
 	@echo "make lab     open JupyterLab on notebooks/"
 	@echo "make student solution-free notebooks in _build/student"
+	@echo "make clean   remove the builds (site, its execution cache, student copies)"
 
 # The virtual environment at the repo root, with cnnlit and its book and test extras. --no-compile:
 # compiling all of torch ahead of time doubled the install (136 s against 61 s for torch and

