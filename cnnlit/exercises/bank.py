@@ -121,7 +121,10 @@ add_exercise("00.receptive_field", 1,
                     "layers after it",
              slips=[Slip(lambda r: r - 2, "after the pooling, neighbouring units are 2 input "
                                           "pixels apart"),
-                    Slip(lambda r: r - 3, "the 2×2 pooling window widens the field too"),
+                    Slip(lambda r: r - 3, "the pooling widens the field and doubles the spacing "
+                                          "for the layer after it"),
+                    Slip(lambda r: r - 1, "the 2×2 pooling window widens the field too: by "
+                                          "(2 − 1)·j"),
                     Slip(3 + 3 + 2 + 3, "adding the kernel sizes counts the overlap of the windows "
                                         "twice"),
                     Slip(_receptive_field([(3, 1), (3, 1)]) * 2 + 2,
@@ -355,7 +358,8 @@ add_exercise("02.params_one_tower", 1,
                     Slip(lambda r: r - _biases(_alexnet(groups=False)), "count the biases as "
                                                                         "well")])
 add_exercise("02.dropout_expectation", 1,
-             "Classic dropout with p = 0.3 (the 2012 paper's kind): by what factor are a unit's "
+             "Classic dropout that drops each unit with probability p = 0.3 (the 2012 paper's "
+             "kind): by what factor are a unit's "
              "outputs multiplied at test time, so that they equal "
              "their expected value in training?", "number", lambda: 1 - 0.3,
              rel=1e-6,
@@ -490,8 +494,8 @@ add_exercise("03.flat_spectrum_aliasing", 1,
              slips=[Slip(lambda r: 1 - r, "that is the share below the cutoff"),
                     Slip(1 - math.pi / 16, "a stride of 4 samples every 4 pixels: its Nyquist "
                                            "frequency is 1/(2·4) cycles per pixel"),
-                    Slip(1 - (2 / 8) ** 2, "the frequencies below the cutoff form a disc, not a "
-                                           "square"),
+                    Slip(1 - (2 / 8) ** 2, "the question takes the cutoff as a disc of radius "
+                                           "1/8 (a radial frequency), not a square"),
                     Slip(1 - (1 / 8) ** 2, "a disc of radius r has the area π·r²"),
                     Slip(lambda r: 100 * r, "give a fraction between 0 and 1, not a percentage")])
 
@@ -630,6 +634,9 @@ add_exercise("04.receptive_field_a", 1,
              slips=[Slip(_receptive_field([(k, 1) for k, _ in _VGG_A_LAYERS]),
                          "a pooling with stride 2 doubles the spacing j of everything after it"),
                     Slip(_receptive_field([layer for layer in _VGG_A_LAYERS if layer != (2, 2)]),
+                         "the poolings widen the field and double the spacing j"),
+                    Slip(_receptive_field([(1, 2) if layer == (2, 2) else layer
+                                           for layer in _VGG_A_LAYERS]),
                          "the poolings widen the field too: (2 − 1)·j each"),
                     Slip(_receptive_field(_VGG_A_LAYERS[:-1]),
                          "the question asks for the field after the last pooling, not before it")])
@@ -1019,7 +1026,7 @@ def _resnet20_parameters(shortcut: str) -> int:
 _PROJECTIONS = ((16, 32), (32, 64))          # where ResNet-20's width doubles
 add_exercise("07.option_b_extra_params", 1,
              "How many parameters does option B add to the CIFAR-10 ResNet-20 compared with option "
-             "A?",
+             "A (where the width doubles, a 1×1 projection without bias, followed by batch norm)?",
              "number",
              lambda: _resnet20_parameters("B") - _resnet20_parameters("A"),
              method="build both networks and subtract their parameter counts, or count what option "
@@ -1282,10 +1289,10 @@ def _vgg19_shares() -> tuple[float, float]:
     return sum(linear) / _params(model), linear[0] / _params(model)
 
 
-def _macs(name: str) -> int:
+def _macs(name: str, **kwargs) -> int:
     from ..analysis import summary, totals
 
-    return totals(summary(_model(name), (1, 3, 224, 224), device="meta"))["macs"]
+    return totals(summary(_model(name, **kwargs), (1, 3, 224, 224), device="meta"))["macs"]
 
 
 add_exercise("09.fc_share", 1,
@@ -1299,14 +1306,17 @@ add_exercise("09.fc_share", 1,
                     Slip(lambda r: r / (1 - r), "a share divides by all the parameters, not by the "
                                                 "convolutions' alone")])
 add_exercise("09.macs_ratio", 1,
-             "Add ResNet-50 to the table: how many times ResNet-50's multiply-adds does VGG-19 "
-             "need on one 224×224 "
-             "crop?", "number", lambda: _macs("vgg19") / _macs("resnet50"), rel=0.01,
+             "Add ResNet-50 to the table (get_model(\"resnet50\"): the paper's layout, the stride "
+             "on the first 1×1): how many times ResNet-50's multiply-adds does VGG-19 need on one "
+             "224×224 crop?", "number", lambda: _macs("vgg19") / _macs("resnet50"), rel=0.02,
              method="measure both networks' multiply-adds the same way on a 1×3×224×224 input "
                     "(summary() does) and divide VGG-19's by ResNet-50's",
              slips=[Slip(lambda r: _params(_model("vgg19")) / _params(_model("resnet50")),
                          "that is the ratio of their parameters"),
-                    Slip(lambda r: 1 / r, "the other way round: VGG-19's over ResNet-50's")])
+                    Slip(lambda r: 1 / r, "the other way round: VGG-19's over ResNet-50's"),
+                    Slip(lambda r: _macs("vgg19") / _macs("resnet50", variant="torchvision"),
+                         "that is torchvision's ResNet-50, with the stride on the 3×3: the "
+                         "question asks for the paper's")])
 
 
 def _count_macs_inputs():
