@@ -152,13 +152,19 @@ def difference(a, b) -> Difference:
                       value=a_mean - b_mean, se=se, reference=reference)
 
 
+def _check_claim(direction: str, margin: float) -> None:
+    """A claim is "A is higher" or "A is lower" than B, by a margin of at least 0."""
+    if direction not in ("higher", "lower"):
+        raise ValueError(f"direction={direction!r}: the claim is that A is 'higher' or 'lower' "
+                         "than B")
+    if not margin >= 0:
+        raise ValueError(f"margin={margin!r}: 'by more than margin' needs margin >= 0")
+
+
 def judge(diff: Difference, *, direction: str = "higher", margin: float = 0.0) -> tuple:
     """The standard's outcome for "A is ``direction`` than B by more than ``margin``":
     (outcome, the number of seeds that agree with the claim)."""
-    if direction not in ("higher", "lower"):
-        raise ValueError(f'direction is "higher" or "lower", got {direction!r}')
-    if not margin >= 0:
-        raise ValueError(f"margin is a difference of at least 0, got {margin!r}")
+    _check_claim(direction, margin)
     sign = 1 if direction == "higher" else -1
     effect = sign * diff.value - margin
     agree = sum(sign * d - margin > 0 for d in diff.per_seed)
@@ -318,11 +324,7 @@ def verdict(claim: str, a, b, *, expected: Optional[Mapping] = None, direction: 
     """
     if not isinstance(claim, str) or not claim.strip():
         raise ValueError("verdict() needs the claim in words, e.g. 'dropout narrows the gap'")
-    if direction not in ("higher", "lower"):
-        raise ValueError(f"direction={direction!r}: the claim is that A is 'higher' or 'lower' "
-                         "than B")
-    if not margin >= 0:
-        raise ValueError(f"margin={margin!r}: 'by more than margin' needs margin >= 0")
+    _check_claim(direction, margin)                 # before a dry run returns
     if len(labels) != 2:
         raise ValueError(f"labels={labels!r}: give the names of A and B")
     outcomes = _expected_outcomes(expected)          # refused in every profile, dry runs included

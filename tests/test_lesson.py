@@ -5,7 +5,11 @@
   one that any earlier cell of the chapter binds (its own imports aside);
 - a sentence that depends on the outcome is the verdict line (``cnnlit.paper.verdict``), never a
   paragraph built in code: a ``display(Markdown(f"..."))`` says at most one sentence;
-- one ``claim``/``expect``, in ``cnnlit.paper``: no notebook defines its own ``claim``.
+- one ``claim``/``expect``, in ``cnnlit.paper``: no notebook defines its own ``claim``;
+- the test set is touched once, at the end (issue 25): no ``val_data=`` names a test set, and no
+  ``min``/``max``/``sorted``/``idxmin``... chooses by one or by a test score (a learning rate, an
+  epoch or a design chosen on the test set would make its score optimistic); choices are made on a
+  validation split (``TensorData.validation_split``).
 """
 from __future__ import annotations
 
@@ -265,3 +269,55 @@ def test_no_notebook_defines_its_own_claim(path):
     cells = claim_definitions(_cells(path))
     assert not cells, (f"{path.name}: cells {cells} define `claim`; use cnnlit.paper.expect "
                        "or cnnlit.paper.verdict, with the profiles the text states")
+
+
+TEST_SET = re.compile(r"\b(\w+_)?test(_\w+)?\b")     # test, target_test, test_error, ...
+CHOOSERS = {"min", "max", "sorted", "argmin", "argmax", "idxmin", "idxmax", "nsmallest", "nlargest"}
+
+
+def uses_of_the_test_set(tree: ast.AST) -> list[str]:
+    """The calls in ``tree`` where a test set validates or chooses, as source text."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if any(keyword.arg == "val_data" and TEST_SET.search(ast.unparse(keyword.value))
+               for keyword in node.keywords):
+            found.append(ast.unparse(node))
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id",
+                                                                                   None)
+        if name in CHOOSERS:
+            arguments = [*node.args, *(keyword.value for keyword in node.keywords)]
+            if isinstance(node.func, ast.Attribute):         # frame["test error"].idxmin()
+                arguments.append(node.func.value)
+            if any(TEST_SET.search(ast.unparse(argument)) for argument in arguments):
+                found.append(ast.unparse(node))
+    return found
+
+
+def test_the_test_set_scanner_finds_a_test_set_used_to_validate_or_choose():
+    def uses(source):
+        return uses_of_the_test_set(ast.parse(source))
+
+    assert uses("fit(model, train, 3, val_data=test)")
+    assert uses("h = fit(model, train, val_data=test_set, progress=False)")
+    assert uses("fit(model, source, val_data=target_test)")
+    assert uses("best = min(rates, key=lambda lr: evaluate(runs[lr], test).error)")
+    assert uses("order = sorted(designs, key=lambda d: scores(d, test_data))")
+    assert uses("best = min(runs, key=lambda run: run.test_error)")
+    assert uses('epoch = history["test error"].idxmin()')
+    assert not uses("fit(model, train, 3, val_data=validation)")
+    assert not uses("best = min(rates, key=lambda lr: runs[lr].val_loss[-1])")
+    assert not uses("best = min(runs, key=lambda run: run.val_error)")
+    assert not uses('epoch = history["validation error"].idxmin()')
+    assert not uses("result = evaluate(model, test)          # once, at the end")
+    assert not uses("latest = max(contest_entries, key=fastest)")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_chapter_validates_or_chooses_on_its_test_set(path):
+    uses = {index: uses_of_the_test_set(_tree(cell)) for index, cell in enumerate(_cells(path))
+            if cell["cell_type"] == "code"}
+    uses = {index: found for index, found in uses.items() if found}
+    assert not uses, (f"{path.name}: the test set validates or chooses (cell: calls): {uses}; "
+                      "watch a validation split and score the test set once, at the end")

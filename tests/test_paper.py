@@ -205,7 +205,7 @@ def test_compare_without_rows_and_judge_with_a_misspelt_direction_are_refused():
         compare([], title="an empty table")
     diff = paper.difference([0.90, 0.91, 0.92], [0.50, 0.51, 0.52])
     assert paper.judge(diff, direction="higher")[0] == paper.SHOWN
-    with pytest.raises(ValueError, match='"higher" or "lower"'):
+    with pytest.raises(ValueError, match="'higher' or 'lower'"):
         paper.judge(diff, direction="Higher")
     with pytest.raises(ValueError, match="margin"):
         paper.judge(diff, margin=-0.1)
